@@ -1,0 +1,49 @@
+"""policy-clause-classifier: label every paragraph of a privacy policy with OPP-115 categories.
+
+The public API is re-exported here; heavy modules (torch, transformers, datasets) load on first use, so that
+``import classifier`` and ``policy-classifier --help`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Paragraph": "classifier.segment",
+    "segment_policy": "classifier.segment",
+    "segment_text": "classifier.segment",
+    "PolicyInputError": "classifier.text",
+    "read_policy": "classifier.text",
+    "normalize_text": "classifier.text",
+    "LABELS": "classifier.labels",
+    "LABEL_IDS": "classifier.labels",
+    "CARD_LABELS": "classifier.labels",
+    "Scheme": "classifier.labels",
+    "to_card": "classifier.labels",
+    "load_opp115": "classifier.corpus",
+    "load_jsonl": "classifier.corpus",
+    "split_by_policy": "classifier.corpus",
+    "kfold_by_policy": "classifier.corpus",
+    "load_seed_corpus": "classifier.seed_corpus",
+    "validate_seed_corpus": "classifier.seed_corpus",
+    "PolicyClassifier": "classifier.model",
+    "Prediction": "classifier.model",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'classifier' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,302 @@
+"""Corpus loaders: OPP-115 in its original layout and labelled JSONL, as ``datasets.Dataset``.
+
+Every loader returns rows with at least ``policy`` (str), ``text`` (str, normalised with
+:func:`classifier.text.normalize_text`) and ``labels`` (a sequence of ``ClassLabel`` indices; the label names are in
+``dataset.features["labels"].feature.names``). Splits are always by policy, never by paragraph.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from classifier.labels import LABEL_IDS, OPP115_CATEGORY_TO_ID
+from classifier.text import html_to_text, normalize_text
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+
+__all__ = [
+    "CorpusError",
+    "default_opp115_dir",
+    "infer_label_names",
+    "kfold_by_policy",
+    "label_names",
+    "load_jsonl",
+    "load_opp115",
+    "multi_hot",
+    "split_by_policy",
+]
+
+_OTHER_TYPES = ("Introductory/Generic", "Practice not covered", "Privacy contact information")
+
+
+class CorpusError(ValueError):
+    """A corpus could not be loaded; the message names the file and the reason."""
+
+
+def default_opp115_dir() -> Path:
+    """Return the OPP-115 directory to use when none is given.
+
+    ``$OPP115_DIR`` when set, else ``../shared/opp115`` relative to the working directory or to this checkout.
+    """
+    env = os.environ.get("OPP115_DIR")
+    if env:
+        return Path(env)
+    candidates = [Path.cwd() / ".." / "shared" / "opp115", Path(__file__).resolve().parents[2] / "shared" / "opp115"]
+    for candidate in candidates:
+        if (candidate / "sanitized_policies").is_dir():
+            return candidate.resolve()
+    return candidates[0]
+
+
+def _features(names: Sequence[str], extra: dict[str, Any] | None = None) -> Any:
+    from datasets import ClassLabel, Features, List, Value
+
+    features = {"policy": Value("string"), "text": Value("string"), "labels": List(ClassLabel(names=list(names)))}
+    features.update(extra or {})
+    return Features(features)
+
+
+def label_names(dataset: Dataset) -> list[str]:
+    """Return the label names of a dataset made by these loaders."""
+    return list(dataset.features["labels"].feature.names)
+
+
+def multi_hot(dataset: Dataset) -> Any:
+    """Return the labels of a dataset as an ``(n_rows, n_labels)`` float32 numpy array of 0/1."""
+    import numpy as np
+
+    matrix = np.zeros((len(dataset), len(label_names(dataset))), dtype=np.float32)
+    for row, labels in enumerate(dataset["labels"]):
+        matrix[row, labels] = 1.0
+    return matrix
+
+
+def _policy_files(root: Path) -> list[tuple[int, str, Path, Path]]:
+    policies_dir, annotations_dir = root / "sanitized_policies", root / "annotations"
+    if not policies_dir.is_dir() or not annotations_dir.is_dir():
+        raise CorpusError(f"{root}: not an OPP-115 directory (needs sanitized_policies/ and annotations/)")
+    out = []
+    for html in sorted(policies_dir.glob("*.html")):
+        match = re.match(r"(\d+)_(.+)$", html.stem)
+        if not match:
+            continue
+        csv_path = annotations_dir / f"{html.stem}.csv"
+        if not csv_path.is_file():
+            raise CorpusError(f"{csv_path}: annotation file missing for policy {html.name}")
+        out.append((int(match.group(1)), html.stem, html, csv_path))
+    if not out:
+        raise CorpusError(f"{policies_dir}: no policies found")
+    return out
+
+
+def load_opp115(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    min_annotators: int = 2,
+    other_subtypes: bool = False,
+    keep_unlabeled: bool = True,
+) -> Dataset:
+    """Load OPP-115 (original layout) as one row per segment.
+
+    Args:
+        root: the corpus directory (``sanitized_policies/``, ``annotations/``); default :func:`default_opp115_dir`.
+        min_annotators: a category counts for a segment when at least this many distinct annotators gave it:
+            2 is the usual majority vote, 1 gives union labels.
+        other_subtypes: replace ``other`` by its three subtypes ``other_introductory_generic``,
+            ``other_practice_not_covered``, ``other_privacy_contact_information`` (the 12-label PrivacyGLUE task;
+            ``children`` is then left out).
+        keep_unlabeled: keep segments that reached no label.
+
+    Returns:
+        A ``Dataset`` with ``policy``, ``policy_id``, ``segment_id``, ``text`` and ``labels``.
+
+    Raises:
+        CorpusError: the directory is not laid out like OPP-115 or a file is malformed.
+    """
+    from datasets import Dataset, Value
+
+    root_path = Path(root) if root is not None else default_opp115_dir()
+    if other_subtypes:
+        names = [label for label in LABEL_IDS if label not in {"other", "children"}] + [
+            "other_" + re.sub(r"\W+", "_", subtype.lower()).strip("_") for subtype in _OTHER_TYPES
+        ]
+    else:
+        names = list(LABEL_IDS)
+    subtype_ids = dict(zip(_OTHER_TYPES, names[-3:], strict=True)) if other_subtypes else {}
+    rows: dict[str, list[Any]] = defaultdict(list)
+    for policy_id, stem, html_path, csv_path in _policy_files(root_path):
+        segments = html_path.read_text(encoding="utf-8", errors="replace").split("|||")
+        votes: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        with csv_path.open(encoding="utf-8", newline="") as handle:
+            for line_no, record in enumerate(csv.reader(handle), 1):
+                if len(record) < 7:
+                    raise CorpusError(f"{csv_path}:{line_no}: expected 9 columns, got {len(record)}")
+                annotator, segment, category = record[2], int(record[4]), record[5]
+                if category not in OPP115_CATEGORY_TO_ID:
+                    raise CorpusError(f"{csv_path}:{line_no}: unknown category {category!r}")
+                try:
+                    attributes = json.loads(record[6])
+                except json.JSONDecodeError:
+                    raise CorpusError(f"{csv_path}:{line_no}: attributes are not JSON") from None
+                label = OPP115_CATEGORY_TO_ID[category]
+                if other_subtypes and label == "other":
+                    subtype = attributes.get("Other Type", {}).get("value")
+                    if subtype in subtype_ids:
+                        votes[segment][subtype_ids[subtype]].add(annotator)
+                    continue
+                votes[segment][label].add(annotator)
+                if (not other_subtypes and label == "international_specific_audiences"
+                        and attributes.get("Audience Type", {}).get("value") == "Children"):
+                    votes[segment]["children"].add(annotator)
+        for segment_id, raw in enumerate(segments):
+            text = normalize_text(html_to_text(raw)) if raw.strip() else ""
+            if not text:
+                continue
+            seg_votes = votes.get(segment_id, {})
+            labels = [names.index(label) for label in names if len(seg_votes.get(label, ())) >= min_annotators]
+            if not labels and not keep_unlabeled:
+                continue
+            rows["policy"].append(stem)
+            rows["policy_id"].append(policy_id)
+            rows["segment_id"].append(segment_id)
+            rows["text"].append(text)
+            rows["labels"].append(labels)
+    features = _features(names, {"policy_id": Value("int32"), "segment_id": Value("int32")})
+    return Dataset.from_dict(dict(rows), features=features)
+
+
+def load_jsonl(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    names: Sequence[str] | None = None,
+) -> Dataset:
+    """Load labelled JSONL files: one object per line with ``text`` and ``labels`` (a list of label ids).
+
+    ``policy`` (or ``doc_id``) names the document a row comes from; without it the file name is used, so
+    splits by policy stay honest. Other keys are ignored.
+
+    Args:
+        paths: one file or several.
+        names: the label set. ``None`` means the project schema (:data:`classifier.labels.LABEL_IDS`);
+            pass ``"data"``-derived names with :func:`infer_label_names` for another label set.
+
+    Raises:
+        CorpusError: missing file, invalid JSON, missing ``text``/``labels`` or a label outside ``names``
+            (the message gives file and line).
+    """
+    from datasets import Dataset
+
+    files = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    label_set = list(names) if names is not None else list(LABEL_IDS)
+    index = {label: i for i, label in enumerate(label_set)}
+    rows: dict[str, list[Any]] = defaultdict(list)
+    for path, line_no, record in _iter_jsonl(files):
+        text, labels = record.get("text"), record.get("labels")
+        if not isinstance(text, str) or not isinstance(labels, list):
+            raise CorpusError(f"{path}:{line_no}: each row needs a 'text' string and a 'labels' list")
+        unknown = [label for label in labels if label not in index]
+        if unknown:
+            raise CorpusError(f"{path}:{line_no}: unknown label {unknown[0]!r} (known: {', '.join(label_set)})")
+        rows["policy"].append(str(record.get("policy") or record.get("doc_id") or path.stem))
+        rows["text"].append(normalize_text(text))
+        rows["labels"].append(sorted({index[label] for label in labels}))
+    if not rows:
+        raise CorpusError(f"no rows in {', '.join(map(str, files))}")
+    return Dataset.from_dict(dict(rows), features=_features(label_set))
+
+
+def infer_label_names(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Return the sorted set of label ids used in labelled JSONL files (for label sets other than the schema)."""
+    files = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
+    found: set[str] = set()
+    for path, line_no, record in _iter_jsonl(files):
+        labels = record.get("labels")
+        if not isinstance(labels, list):
+            raise CorpusError(f"{path}:{line_no}: 'labels' must be a list")
+        found.update(map(str, labels))
+    return sorted(found)
+
+
+def _iter_jsonl(files: Sequence[Path]) -> Iterable[tuple[Path, int, dict[str, Any]]]:
+    for path in files:
+        if not path.is_file():
+            raise CorpusError(f"{path}: no such file")
+        with path.open(encoding="utf-8") as handle:
+            for line_no, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CorpusError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise CorpusError(f"{path}:{line_no}: each line must be a JSON object")
+                yield path, line_no, record
+
+
+def _shuffled_policies(dataset: Dataset, seed: int) -> list[str]:
+    policies = sorted(set(dataset["policy"]))
+    random.Random(seed).shuffle(policies)
+    return policies
+
+
+def _select_policies(dataset: Dataset, policies: Iterable[str]) -> Dataset:
+    wanted = set(policies)
+    return dataset.select([i for i, policy in enumerate(dataset["policy"]) if policy in wanted])
+
+
+def split_by_policy(
+    dataset: Dataset, fractions: Sequence[float] = (0.8, 0.1, 0.1), *, seed: int = 13
+) -> DatasetDict:
+    """Split a dataset into ``train``/``validation``/``test`` by policy (no policy in two splits).
+
+    Args:
+        dataset: rows with a ``policy`` column.
+        fractions: shares of policies for train, validation and test (summing to 1; test may be 0).
+        seed: the shuffle seed; the same seed gives the same split.
+
+    Raises:
+        ValueError: fractions that do not sum to 1, or too few policies for a non-empty validation split.
+    """
+    from datasets import DatasetDict
+
+    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
+        raise ValueError(f"fractions must be three non-negative shares summing to 1, got {list(fractions)}")
+    policies = _shuffled_policies(dataset, seed)
+    n = len(policies)
+    n_val = round(n * fractions[1])
+    n_test = round(n * fractions[2])
+    if n - n_val - n_test < 1 or (fractions[1] > 0 and n_val < 1):
+        raise ValueError(f"{n} policies are too few for a split of {list(fractions)}")
+    test, val, train = policies[:n_test], policies[n_test:n_test + n_val], policies[n_test + n_val:]
+    return DatasetDict(
+        train=_select_policies(dataset, train),
+        validation=_select_policies(dataset, val),
+        test=_select_policies(dataset, test),
+    )
+
+
+def kfold_by_policy(dataset: Dataset, k: int = 5, *, seed: int = 13) -> list[tuple[Dataset, Dataset]]:
+    """Return ``k`` ``(train, test)`` pairs; every policy is in exactly one test fold.
+
+    Raises:
+        ValueError: ``k < 2`` or fewer policies than folds.
+    """
+    policies = _shuffled_policies(dataset, seed)
+    if k < 2 or k > len(policies):
+        raise ValueError(f"k must be between 2 and the number of policies ({len(policies)}), got {k}")
+    folds = [policies[i::k] for i in range(k)]
+    return [
+        (_select_policies(dataset, [p for j, fold in enumerate(folds) if j != i for p in fold]),
+         _select_policies(dataset, folds[i]))
+        for i in range(k)
+    ]

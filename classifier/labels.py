@@ -1,0 +1,149 @@
+"""The label schema: stable label ids, display names, descriptions and the two label views.
+
+Label ids are the contract between data files, saved models (``id2label``), the CLI and the API, so they never
+change. Two views are offered:
+
+* ``opp115``: the ten OPP-115 categories plus ``children`` (OPP-115's *International and Specific Audiences*
+  with ``Audience Type = Children``), eleven labels in all. Models predict this view.
+* ``card``: the six user-facing categories named in the project card, derived from the ``opp115`` view by
+  :func:`to_card`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = [
+    "CARD_LABELS",
+    "CARD_MAP",
+    "LABELS",
+    "LABEL_IDS",
+    "OPP115_CATEGORY_TO_ID",
+    "OPP115_IDS",
+    "Label",
+    "Scheme",
+    "card_label_ids",
+    "card_scores",
+    "label_ids",
+    "to_card",
+    "validate_label_ids",
+]
+
+
+@dataclass(frozen=True)
+class Label:
+    """One label of a view: its stable ``id``, a ``name`` for people and a one-line ``description``."""
+
+    id: str
+    name: str
+    description: str
+
+
+class Scheme(str, Enum):
+    """Which label view to show: the OPP-115 categories (plus children) or the six user-facing ones."""
+
+    opp115 = "opp115"
+    card = "card"
+
+
+LABELS: tuple[Label, ...] = (
+    Label("first_party_collection", "First Party Collection/Use",
+          "How and why the service provider collects or uses user information."),
+    Label("third_party_sharing", "Third Party Sharing/Collection",
+          "How user information is shared with, or collected by, third parties."),
+    Label("user_choice_control", "User Choice/Control",
+          "Choices and control options (opt-in, opt-out, consent) available to users."),
+    Label("user_access_edit_deletion", "User Access, Edit and Deletion",
+          "Whether and how users may access, edit or delete their information."),
+    Label("data_retention", "Data Retention",
+          "How long user information is stored."),
+    Label("data_security", "Data Security",
+          "How user information is protected."),
+    Label("policy_change", "Policy Change",
+          "If and how users are informed of changes to the privacy policy."),
+    Label("do_not_track", "Do Not Track",
+          "If and how Do Not Track signals are honoured."),
+    Label("international_specific_audiences", "International and Specific Audiences",
+          "Practices that concern a specific group of users (children, Europeans, Californians, ...)."),
+    Label("other", "Other",
+          "Introductory or generic text, contact information, and practices not covered above."),
+    Label("children", "Children",
+          "Practices that concern children or minors (OPP-115 specific audience = children)."),
+)
+LABEL_IDS: tuple[str, ...] = tuple(label.id for label in LABELS)
+# The ten OPP-115 categories, in LABELS order; 'children' is an attribute value there, not a category.
+OPP115_IDS: tuple[str, ...] = LABEL_IDS[:10]
+
+OPP115_CATEGORY_TO_ID: dict[str, str] = {
+    label.name: label.id for label in LABELS if label.id != "children"
+}
+
+CARD_LABELS: tuple[Label, ...] = (
+    Label("first_party_collection", "First-party collection",
+          "What the service itself collects and why."),
+    Label("third_party_sharing", "Third-party sharing",
+          "What is shared with, or collected by, third parties."),
+    Label("retention", "Retention", "How long data is kept."),
+    Label("user_rights", "User rights",
+          "Choices, consent, opt-out, and access, correction or deletion of one's data."),
+    Label("children", "Children", "Practices that concern children or minors."),
+    Label("security", "Security", "How data is protected."),
+)
+
+# opp115 id -> card id. Labels missing here (policy change, DNT, audiences, other) have no card category.
+CARD_MAP: dict[str, str] = {
+    "first_party_collection": "first_party_collection",
+    "third_party_sharing": "third_party_sharing",
+    "data_retention": "retention",
+    "user_choice_control": "user_rights",
+    "user_access_edit_deletion": "user_rights",
+    "children": "children",
+    "data_security": "security",
+}
+
+
+def label_ids(scheme: Scheme | str = Scheme.opp115) -> tuple[str, ...]:
+    """Return the label ids of a view, in their canonical order.
+
+    Args:
+        scheme: ``"opp115"`` (eleven labels) or ``"card"`` (six labels).
+
+    Raises:
+        ValueError: for an unknown scheme.
+    """
+    scheme = Scheme(scheme)
+    return LABEL_IDS if scheme is Scheme.opp115 else card_label_ids()
+
+
+def card_label_ids() -> tuple[str, ...]:
+    """Return the six user-facing label ids in their canonical order."""
+    return tuple(label.id for label in CARD_LABELS)
+
+
+def to_card(labels: Iterable[str]) -> list[str]:
+    """Map ``opp115``-view label ids to the ``card`` view (deduplicated, canonical order).
+
+    Labels without a card category (``policy_change``, ``do_not_track``, ``other`` ...) are dropped.
+    """
+    mapped = {CARD_MAP[label] for label in labels if label in CARD_MAP}
+    return [label for label in card_label_ids() if label in mapped]
+
+
+def card_scores(scores: dict[str, float]) -> dict[str, float]:
+    """Map per-label probabilities to the card view: a card category scores the max of its sources."""
+    out = dict.fromkeys(card_label_ids(), 0.0)
+    for label, score in scores.items():
+        if label in CARD_MAP:
+            card = CARD_MAP[label]
+            out[card] = max(out[card], float(score))
+    return out
+
+
+def validate_label_ids(labels: Sequence[str], allowed: Sequence[str] = LABEL_IDS) -> None:
+    """Raise ``ValueError`` naming the first label id that is not in ``allowed``."""
+    allowed_set = set(allowed)
+    for label in labels:
+        if label not in allowed_set:
+            raise ValueError(f"unknown label id {label!r}; expected one of: {', '.join(allowed)}")

@@ -1,0 +1,286 @@
+"""Text reading and normalisation shared by the segmenter, the corpus loaders and the model.
+
+Reading turns str, bytes or a path into text (encodings detected, binary refused); normalisation turns a
+paragraph into the single-line plain text a model sees, so that training and inference see the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "PolicyInputError",
+    "PolicyText",
+    "decode_bytes",
+    "html_to_text",
+    "looks_like_html",
+    "normalize_text",
+    "read_policy",
+]
+
+DEFAULT_MAX_BYTES = 20_000_000  # the largest real policies are well under 1 MB; 20 MB is a generous guard
+
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+_BLOCK_TAGS = {
+    "p", "div", "section", "article", "main", "aside", "header", "footer", "blockquote", "pre", "dl", "dt", "dd",
+    "ul", "ol", "address", "figure", "figcaption", "form", "fieldset", "details", "summary", "body", "center",
+}
+_DROP_TAGS = {"script", "style", "nav", "noscript", "template", "svg", "head", "button", "iframe", "select",
+              "object", "canvas", "input", "textarea", "meta", "link"}
+_HTML_HINT = re.compile(r"<(?:!doctype\s+html|html|body|p|div|br|li|ul|h[1-6]|table|span)\b", re.IGNORECASE)
+
+
+class PolicyInputError(ValueError):
+    """A policy could not be read: missing, empty, binary, undecodable or too large.
+
+    The message is one line meant for the user, naming the reason.
+    """
+
+
+@dataclass(frozen=True)
+class PolicyText:
+    """A policy's text as the segmenter sees it.
+
+    ``text`` is the decoded input for plain text and Markdown, and the extracted text for HTML; paragraph offsets
+    refer to it. ``format`` is ``"text"`` or ``"html"``; ``encoding`` is what the bytes were decoded with.
+    """
+
+    text: str
+    format: str
+    encoding: str | None = None
+    source: str | None = None
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode policy bytes, detecting the encoding.
+
+    Handles UTF-8 with or without BOM, UTF-16/32 with BOM or (for UTF-16) without, and legacy encodings such as
+    GB18030/GBK or Latin-1 through ``charset-normalizer``.
+
+    Returns:
+        ``(text, encoding)``.
+
+    Raises:
+        PolicyInputError: if the bytes look binary or cannot be decoded as text.
+    """
+    boms = (
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe\x00\x00", "utf-32"),
+        (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    )
+    for bom, encoding in boms:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as exc:
+                raise PolicyInputError(
+                    f"undecodable text: starts with a {encoding} byte-order mark but {exc.reason}"
+                ) from None
+    sample = data[:4096]
+    if b"\x00" in sample:
+        # UTF-16 without a BOM puts a NUL beside almost every ASCII character; anything else with NULs is binary.
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        half = max(1, len(sample) // 2)
+        for encoding, zeros in (("utf-16-le", odd), ("utf-16-be", even)):
+            if zeros > 0.3 * half:
+                try:
+                    return data.decode(encoding), encoding
+                except UnicodeDecodeError:
+                    pass
+        raise PolicyInputError("binary file, not text (contains NUL bytes)")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if _looks_like_gb(data):
+        try:
+            return data.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes  # lazy: only legacy encodings need it
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise PolicyInputError("undecodable text: no text encoding fits these bytes")
+    text = str(best)
+    if _control_ratio(text) > 0.05:
+        raise PolicyInputError("binary file, not text (too many control characters)")
+    return text, best.encoding
+
+
+def _looks_like_gb(data: bytes) -> bool:
+    """True when non-ASCII bytes come in GB2312-range pairs, as in Chinese text (GBK/GB18030).
+
+    Statistical detectors misjudge short Chinese passages in English policies; Latin-1 text, whose accented
+    letters are single high bytes next to ASCII, fails this test.
+    """
+    i, n, paired, single = 0, len(data), 0, 0
+    while i < n:
+        byte = data[i]
+        if byte < 0x80:
+            i += 1
+        elif 0xA1 <= byte <= 0xFE and i + 1 < n and 0xA1 <= data[i + 1] <= 0xFE:
+            paired += 1
+            i += 2
+        else:
+            single += 1
+            i += 1
+    return paired > 0 and single <= paired // 10
+
+
+def _control_ratio(text: str) -> float:
+    sample = text[:4096]
+    if not sample:
+        return 0.0
+    bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
+    return bad / len(sample)
+
+
+def looks_like_html(text: str) -> bool:
+    """Return True when ``text`` is HTML markup rather than plain text or Markdown."""
+    head = text[:20000]
+    return len(_HTML_HINT.findall(head)) >= 2 or head.lstrip().lower().startswith(("<!doctype html", "<html"))
+
+
+def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> PolicyText:
+    """Read a policy from a path, bytes or a string of text.
+
+    A ``str`` is taken as a path only when it names an existing file and has no line break; otherwise it is the
+    policy text itself. HTML (by suffix or content) is converted to text with :func:`html_to_text`.
+
+    Raises:
+        PolicyInputError: missing path, directory, empty, binary, undecodable or larger than ``max_bytes``.
+    """
+    name: str | None = None
+    encoding: str | None = None
+    suffix = ""
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and "\n" not in source and len(source) < 4096 and _is_file(source)
+    ):
+        path = Path(source)
+        name = str(path)
+        suffix = path.suffix.lower()
+        if not path.exists():
+            raise PolicyInputError(f"no such file: {path}")
+        if path.is_dir():
+            raise PolicyInputError(f"is a directory, not a policy file: {path}")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise PolicyInputError(f"file too large: {size:,} bytes (limit {max_bytes:,})")
+        try:
+            source = path.read_bytes()
+        except OSError as exc:
+            raise PolicyInputError(f"cannot read {path}: {exc.strerror}") from None
+    if isinstance(source, bytes):
+        if len(source) > max_bytes:
+            raise PolicyInputError(f"input too large: {len(source):,} bytes (limit {max_bytes:,})")
+        text, encoding = decode_bytes(source)
+    else:
+        text = str(source)
+        if len(text) > max_bytes:
+            raise PolicyInputError(f"input too large: {len(text):,} characters (limit {max_bytes:,})")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    fmt = "text"
+    if suffix in HTML_SUFFIXES or (suffix not in {".md", ".markdown"} and looks_like_html(text)):
+        text = html_to_text(text)
+        fmt = "html"
+    if not text.strip():
+        raise PolicyInputError("empty policy: no text found")
+    if _control_ratio(text) > 0.05:
+        raise PolicyInputError("binary file, not text (too many control characters)")
+    return PolicyText(text=text, format=fmt, encoding=encoding, source=name)
+
+
+def _is_file(candidate: str) -> bool:
+    try:
+        return Path(candidate).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def html_to_text(html: str) -> str:
+    """Convert HTML to Markdown-like text the segmenter understands.
+
+    Scripts, styles, navigation and forms are dropped; headings become ``#`` lines, list items ``- `` lines,
+    every table row one ``| cell | cell |`` line (so a table stays one block), and block elements are
+    separated by blank lines.
+    """
+    from bs4 import BeautifulSoup, Comment, NavigableString, Tag  # lazy: only HTML input needs it
+
+    try:
+        soup = BeautifulSoup(html, "lxml")
+    except Exception:  # lxml missing or refusing the input: the stdlib parser is slower but always there
+        soup = BeautifulSoup(html, "html.parser")
+    out: list[str] = []
+
+    def inline(node: Tag) -> str:
+        return " ".join(node.get_text(" ").split())
+
+    def render(node: Tag) -> None:
+        for child in node.children:
+            if isinstance(child, Comment):
+                continue
+            if isinstance(child, NavigableString):
+                if type(child) is NavigableString:  # skip CData, doctype, processing instructions
+                    out.append(re.sub(r"\s+", " ", str(child)))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = (child.name or "").lower()
+            if name in _DROP_TAGS:
+                continue
+            if name == "br":
+                out.append("\n")
+            elif len(name) == 2 and name[0] == "h" and name[1] in "123456":
+                text = inline(child)
+                if text:
+                    out.append(f"\n\n{'#' * int(name[1])} {text}\n\n")
+            elif name == "li":
+                out.append("\n\n- ")
+                render(child)
+                out.append("\n\n")
+            elif name == "table":
+                rows = []
+                for row in child.find_all("tr"):
+                    cells = [inline(cell) for cell in row.find_all(["td", "th"])]
+                    if any(cells):
+                        rows.append("| " + " | ".join(cells) + " |")
+                if rows:
+                    out.append("\n\n" + "\n".join(rows) + "\n\n")
+            elif name in _BLOCK_TAGS:
+                out.append("\n\n")
+                render(child)
+                out.append("\n\n")
+            else:
+                render(child)
+
+    render(soup)
+    lines = [" ".join(line.split()) for line in "".join(out).split("\n")]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+_MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\s]*\)")
+_MD_EMPHASIS = re.compile(r"(\*{1,3}|_{2,3})(?=\S)|(?<=\S)(\*{1,3}|_{2,3})")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*", re.MULTILINE)
+_MD_BULLET = re.compile(r"^\s*[-*+•·]\s+", re.MULTILINE)
+
+
+def normalize_text(text: str) -> str:
+    """Return the single-line plain text a model sees for a paragraph.
+
+    Markdown heading marks, bullets, emphasis and link syntax are removed (link text kept), and all whitespace,
+    line breaks included, collapses to single spaces.
+    """
+    text = _MD_LINK.sub(r"\1", text)
+    text = _MD_HEADING.sub("", text)
+    text = _MD_BULLET.sub("", text)
+    text = _MD_EMPHASIS.sub("", text)
+    text = re.sub(r"(?<![\w])_(?=\S)|(?<=\S)_(?![\w])", "", text)
+    return " ".join(text.split())
