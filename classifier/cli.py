@@ -77,6 +77,69 @@ def labels(
         typer.echo(f"{label.id:34} {label.name}: {label.description}")
 
 
+@data_app.command("validate")
+def data_validate(
+    directory: Annotated[Path | None, typer.Argument(help="Corpus directory (default: data/seed_corpus).")] = None,
+) -> None:
+    """Check an annotated corpus: offsets, label ids, labels present, and alignment with today's segmenter."""
+    from classifier.seed_corpus import validate_corpus
+
+    report = validate_corpus(directory)
+    for problem in report.problems:
+        typer.echo(f"error: {problem}", err=True)
+    if not report.ok:
+        typer.echo(f"{len(report.problems)} problem(s) found", err=True)
+        raise typer.Exit(EXIT_INPUT)
+    typer.echo(f"ok: {report.n_policies} policies, {report.n_paragraphs} paragraphs")
+
+
+class Precision(str, Enum):
+    auto = "auto"
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+@app.command()
+def train(
+    opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
+    seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
+    jsonl: Annotated[list[Path] | None, typer.Option(help="Labelled JSONL file (repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(help="A train_config.json; options given here override it.")] = None,
+    encoder: Annotated[str | None, typer.Option(help="Base encoder: directory or weights-shipping package.")] = None,
+    output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Run directory.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Training batch size.")] = None,
+    max_length: Annotated[int | None, typer.Option(help="Tokens per paragraph (head+tail).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    labels_from_data: Annotated[bool, typer.Option(help="Take the label set from the JSONL data.")] = False,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    precision: Annotated[Precision | None, typer.Option(help="Mixed precision.")] = None,
+) -> None:
+    """Fine-tune a classifier; writes the model, logs and metrics to the run directory."""
+    from dataclasses import replace
+
+    from classifier.training import TrainConfig
+    from classifier.training import train as run_training
+
+    base = TrainConfig.from_json(config) if config else TrainConfig()
+    overrides = {
+        "opp115": [str(p) for p in opp115] if opp115 else None,
+        "seed_corpus": [str(p) for p in seed_corpus] if seed_corpus else None,
+        "jsonl": [str(p) for p in jsonl] if jsonl else None,
+        "encoder": encoder, "output_dir": str(output_dir) if output_dir else None, "epochs": epochs,
+        "learning_rate": learning_rate, "batch_size": batch_size, "max_length": max_length, "seed": seed,
+        "device": device, "precision": precision.value if precision else None,
+        "labels_from_data": labels_from_data or None,
+    }
+    settings = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings.validate()
+        run_training(settings)
+    except (ValueError, OSError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

@@ -33,3 +33,66 @@ def opp115(opp115_dir: Path):
     from classifier.corpus import load_opp115
 
     return load_opp115(opp115_dir)
+
+
+TINY_WORDS = (
+    "we collect share your personal information data with third parties partners advertisers cookies keep for "
+    "days years delete access correct opt out consent children under age security encrypt protect policy change "
+    "update notify do not track contact us email address name phone device location retain store transfer "
+    "country law request account the a an of to and or in on by is are may will you our this"
+).split()
+
+
+def build_tiny_encoder(directory: Path) -> Path:
+    """Save a randomly initialised 2-layer BERT with a word-level WordPiece tokenizer to ``directory``."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokens = specials + sorted(set(TINY_WORDS)) + list("abcdefghijklmnopqrstuvwxyz")
+    vocab = {token: i for i, token in enumerate(tokens)}
+    backend = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]",
+                                        cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
+
+
+TOY_ROWS = [
+    ("We collect your email address and name when you register.", ["first_party_collection"]),
+    ("We share your device data with advertising partners.", ["third_party_sharing"]),
+    ("You may opt out of marketing email at any time.", ["user_choice_control"]),
+    ("You can access, correct or delete your account data.", ["user_access_edit_deletion"]),
+    ("We keep your data for two years and then delete it.", ["data_retention"]),
+    ("We encrypt your data and protect it with access controls.", ["data_security"]),
+    ("We may update this policy and will notify you of changes.", ["policy_change"]),
+    ("We do not respond to do not track signals.", ["do_not_track"]),
+    ("Children under age 13 may not use the service.", ["international_specific_audiences", "children"]),
+    ("Contact us at privacy@example.com.", ["other"]),
+]
+
+
+@pytest.fixture(scope="session")
+def toy_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A few dozen labelled rows over eight 'policies' (toy data for training tests)."""
+    import json
+
+    path = tmp_path_factory.mktemp("toy") / "toy.jsonl"
+    lines = []
+    for copy in range(4):
+        for i, (text, labels) in enumerate(TOY_ROWS):
+            lines.append(json.dumps({"text": text, "labels": labels, "policy": f"p{(i + copy) % 8}"}))
+    path.write_text("\n".join(lines) + "\n")
+    return path

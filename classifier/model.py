@@ -1,0 +1,336 @@
+"""``PolicyClassifier``: a multi-label paragraph classifier over a fine-tuned transformer encoder.
+
+A saved model is a directory that plain ``transformers`` can load (``AutoModelForSequenceClassification``,
+``id2label`` in ``config.json``) plus what this project adds: per-label decision thresholds and the input length
+in ``config.json`` (``policy_classifier`` key), ``train_config.json``, ``metrics.json`` and a ``README.md`` card.
+Weights are only ever read with safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from classifier.labels import Scheme, card_label_ids, card_scores, to_card
+from classifier.text import normalize_text
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+__all__ = ["DEFAULT_MODEL_DIR", "ModelLoadError", "PolicyClassifier", "Prediction", "encode_texts"]
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "policy-minilm"
+_REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+class ModelLoadError(RuntimeError):
+    """A model directory is missing, incomplete or corrupt; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Labels and scores for one paragraph.
+
+    ``labels`` are the label ids whose probability reached their threshold, in canonical order; ``scores`` holds a
+    probability for every label of the view.
+    """
+
+    labels: list[str]
+    scores: dict[str, float] = field(repr=False)
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    """Tokenize normalised texts to input ids of at most ``max_length`` tokens.
+
+    Texts longer than that keep their head and tail (three quarters head): privacy-policy paragraphs state the
+    practice up front and often qualify it at the end, and measured OPP-115 segments are p50 75 / p99 275 tokens.
+    """
+    encoded = tokenizer([normalize_text(t) for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
+    budget = max_length - 2
+    head = (budget * 3) // 4
+    out = []
+    for ids in encoded:
+        if len(ids) > budget:
+            ids = ids[:head] + ids[len(ids) - (budget - head):]
+        out.append([tokenizer.cls_token_id, *ids, tokenizer.sep_token_id])
+    return out
+
+
+def pad_batch(batch: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad a batch of id lists to its longest member; returns ``(input_ids, attention_mask)``."""
+    import torch
+
+    width = max(len(ids) for ids in batch)
+    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, ids in enumerate(batch):
+        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        mask[row, : len(ids)] = 1
+    return input_ids, mask
+
+
+def resolve_device(device: str | None) -> str:
+    """Return ``device`` or, for ``None``/``"auto"``, ``"cuda"`` when a GPU is present and ``"cpu"`` otherwise."""
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no GPU is available")
+    return device
+
+
+class PolicyClassifier:
+    """Label privacy-policy paragraphs.
+
+    Use :meth:`from_pretrained` to load a saved model (the shipped one by default), :meth:`predict` for labels and
+    scores, :meth:`predict_proba` for a probability matrix and :meth:`classify_document` for a whole policy.
+    Calls are thread-safe.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        thresholds: Sequence[float] | None = None,
+        max_length: int = 256,
+        device: str | None = None,
+        precision: str = "auto",
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        config = model.config
+        self.labels: list[str] = [config.id2label[i] for i in range(config.num_labels)]
+        self.thresholds: list[float] = list(thresholds) if thresholds is not None else [0.5] * len(self.labels)
+        if len(self.thresholds) != len(self.labels):
+            raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.labels)} labels")
+        self.max_length = max_length
+        self.device = resolve_device(device)
+        self.precision = precision
+        self.model.to(self.device)
+        self.model.eval()
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------------------------------------- loading
+    @classmethod
+    def from_pretrained(
+        cls, path: str | os.PathLike[str] | None = None, *, device: str | None = None, precision: str = "auto"
+    ) -> PolicyClassifier:
+        """Load a saved model directory (default: the shipped model in ``models/``).
+
+        Args:
+            path: a directory written by :meth:`save_pretrained`.
+            device: ``"cpu"``, ``"cuda"`` or ``None`` for the GPU when present.
+            precision: ``"auto"`` (bf16 autocast where the CPU or GPU supports it), ``"fp32"`` or ``"bf16"``.
+
+        Raises:
+            ModelLoadError: the directory is missing, lacks a required file or holds corrupt weights.
+        """
+        directory = Path(path) if path is not None else DEFAULT_MODEL_DIR
+        if not directory.is_dir():
+            raise ModelLoadError(f"model directory not found: {directory}")
+        missing = [name for name in _REQUIRED_FILES if not (directory / name).is_file()]
+        if missing:
+            raise ModelLoadError(f"{directory}: not a saved model (missing {', '.join(missing)})")
+        try:
+            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"{directory}/config.json: unreadable ({exc})") from None
+        extra = config.get("policy_classifier", {})
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(directory)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                directory, use_safetensors=True, dtype=torch.float32, trust_remote_code=False
+            )
+        except Exception as exc:  # transformers raises many types for corrupt files; report one line
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(f"{directory}: cannot load model ({reason})") from None
+        return cls(model, tokenizer, thresholds=extra.get("thresholds"), max_length=extra.get("max_length", 256),
+                   device=device, precision=precision)
+
+    def save_pretrained(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        half: bool = False,
+        train_config: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        card: str | None = None,
+    ) -> Path:
+        """Save weights (safetensors), tokenizer, labels, thresholds and provenance to a directory.
+
+        Args:
+            path: target directory (created).
+            half: store weights in fp16 (half the size; loading casts back to fp32).
+            train_config: written to ``train_config.json``.
+            metrics: written to ``metrics.json``.
+            card: Markdown model card written to ``README.md``.
+
+        Returns:
+            The directory.
+        """
+        import torch
+
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = self.model.config
+        config.problem_type = "multi_label_classification"
+        config.policy_classifier = {
+            "thresholds": [round(float(t), 4) for t in self.thresholds],
+            "max_length": self.max_length,
+            "versions": library_versions(),
+        }
+        if half:
+            state = {k: v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()
+                     for k, v in self.model.state_dict().items()}
+            self.model.save_pretrained(directory, state_dict=state, safe_serialization=True)
+            config_json = json.loads((directory / "config.json").read_text())
+            config_json["dtype"] = "float16"
+            (directory / "config.json").write_text(json.dumps(config_json, indent=2) + "\n")
+        else:
+            self.model.save_pretrained(directory, safe_serialization=True)
+        self.tokenizer.save_pretrained(directory)
+        for name, content in (("train_config.json", train_config), ("metrics.json", metrics)):
+            if content is not None:
+                (directory / name).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+        if card is not None:
+            (directory / "README.md").write_text(card, encoding="utf-8")
+        return directory
+
+    # -------------------------------------------------------------------------------------------- inference
+    def _autocast(self) -> Any:
+        import contextlib
+
+        import torch
+
+        wants_bf16 = self.precision == "bf16" or (self.precision == "auto" and _bf16_is_fast(self.device))
+        if not wants_bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda" if self.device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
+
+    def _logits(self, ids: Sequence[Sequence[int]], batch_size: int) -> np.ndarray:
+        import numpy as np
+        import torch
+
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # length-sorted batches cut padding
+        out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
+        pad = self.tokenizer.pad_token_id or 0
+        with self._lock, torch.inference_mode(), self._autocast():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start:start + batch_size]
+                input_ids, mask = pad_batch([ids[i] for i in chunk], pad)
+                logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                out[chunk] = torch.sigmoid(logits.float()).cpu().numpy()
+        return out
+
+    def predict_proba(self, texts: Iterable[str], *, batch_size: int = 64) -> np.ndarray:
+        """Return an ``(n_texts, n_labels)`` array of probabilities, columns in :attr:`labels` order."""
+        import numpy as np
+
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return self._logits(encode_texts(self.tokenizer, texts, self.max_length), batch_size)
+
+    def iter_predict(
+        self,
+        texts: Iterable[str],
+        *,
+        batch_size: int = 64,
+        chunk_size: int = 1024,
+        scheme: Scheme | str = Scheme.opp115,
+        threshold: float | None = None,
+    ) -> Iterator[Prediction]:
+        """Stream predictions for any iterable of texts, ``chunk_size`` texts at a time (constant memory)."""
+        chunk: list[str] = []
+        for text in texts:
+            chunk.append(text)
+            if len(chunk) >= chunk_size:
+                yield from self.predict(chunk, batch_size=batch_size, scheme=scheme, threshold=threshold)
+                chunk = []
+        if chunk:
+            yield from self.predict(chunk, batch_size=batch_size, scheme=scheme, threshold=threshold)
+
+    def predict(
+        self,
+        texts: Iterable[str],
+        *,
+        batch_size: int = 64,
+        scheme: Scheme | str = Scheme.opp115,
+        threshold: float | None = None,
+    ) -> list[Prediction]:
+        """Label paragraphs.
+
+        Args:
+            texts: paragraph texts (Markdown marks are ignored).
+            batch_size: paragraphs per forward pass.
+            scheme: ``"opp115"`` (the model's labels) or ``"card"`` (the six user-facing categories).
+            threshold: one threshold for every label instead of the tuned per-label ones.
+
+        Returns:
+            One :class:`Prediction` per text, in input order.
+        """
+        probs = self.predict_proba(texts, batch_size=batch_size)
+        return [self._prediction(row, Scheme(scheme), threshold) for row in probs]
+
+    def _prediction(self, row: Any, scheme: Scheme, threshold: float | None) -> Prediction:
+        scores = {label: round(float(p), 4) for label, p in zip(self.labels, row, strict=True)}
+        cuts = [threshold] * len(self.labels) if threshold is not None else self.thresholds
+        labels = [label for label, p, cut in zip(self.labels, row, cuts, strict=True) if p >= cut]
+        if scheme is Scheme.card:
+            card = card_scores(scores)
+            return Prediction(labels=to_card(labels), scores={k: card[k] for k in card_label_ids()})
+        return Prediction(labels=labels, scores=scores)
+
+    def classify_document(
+        self, source: Any, *, scheme: Scheme | str = Scheme.opp115, batch_size: int = 64,
+        threshold: float | None = None,
+    ) -> Any:
+        """Segment a whole policy (str, bytes or path) and label every paragraph.
+
+        Returns:
+            A :class:`classifier.document.ClassifiedDocument`.
+
+        Raises:
+            PolicyInputError: the policy cannot be read.
+        """
+        from classifier.document import classify_document
+
+        return classify_document(self, source, scheme=scheme, batch_size=batch_size, threshold=threshold)
+
+
+def _bf16_is_fast(device: str) -> bool:
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_bf16_supported())
+    try:  # AVX-512 BF16 / AMX make bf16 matmuls faster than fp32 on CPU; without them it is slower
+        capability = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        return False
+    return "AVX512" in capability.upper() or "AMX" in capability.upper()
+
+
+def library_versions() -> dict[str, str]:
+    """Return the versions of the libraries a model was saved with."""
+    import importlib.metadata as md
+
+    versions = {}
+    for name in ("policy-clause-classifier", "torch", "transformers", "tokenizers", "safetensors", "datasets",
+                 "scikit-learn"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    return versions

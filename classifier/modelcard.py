@@ -1,0 +1,60 @@
+"""The model card (``README.md``) written beside a saved model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render_card"]
+
+
+def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """Render a Markdown model card from the label set, training config and metrics of a run."""
+    validation = metrics.get("validation", {})
+    per_label = validation.get("per_label", {})
+    rows = "\n".join(
+        f"| `{label}` | {per_label[label]['precision']:.3f} | {per_label[label]['recall']:.3f} | "
+        f"{per_label[label]['f1']:.3f} | {per_label[label]['support']} | {metrics['thresholds'][label]:.3f} |"
+        for label in labels if label in per_label
+    )
+    cv = metrics.get("cross_validation")
+    cv_text = ""
+    if cv:
+        cv_text = "\n## Cross-validated figures\n\n" + "\n".join(f"- {k}: {v}" for k, v in cv.items()) + "\n"
+    data = ", ".join(train_config.get("opp115", []) + train_config.get("seed_corpus", [])
+                     + train_config.get("jsonl", []))
+    return f"""# Privacy-policy paragraph classifier
+
+Multi-label classifier that labels privacy-policy paragraphs with the OPP-115 categories plus `children`
+(project `policy-clause-classifier`). Load it with `classifier.PolicyClassifier.from_pretrained(path)` or with
+plain `transformers.AutoModelForSequenceClassification` (sigmoid outputs; apply the per-label thresholds stored in
+`config.json` under `policy_classifier.thresholds`).
+
+## Training
+
+- Base encoder: `{train_config.get('encoder')}`; max length {train_config.get('max_length')} tokens (head+tail);
+  lr {train_config.get('learning_rate')}, batch {train_config.get('batch_size')},
+  up to {train_config.get('epochs')} epochs with early stopping on validation macro-F1 (best epoch
+  {validation.get('epoch')}), BCE with positive weights sqrt(neg/pos) capped at
+  {train_config.get('max_pos_weight')}, seed {train_config.get('seed')}.
+- Data: {data}. Validation: {train_config.get('validation_fraction')} of the policies, held out by policy.
+- Training time: {metrics.get('train_seconds')} s on {metrics.get('device')}
+  ({metrics.get('n_train')} training paragraphs).
+
+## Validation figures (held-out policies, tuned thresholds)
+
+Micro-F1 {validation.get('micro_f1', float('nan')):.3f}, macro-F1 {validation.get('macro_f1', float('nan')):.3f}
+over the ten OPP-115 categories ({validation.get('n_examples')} paragraphs). The thresholds were tuned on these
+same validation paragraphs, so these figures are optimistic; see the project README for cross-validated figures.
+
+| label | precision | recall | F1 | support | threshold |
+| --- | --- | --- | --- | --- | --- |
+{rows}
+{cv_text}
+## Intended use and limits
+
+For research, auditing and compliance triage of English privacy policies: finding which paragraphs talk about
+which practice. It is not legal advice, it does not decide whether a practice is lawful, and it is weaker on rare
+categories (Do Not Track, Data Retention) and on policies unlike its training data (OPP-115: US websites, 2015;
+seed corpus: five policies of Chinese companies, 2020-2023). OPP-115 is licensed for research, teaching and
+scholarship only (CC BY-NC spirit); models trained on it inherit that restriction.
+"""

