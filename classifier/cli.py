@@ -66,6 +66,249 @@ def segment(
             typer.echo()
 
 
+class OutputFormatChoice(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+    parquet = "parquet"
+
+
+def _load_model(model: Path | None, device: str | None, precision: str = "auto"):
+    from classifier.model import ModelLoadError, PolicyClassifier
+
+    try:
+        return PolicyClassifier.from_pretrained(model, device=device, precision=precision)
+    except (ModelLoadError, ValueError) as exc:
+        fail(str(exc), EXIT_MODEL)
+
+
+@app.command()
+def classify(
+    paths: Annotated[list[str], typer.Argument(help="Policy files, directories (recursive) or - for stdin.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (default: stdout).")] = None,
+    fmt: Annotated[OutputFormatChoice, typer.Option("--format", "-f", help="Row format.")] = OutputFormatChoice.jsonl,
+    summary: Annotated[bool, typer.Option("--summary", help="Write a per-policy Markdown table instead of rows.")]
+    = False,
+    scheme: Annotated[Scheme, typer.Option(help="Label view.")] = Scheme.opp115,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="One threshold for all labels.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model directory (default: the shipped model).")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Paragraphs per forward pass.")] = 64,
+    glob: Annotated[list[str] | None, typer.Option(help="File pattern inside directories (repeatable).")] = None,
+    resume: Annotated[bool, typer.Option(help="Skip policies already written to --output.")] = False,
+    max_bytes: Annotated[int, typer.Option(help="Refuse files larger than this.")] = 20_000_000,
+) -> None:
+    """Classify every paragraph of one or many policies (JSONL rows by default)."""
+    from classifier.batch import DEFAULT_GLOBS, OutputFormat, discover_inputs, run_batch
+
+    if resume and output is None:
+        fail("--resume needs -o/--output", EXIT_USAGE)
+    if fmt is OutputFormatChoice.parquet and (output is None or resume):
+        fail("parquet output needs -o/--output and cannot --resume", EXIT_USAGE)
+    inputs, problems = discover_inputs(paths, tuple(glob) if glob else DEFAULT_GLOBS)
+    for source, reason in problems:
+        typer.echo(f"error: {source}: {reason}", err=True)
+    if not inputs:
+        fail("no policies to classify", EXIT_INPUT)
+    classifier = _load_model(model, device)
+    chosen = OutputFormat.summary if summary else fmt.value
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+
+    def on_error(source: str, reason: str) -> None:
+        typer.echo(f"error: {source}: {reason}", err=True)
+
+    with _batch_progress(len(inputs)) as on_progress:
+        result = run_batch(classifier, inputs, output=output, fmt=chosen, scheme=scheme, threshold=threshold,
+                           batch_size=batch_size, resume=resume, on_error=on_error, on_progress=on_progress,
+                           max_bytes=max_bytes)
+    failed = problems + result.failed
+    if output is not None or failed:
+        typer.echo(f"{len(result.done)} policies ({result.paragraphs} paragraphs) classified, "
+                   f"{len(result.skipped)} already done, {len(failed)} failed", err=True)
+    if failed:
+        typer.echo("failed: " + ", ".join(source for source, _ in failed), err=True)
+        raise typer.Exit(EXIT_INPUT)
+
+
+class _batch_progress:
+    """Files and paragraphs per second on a terminal; silent when stderr is not one."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.progress = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return None
+        import time
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[rate]}"), console=Console(stderr=True), transient=True)
+        self.progress.start()
+        task = self.progress.add_task("files", total=self.total, rate="")
+        started, counts = time.perf_counter(), [0]
+
+        def advance(source: str, paragraphs: int) -> None:
+            counts[0] += paragraphs
+            rate = counts[0] / max(time.perf_counter() - started, 1e-9)
+            self.progress.update(task, advance=1, rate=f"{rate:.0f} paragraphs/s")
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+@app.command()
+def evaluate(
+    data: Annotated[list[Path], typer.Option("--data", help="OPP-115 dir, seed-layout corpus dir or labelled JSONL "
+                                                            "(repeatable).")],
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="Model dir, TF-IDF baseline dir or 'default' (repeatable; default: the shipped model).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for metrics.json, report.md, plots, errors.jsonl.")]
+    = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write just the metrics JSON here.")] = None,
+    n_boot: Annotated[int, typer.Option(min=10, help="Bootstrap resamples over policies.")] = 1000,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="One threshold for all labels "
+                                                                           "(e.g. 0.5 for PrivacyGLUE).")] = None,
+    plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
+) -> None:
+    """Evaluate one or more models on one or more labelled datasets, side by side, with bootstrap intervals."""
+    from classifier.corpus import CorpusError
+    from classifier.evaluation import comparison, load_eval_data, load_model, save_metrics
+    from classifier.evaluation import evaluate as run_evaluation
+    from classifier.model import ModelLoadError
+
+    try:
+        datasets = [load_eval_data(path) for path in data]
+    except (ValueError, CorpusError) as exc:
+        fail(str(exc), EXIT_INPUT)
+    try:
+        models = [load_model(spec) for spec in (model or ["default"])]
+    except (ModelLoadError, ValueError) as exc:
+        fail(str(exc), EXIT_MODEL)
+    results, comparisons = [], []
+    for data_name, dataset in datasets:
+        per_data = []
+        for model_name, loaded in models:
+            try:
+                result = run_evaluation(loaded, dataset, model_name=model_name, data_name=data_name, n_boot=n_boot,
+                                        threshold=threshold)
+            except ValueError as exc:
+                fail(str(exc), EXIT_USAGE)
+            views = result.metrics["views"]["opp115"]
+            typer.echo(f"{model_name} on {data_name}: micro-F1 {views['micro_f1']:.4f} "
+                       f"{views['bootstrap_ci']['micro_f1']}, macro-F1 {views['macro_f1']:.4f} "
+                       f"{views['bootstrap_ci']['macro_f1']}", err=True)
+            per_data.append(result)
+        comparisons += [comparison(per_data[0], other, n_boot=n_boot) for other in per_data[1:]]
+        results += per_data
+    if out is not None:
+        from classifier.report import write_evaluation
+
+        write_evaluation(out, results, comparisons, plots=plots)
+        typer.echo(f"wrote {out}/report.md", err=True)
+    if json_file is not None:
+        save_metrics(json_file, results, comparisons)
+    if out is None and json_file is None:
+        from classifier.report import render_report
+
+        typer.echo(render_report({"results": [r.metrics for r in results], "comparisons": comparisons}))
+
+
+@app.command()
+def crossval(
+    opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
+    seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
+    jsonl: Annotated[list[Path] | None, typer.Option(help="Labelled JSONL file (repeatable).")] = None,
+    model_type: Annotated[list[ModelType] | None, typer.Option("--model-type", help="What to cross-validate "
+                                                                                    "(repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(help="train_config.json for the transformer.")] = None,
+    k: Annotated[int, typer.Option(min=2, help="Folds (by policy).")] = 5,
+    seed: Annotated[int, typer.Option(help="Fold seed.")] = 13,
+    ensemble: Annotated[bool, typer.Option(help="Also evaluate the average of transformer and TF-IDF.")] = False,
+    out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/crossval"),
+) -> None:
+    """k-fold cross-validation by policy: trains and evaluates each fold, reports mean ± sd and out-of-fold figures.
+
+    Seed-corpus policies are spread over the folds, so their figures are leave-one-policy-out when k equals their
+    number.
+    """
+    from dataclasses import replace
+
+    from classifier.crossval import cross_validate, tfidf_trainer, transformer_trainer
+    from classifier.training import TrainConfig, build_dataset
+
+    types = model_type or [ModelType.tfidf]
+    base = TrainConfig.from_json(config) if config else TrainConfig()
+    settings = replace(base, opp115=[str(p) for p in opp115 or []], seed_corpus=[str(p) for p in seed_corpus or []],
+                       jsonl=[str(p) for p in jsonl or []])
+    try:
+        settings.validate()
+        dataset = build_dataset(settings)
+    except ValueError as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+    seed_policies = set()
+    for directory in settings.seed_corpus:
+        from classifier.seed_corpus import read_corpus_rows
+
+        seed_policies |= {row["policy"] for row in read_corpus_rows(directory)}
+    groups = {policy: "seed" for policy in seed_policies}
+    trainers = {}
+    if ModelType.transformer in types:
+        trainers["transformer"] = transformer_trainer(settings)
+    if ModelType.tfidf in types:
+        trainers["tfidf"] = tfidf_trainer(seed=seed)
+    both = ensemble and len(trainers) == 2
+    results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
+                             ensemble=list(trainers) if both else None)
+    _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed})
+
+
+def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settings: dict) -> None:
+    import json as json_module
+
+    from classifier.crossval import oof_result, summarize_folds
+    from classifier.evaluation import comparison
+    from classifier.report import write_evaluation
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {name: summarize_folds(entry["folds"]) | {"fold_details": entry["folds"]}
+               for name, entry in results.items()}
+    subsets = {"opp115": [i for i, p in enumerate(dataset["policy"]) if p not in seed_policies],
+               "seed_corpus": [i for i, p in enumerate(dataset["policy"]) if p in seed_policies]}
+    evaluations, comparisons = [], []
+    for subset_name, rows in subsets.items():
+        if not rows:
+            continue
+        per_subset = [oof_result(dataset, name, entry["probs"], entry["thresholds"], f"{subset_name}-oof", rows)
+                      for name, entry in results.items()]
+        for result in per_subset:
+            views = result.metrics["views"]
+            summary[result.model][f"{subset_name}_out_of_fold"] = {
+                "micro_f1": views["opp115"]["micro_f1"], "macro_f1": views["opp115"]["macro_f1"],
+                "micro_f1_ci": views["opp115"]["bootstrap_ci"]["micro_f1"],
+                "macro_f1_ci": views["opp115"]["bootstrap_ci"]["macro_f1"],
+                "card_micro_f1": views.get("card", {}).get("micro_f1"),
+                "card_macro_f1": views.get("card", {}).get("macro_f1"),
+                "children_f1": views.get("children", {}).get("f1"),
+                "n_policies": result.metrics["n_policies"],
+            }
+        comparisons += [comparison(per_subset[-1], other) for other in per_subset[:-1]]
+        evaluations += per_subset
+    write_evaluation(out, evaluations, comparisons)
+    (out / "cv.json").write_text(json_module.dumps({"settings": settings, "models": summary}, indent=2) + "\n")
+    for name, entry in summary.items():
+        typer.echo(f"{name}: micro-F1 {entry['micro_f1']['mean']:.4f} ± {entry['micro_f1']['sd']:.4f}, "
+                   f"macro-F1 {entry['macro_f1']['mean']:.4f} ± {entry['macro_f1']['sd']:.4f}", err=True)
+    typer.echo(f"wrote {out}/cv.json and {out}/report.md", err=True)
+
+
 @app.command()
 def labels(
     scheme: Annotated[Scheme, typer.Option(help="Label view.")] = Scheme.opp115,
@@ -93,6 +336,11 @@ def data_validate(
     typer.echo(f"ok: {report.n_policies} policies, {report.n_paragraphs} paragraphs")
 
 
+class ModelType(str, Enum):
+    transformer = "transformer"
+    tfidf = "tfidf"
+
+
 class Precision(str, Enum):
     auto = "auto"
     bf16 = "bf16"
@@ -115,8 +363,10 @@ def train(
     labels_from_data: Annotated[bool, typer.Option(help="Take the label set from the JSONL data.")] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     precision: Annotated[Precision | None, typer.Option(help="Mixed precision.")] = None,
+    model_type: Annotated[ModelType, typer.Option(help="transformer, or the TF-IDF baseline.")]
+    = ModelType.transformer,
 ) -> None:
-    """Fine-tune a classifier; writes the model, logs and metrics to the run directory."""
+    """Fine-tune a classifier (or fit the TF-IDF baseline); writes model, logs and metrics to the run directory."""
     from dataclasses import replace
 
     from classifier.training import TrainConfig
@@ -135,7 +385,12 @@ def train(
     settings = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     try:
         settings.validate()
-        run_training(settings)
+        if model_type is ModelType.tfidf:
+            from classifier.training import train_baseline
+
+            train_baseline(settings)
+        else:
+            run_training(settings)
     except (ValueError, OSError) as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
 

@@ -32,6 +32,7 @@ __all__ = [
     "load_jsonl",
     "load_opp115",
     "multi_hot",
+    "policy_folds",
     "split_by_policy",
 ]
 
@@ -285,16 +286,44 @@ def split_by_policy(
     )
 
 
-def kfold_by_policy(dataset: Dataset, k: int = 5, *, seed: int = 13) -> list[tuple[Dataset, Dataset]]:
-    """Return ``k`` ``(train, test)`` pairs; every policy is in exactly one test fold.
+def policy_folds(
+    policies: Sequence[str], k: int = 5, *, seed: int = 13, groups: dict[str, str] | None = None
+) -> list[list[str]]:
+    """Deal policies into ``k`` folds, shuffled with ``seed``.
+
+    With ``groups`` (policy -> group name), each group's policies are dealt round-robin across the folds in turn,
+    so that a small group (for example the five seed policies beside 90 OPP-115 ones) is spread over the folds.
 
     Raises:
         ValueError: ``k < 2`` or fewer policies than folds.
     """
-    policies = _shuffled_policies(dataset, seed)
-    if k < 2 or k > len(policies):
-        raise ValueError(f"k must be between 2 and the number of policies ({len(policies)}), got {k}")
-    folds = [policies[i::k] for i in range(k)]
+    unique = sorted(set(policies))
+    if k < 2 or k > len(unique):
+        raise ValueError(f"k must be between 2 and the number of policies ({len(unique)}), got {k}")
+    rng = random.Random(seed)
+    by_group: dict[str, list[str]] = defaultdict(list)
+    for policy in unique:
+        by_group[(groups or {}).get(policy, "")].append(policy)
+    folds: list[list[str]] = [[] for _ in range(k)]
+    position = 0
+    for group in sorted(by_group, key=lambda g: (len(by_group[g]), g)):
+        members = by_group[group]
+        rng.shuffle(members)
+        for policy in members:
+            folds[position % k].append(policy)
+            position += 1
+    return folds
+
+
+def kfold_by_policy(
+    dataset: Dataset, k: int = 5, *, seed: int = 13, groups: dict[str, str] | None = None
+) -> list[tuple[Dataset, Dataset]]:
+    """Return ``k`` ``(train, test)`` pairs; every policy is in exactly one test fold (see :func:`policy_folds`).
+
+    Raises:
+        ValueError: ``k < 2`` or fewer policies than folds.
+    """
+    folds = policy_folds(dataset["policy"], k, seed=seed, groups=groups)
     return [
         (_select_policies(dataset, [p for j, fold in enumerate(folds) if j != i for p in fold]),
          _select_policies(dataset, folds[i]))

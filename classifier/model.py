@@ -116,6 +116,13 @@ class PolicyClassifier:
         self.precision = precision
         self.model.to(self.device)
         self.model.eval()
+        if precision == "int8":
+            if self.device != "cpu":
+                raise ValueError("int8 (dynamic quantization) runs on the CPU only")
+            import torch
+
+            # Dynamic int8 quantization of the Linear layers: weights int8, activations quantized on the fly.
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------------------------------------- loading
@@ -128,7 +135,8 @@ class PolicyClassifier:
         Args:
             path: a directory written by :meth:`save_pretrained`.
             device: ``"cpu"``, ``"cuda"`` or ``None`` for the GPU when present.
-            precision: ``"auto"`` (bf16 autocast where the CPU or GPU supports it), ``"fp32"`` or ``"bf16"``.
+            precision: ``"auto"`` (bf16 autocast where the CPU or GPU supports it), ``"fp32"``, ``"bf16"`` or
+                ``"int8"`` (dynamic quantization, CPU only).
 
         Raises:
             ModelLoadError: the directory is missing, lacks a required file or holds corrupt weights.

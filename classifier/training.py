@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from classifier.model import PolicyClassifier
 
-__all__ = ["TrainConfig", "build_dataset", "resolve_encoder", "train"]
+__all__ = ["TrainConfig", "build_dataset", "resolve_encoder", "train", "train_baseline"]
 
 
 @dataclass
@@ -316,6 +316,33 @@ def train(
                                    metrics=metrics, card=render_card(labels, asdict(config), metrics))
         emit(f"saved model to {run_dir / 'model'}")
     return classifier, metrics
+
+
+def train_baseline(config: TrainConfig, *, log: Any = None) -> tuple[Any, dict[str, Any]]:
+    """Fit the TF-IDF baseline on the data a config names (same split and threshold tuning as :func:`train`).
+
+    Saves it to ``<output_dir>/model`` and returns ``(baseline, metrics)``.
+    """
+    from classifier.baseline import TfidfBaseline
+
+    config.validate()
+    emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    data = build_dataset(config)
+    split = split_by_policy(data, (1 - config.validation_fraction, config.validation_fraction, 0.0),
+                            seed=config.seed)
+    started = time.perf_counter()
+    labels = label_names(data)
+    model = TfidfBaseline.fit(split["train"]["text"], multi_hot(split["train"]), labels, seed=config.seed)
+    probs = model.predict_proba(split["validation"]["text"])
+    y_val = multi_hot(split["validation"])
+    model.thresholds = tune_thresholds(y_val, probs)
+    report = evaluate_probs(y_val, probs, labels, model.thresholds)
+    metrics = {"validation": report, "thresholds": dict(zip(labels, model.thresholds, strict=True)),
+               "train_seconds": round(time.perf_counter() - started, 1), "n_train": len(split["train"])}
+    emit(f"TF-IDF baseline: val micro-F1 {report['micro_f1']:.4f}  macro-F1 {report['macro_f1']:.4f}")
+    model.save_pretrained(Path(config.output_dir) / "model", metrics=metrics)
+    emit(f"saved baseline to {Path(config.output_dir) / 'model'}")
+    return model, metrics
 
 
 class _progress:

@@ -96,3 +96,35 @@ def toy_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
             lines.append(json.dumps({"text": text, "labels": labels, "policy": f"p{(i + copy) % 8}"}))
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved PolicyClassifier over the tiny random encoder, with the eleven schema labels and mixed thresholds."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from classifier.labels import LABEL_IDS
+    from classifier.model import PolicyClassifier
+
+    torch.manual_seed(1)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_encoder, num_labels=len(LABEL_IDS), id2label=dict(enumerate(LABEL_IDS)),
+        label2id={label: i for i, label in enumerate(LABEL_IDS)}, problem_type="multi_label_classification")
+    # A bias that puts 'first_party_collection' near certainty and 'do_not_track' near zero makes threshold
+    # behaviour observable on a random encoder.
+    with torch.no_grad():
+        model.classifier.bias.zero_()
+        model.classifier.bias[0] = 8.0
+        model.classifier.bias[7] = -8.0
+    thresholds = [0.5] * len(LABEL_IDS)
+    clf = PolicyClassifier(model, AutoTokenizer.from_pretrained(tiny_encoder), thresholds=thresholds, max_length=32,
+                           device="cpu", precision="fp32")
+    return clf.save_pretrained(tmp_path_factory.mktemp("tiny-model") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_model_dir: Path):
+    from classifier.model import PolicyClassifier
+
+    return PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")

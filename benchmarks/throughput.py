@@ -1,0 +1,102 @@
+"""Inference speed of the shipped model on OPP-115 segments, against the plain transformers pipeline.
+
+Run: python benchmarks/throughput.py [--model DIR] [--n 1000] [--opp115 ../shared/opp115]
+
+Prints paragraphs/s for each path and batch size, the speed-up over the plain ``text-classification`` pipeline
+measured in the same run, peak resident memory, the TF-IDF baseline's speed, and the macro-F1 of each precision on
+the same paragraphs (so a faster path is only taken when it keeps accuracy). Run it alone: another CPU job on the
+machine spoils the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+
+import numpy as np
+
+
+def _rate(fn, n: int, repeats: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return n / best
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model directory (default: the shipped model)")
+    parser.add_argument("--opp115", default=None, help="OPP-115 directory (default: ../shared/opp115)")
+    parser.add_argument("--n", type=int, default=1000, help="paragraphs to time")
+    parser.add_argument("--baseline", default=None, help="TF-IDF baseline directory to time as well")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args()
+
+    import torch
+    from transformers import pipeline
+
+    from classifier.corpus import label_names, load_opp115, multi_hot
+    from classifier.metrics import multilabel_report
+    from classifier.model import DEFAULT_MODEL_DIR, PolicyClassifier
+
+    model_dir = args.model or str(DEFAULT_MODEL_DIR)
+    data = load_opp115(args.opp115)
+    rng = np.random.default_rng(0)
+    rows = sorted(rng.choice(len(data), size=min(args.n, len(data)), replace=False).tolist())
+    subset = data.select(rows)
+    texts = subset["text"]
+    y = multi_hot(subset)
+    labels = label_names(data)
+    print(f"{len(texts)} OPP-115 segments, {torch.get_num_threads()} threads, model {model_dir}")
+    figures: dict[str, object] = {"n": len(texts), "threads": torch.get_num_threads()}
+
+    pipe = pipeline("text-classification", model=model_dir, top_k=None, function_to_apply="sigmoid",
+                    device=-1, truncation=True, max_length=256)
+    pipe_rates = {}
+    for batch in (1, 16, 64):
+        n = min(len(texts), 200 if batch == 1 else len(texts))
+        pipe_rates[batch] = _rate(lambda b=batch, m=n: pipe(texts[:m], batch_size=b), n)
+        print(f"transformers pipeline      batch {batch:>2}: {pipe_rates[batch]:7.1f} paragraphs/s")
+    figures["pipeline"] = pipe_rates
+    reference = max(pipe_rates.values())
+
+    results = {}
+    for precision in ("fp32", "bf16", "int8"):
+        clf = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision=precision)
+        clf.predict_proba(texts[:32])  # warm-up
+        rates = {}
+        for batch in (1, 16, 64):
+            n = min(len(texts), 200 if batch == 1 else len(texts))
+            rates[batch] = _rate(lambda b=batch, m=n: clf.predict_proba(texts[:m], batch_size=b), n)
+        probs = clf.predict_proba(texts, batch_size=64)
+        preds = (probs >= np.asarray(clf.thresholds)[None, :]).astype(int)
+        report = multilabel_report(y, preds, labels, average_over=labels[:10])
+        results[precision] = {"rates": rates, "macro_f1": report["macro_f1"], "micro_f1": report["micro_f1"]}
+        print(f"PolicyClassifier {precision:>5}     batch 1/16/64: " + " / ".join(f"{rates[b]:.1f}" for b in rates)
+              + f" paragraphs/s; best {max(rates.values()) / reference:.1f}x the best pipeline; "
+              f"macro-F1 {report['macro_f1']:.4f} micro-F1 {report['micro_f1']:.4f}")
+    figures["policy_classifier"] = results
+
+    if args.baseline:
+        from classifier.baseline import TfidfBaseline
+
+        baseline = TfidfBaseline.from_pretrained(args.baseline)
+        rate = _rate(lambda: baseline.predict_proba(texts), len(texts), repeats=3)
+        figures["tfidf"] = rate
+        print(f"TF-IDF baseline                 : {rate:7.1f} paragraphs/s ({rate / reference:.0f}x the pipeline)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_rss_mb"] = peak
+    print(f"peak resident memory: {peak:.0f} MB")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(figures, handle, indent=2)
+
+
+if __name__ == "__main__":
+    main()

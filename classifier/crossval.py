@@ -1,0 +1,151 @@
+"""Cross-validation by policy: train and evaluate in one call, for the transformer and the TF-IDF baseline.
+
+Each fold trains on the other folds' policies (minus a validation share of policies used for early stopping and
+threshold tuning) and predicts its own policies, so every paragraph gets an out-of-fold prediction from a model
+that never saw its policy.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from classifier.corpus import kfold_by_policy, label_names, multi_hot, split_by_policy
+from classifier.evaluation import EvalResult, evaluate
+from classifier.metrics import tune_thresholds
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from classifier.training import TrainConfig
+
+__all__ = ["Trainer", "cross_validate", "summarize_folds", "tfidf_trainer", "transformer_trainer"]
+
+Trainer = Callable[["Dataset", "Dataset"], Any]
+
+
+def tfidf_trainer(c: float = 4.0, seed: int = 13) -> Trainer:
+    """A trainer for :func:`cross_validate` that fits the TF-IDF baseline and tunes thresholds on validation."""
+
+    def fit(train: Dataset, validation: Dataset) -> Any:
+        from classifier.baseline import TfidfBaseline
+
+        model = TfidfBaseline.fit(train["text"], multi_hot(train), label_names(train), c=c, seed=seed)
+        model.thresholds = tune_thresholds(multi_hot(validation), model.predict_proba(validation["text"]))
+        return model
+
+    return fit
+
+
+def transformer_trainer(config: TrainConfig, log: Callable[[str], None] | None = None) -> Trainer:
+    """A trainer for :func:`cross_validate` that fine-tunes with :func:`classifier.training.train`."""
+
+    def fit(train: Dataset, validation: Dataset) -> Any:
+        from classifier.training import train as run
+
+        model, _ = run(replace(config), train_data=train, validation_data=validation, save=False, log=log)
+        return model
+
+    return fit
+
+
+def cross_validate(
+    dataset: Dataset,
+    trainers: dict[str, Trainer],
+    *,
+    k: int = 5,
+    seed: int = 13,
+    validation_fraction: float = 0.1,
+    groups: dict[str, str] | None = None,
+    ensemble: Sequence[str] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run k-fold cross-validation by policy for one or more trainers on the same folds.
+
+    Args:
+        dataset: all labelled rows (``policy``, ``text``, ``labels``).
+        trainers: name -> ``fit(train, validation) -> model``.
+        groups: policy -> group, to spread small groups over the folds (see :func:`policy_folds`).
+        ensemble: names of trainers whose models are also averaged (thresholds tuned on the fold's validation).
+
+    Returns:
+        name -> ``{"folds": [per-fold summaries], "probs": out-of-fold probabilities, "thresholds": the fold
+        thresholds of each row}``.
+    """
+    emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    names = label_names(dataset)
+    indexed = dataset.add_column("row_id", list(range(len(dataset))))
+    folds = kfold_by_policy(indexed, k, seed=seed, groups=groups)
+    entries = [*trainers, *([f"{'+'.join(ensemble)}"] if ensemble else [])]
+    out: dict[str, dict[str, Any]] = {
+        name: {"folds": [], "probs": np.zeros((len(dataset), len(names)), dtype=np.float32),
+               "thresholds": np.zeros((len(dataset), len(names)), dtype=np.float32)}
+        for name in entries
+    }
+    for fold, (train_part, test_part) in enumerate(folds, 1):
+        split = split_by_policy(train_part, (1 - validation_fraction, validation_fraction, 0.0), seed=seed + fold)
+        emit(f"fold {fold}/{k}: train {len(split['train'])}, validation {len(split['validation'])}, "
+             f"test {len(test_part)} paragraphs ({len(set(test_part['policy']))} policies)")
+        models = {name: trainer(split["train"], split["validation"]) for name, trainer in trainers.items()}
+        if ensemble:
+            from classifier.ensemble import AveragedModel
+
+            averaged = AveragedModel([models[name] for name in ensemble])
+            averaged.thresholds = tune_thresholds(multi_hot(split["validation"]),
+                                                  averaged.predict_proba(split["validation"]["text"]))
+            models[entries[-1]] = averaged
+        rows = test_part["row_id"]
+        for name, model in models.items():
+            result = evaluate(model, test_part, model_name=name, data_name=f"fold{fold}", n_boot=200)
+            out[name]["folds"].append(_fold_summary(result))
+            out[name]["probs"][rows] = result.probs
+            out[name]["thresholds"][rows] = np.asarray(result.thresholds)[None, :]
+            emit(f"[{name}] fold {fold}: micro-F1 {result.metrics['views']['opp115']['micro_f1']:.4f}  "
+                 f"macro-F1 {result.metrics['views']['opp115']['macro_f1']:.4f}")
+    return out
+
+
+def _fold_summary(result: EvalResult) -> dict[str, Any]:
+    views = result.metrics["views"]
+    summary = {"micro_f1": views["opp115"]["micro_f1"], "macro_f1": views["opp115"]["macro_f1"],
+               "n_paragraphs": result.metrics["n_paragraphs"], "n_policies": result.metrics["n_policies"],
+               "per_label_f1": {k: v["f1"] for k, v in views["opp115"]["per_label"].items()}}
+    if "card" in views:
+        summary.update(card_micro_f1=views["card"]["micro_f1"], card_macro_f1=views["card"]["macro_f1"],
+                       children_f1=views["children"]["f1"])
+    return summary
+
+
+def summarize_folds(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation over folds of each headline figure."""
+    out = {}
+    for key in ("micro_f1", "macro_f1", "card_micro_f1", "card_macro_f1", "children_f1"):
+        values = [f[key] for f in folds if key in f]
+        if values:
+            out[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+                        "folds": values}
+    return out
+
+
+def oof_result(dataset: Dataset, name: str, probs: np.ndarray, thresholds: np.ndarray, data_name: str,
+               subset: list[int] | None = None) -> EvalResult:
+    """Evaluate out-of-fold probabilities (optionally on a subset of rows) with each row's fold thresholds."""
+
+    class _Fixed:
+        def __init__(self, labels: list[str]) -> None:
+            self.labels = labels
+            self.thresholds = [0.5] * len(labels)
+
+        def predict_proba(self, texts: Any) -> np.ndarray:
+            return shifted
+
+    rows = subset if subset is not None else list(range(len(dataset)))
+    part = dataset.select(rows)
+    # Each row was cut at its own fold's thresholds; shifting by (0.5 - threshold) reproduces that at 0.5.
+    shifted = np.clip(probs[rows] - thresholds[rows] + 0.5, 0.0, 1.0)
+    return evaluate(_Fixed(label_names(dataset)), part, model_name=name, data_name=data_name)

@@ -1,0 +1,108 @@
+"""Whole-policy classification: segment, label every paragraph, summarise per category."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from classifier.labels import LABELS, Scheme, label_ids
+
+if TYPE_CHECKING:
+    from classifier.model import PolicyClassifier
+
+__all__ = ["CategorySummary", "ClassifiedDocument", "ClassifiedParagraph", "classify_document"]
+
+
+@dataclass(frozen=True)
+class ClassifiedParagraph:
+    """A paragraph with its position, section, labels and per-label scores."""
+
+    index: int
+    text: str
+    start: int
+    end: int
+    section: tuple[str, ...]
+    labels: list[str]
+    scores: dict[str, float] = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"index": self.index, "start": self.start, "end": self.end, "section": list(self.section),
+                "text": self.text, "labels": self.labels, "scores": self.scores}
+
+
+@dataclass(frozen=True)
+class CategorySummary:
+    """How a policy covers one category: whether any paragraph has it, how many, and the strongest one."""
+
+    label: str
+    covered: bool
+    n_paragraphs: int
+    evidence_index: int | None
+    evidence_score: float
+    evidence_text: str | None
+
+
+@dataclass
+class ClassifiedDocument:
+    """A classified policy: its paragraphs (in reading order) and the label view used."""
+
+    source: str | None
+    paragraphs: list[ClassifiedParagraph]
+    scheme: Scheme = Scheme.opp115
+
+    def summary(self) -> dict[str, CategorySummary]:
+        """Per category of the view: covered or not, paragraph count and the strongest evidence paragraph."""
+        out = {}
+        for label in label_ids(self.scheme):
+            with_label = [p for p in self.paragraphs if label in p.labels]
+            best = max(self.paragraphs, key=lambda p: p.scores.get(label, 0.0), default=None)
+            evidence = max(with_label, key=lambda p: p.scores.get(label, 0.0)) if with_label else best
+            out[label] = CategorySummary(
+                label=label, covered=bool(with_label), n_paragraphs=len(with_label),
+                evidence_index=evidence.index if evidence else None,
+                evidence_score=round(evidence.scores.get(label, 0.0), 4) if evidence else 0.0,
+                evidence_text=evidence.text if evidence and with_label else None,
+            )
+        return out
+
+
+def classify_document(
+    classifier: PolicyClassifier,
+    source: Any,
+    *,
+    scheme: Scheme | str = Scheme.opp115,
+    batch_size: int = 64,
+    threshold: float | None = None,
+) -> ClassifiedDocument:
+    """Segment a policy (str, bytes, path or ``PolicyText``) and label each paragraph.
+
+    Raises:
+        PolicyInputError: the policy cannot be read.
+    """
+    from classifier.segment import segment_policy
+    from classifier.text import PolicyText, read_policy
+
+    policy = source if isinstance(source, PolicyText) else read_policy(source)
+    paragraphs = segment_policy(policy)
+    predictions = classifier.predict([p.text for p in paragraphs], batch_size=batch_size, scheme=scheme,
+                                     threshold=threshold)
+    return ClassifiedDocument(
+        source=policy.source,
+        scheme=Scheme(scheme),
+        paragraphs=[
+            ClassifiedParagraph(index=p.index, text=p.text, start=p.start, end=p.end, section=p.section,
+                                labels=pred.labels, scores=pred.scores)
+            for p, pred in zip(paragraphs, predictions, strict=True)
+        ],
+    )
+
+
+def display_name(label: str) -> str:
+    """Human name of a label id of either view."""
+    from classifier.labels import CARD_LABELS
+
+    for item in (*CARD_LABELS, *LABELS):
+        if item.id == label:
+            return item.name
+    return label

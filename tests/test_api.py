@@ -1,0 +1,120 @@
+import threading
+
+import numpy as np
+import pytest
+
+from classifier import PolicyClassifier
+from classifier.labels import LABEL_IDS, card_label_ids
+from classifier.model import ModelLoadError
+
+
+def test_predict_shapes_scores_and_thresholds(tiny_classifier):
+    preds = tiny_classifier.predict(["We share your e-mail address with advertising partners.", "Contact us."])
+    assert len(preds) == 2
+    assert set(preds[0].scores) == set(LABEL_IDS)
+    assert all(0.0 <= s <= 1.0 for s in preds[0].scores.values())
+    assert "first_party_collection" in preds[0].labels and "do_not_track" not in preds[0].labels
+    for pred in preds:
+        assert pred.labels == [lb for lb in LABEL_IDS if pred.scores[lb] >= 0.5]
+
+
+def test_threshold_override_and_per_label_thresholds(tiny_classifier):
+    text = ["We keep your data."]
+    assert tiny_classifier.predict(text, threshold=0.0)[0].labels == list(LABEL_IDS)
+    assert tiny_classifier.predict(text, threshold=1.0)[0].labels == []
+    original = list(tiny_classifier.thresholds)
+    try:
+        tiny_classifier.thresholds = [1.0] * len(LABEL_IDS)
+        assert tiny_classifier.predict(text)[0].labels == []
+    finally:
+        tiny_classifier.thresholds = original
+
+
+def test_card_scheme(tiny_classifier):
+    pred = tiny_classifier.predict(["We collect your name."], scheme="card")[0]
+    assert list(pred.scores) == list(card_label_ids())
+    assert pred.labels[0] == "first_party_collection"
+
+
+def test_predict_proba_empty_iterable_and_long_text(tiny_classifier):
+    assert tiny_classifier.predict_proba([]).shape == (0, len(LABEL_IDS))
+    assert tiny_classifier.predict([]) == []
+    long_text = "we collect your data and share it with partners " * 2000
+    probs = tiny_classifier.predict_proba(iter([long_text, "short"]))
+    assert probs.shape == (2, len(LABEL_IDS)) and np.isfinite(probs).all()
+
+
+def test_batching_and_order_do_not_change_scores(tiny_classifier):
+    texts = [f"we share data {'with partners ' * (i % 7)}" for i in range(40)]
+    a = tiny_classifier.predict_proba(texts, batch_size=3)
+    b = tiny_classifier.predict_proba(texts, batch_size=64)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    streamed = list(tiny_classifier.iter_predict(iter(texts), chunk_size=7))
+    assert [p.scores for p in streamed] == [p.scores for p in tiny_classifier.predict(texts)]
+
+
+def test_thread_safe_concurrent_calls(tiny_classifier):
+    texts = ["we collect your email", "children under age", "contact us"]
+    expected = tiny_classifier.predict_proba(texts)
+    results, errors = [], []
+
+    def work() -> None:
+        try:
+            results.append(tiny_classifier.predict_proba(texts))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 6
+    for r in results:
+        np.testing.assert_allclose(r, expected, atol=1e-6)
+
+
+def test_classify_document_and_summary(tiny_classifier, seed_files):
+    doc = tiny_classifier.classify_document(seed_files[1])
+    text = seed_files[1].read_text(encoding="utf-8")
+    assert len(doc.paragraphs) > 10
+    assert all(text[p.start:p.end] == p.text for p in doc.paragraphs)
+    summary = doc.summary()
+    assert set(summary) == set(LABEL_IDS)
+    first = summary["first_party_collection"]
+    assert first.covered and first.n_paragraphs == len(doc.paragraphs) and first.evidence_text
+    assert not summary["do_not_track"].covered and summary["do_not_track"].evidence_text is None
+
+
+def test_load_errors(tmp_path, tiny_model_dir):
+    with pytest.raises(ModelLoadError, match="not found"):
+        PolicyClassifier.from_pretrained(tmp_path / "missing")
+    with pytest.raises(ModelLoadError, match=r"missing model\.safetensors"):
+        (tmp_path / "empty").mkdir()
+        (tmp_path / "empty" / "config.json").write_text("{}")
+        (tmp_path / "empty" / "tokenizer.json").write_text("{}")
+        PolicyClassifier.from_pretrained(tmp_path / "empty")
+    import shutil
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tiny_model_dir, corrupt)
+    (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelLoadError, match="cannot load model"):
+        PolicyClassifier.from_pretrained(corrupt)
+
+
+def test_saved_model_loads_with_plain_transformers(tiny_model_dir):
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    assert model.config.id2label[10] == "children"
+    assert model.config.policy_classifier["max_length"] == 32
+
+
+def test_half_precision_save_keeps_predictions_close(tiny_classifier, tmp_path):
+    path = tiny_classifier.save_pretrained(tmp_path / "fp16", half=True)
+    reloaded = PolicyClassifier.from_pretrained(path, device="cpu", precision="fp32")
+    texts = ["we share data with partners", "contact us"]
+    np.testing.assert_allclose(reloaded.predict_proba(texts), tiny_classifier.predict_proba(texts), atol=2e-3)
+    assert (path / "model.safetensors").stat().st_size < 0.6 * (
+        tiny_classifier.save_pretrained(tmp_path / "fp32").joinpath("model.safetensors").stat().st_size)

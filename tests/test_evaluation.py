@@ -1,0 +1,144 @@
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, hamming_loss, precision_recall_fscore_support
+
+from classifier.corpus import load_jsonl
+from classifier.evaluation import bootstrap_f1, card_matrix, counts_by_policy, evaluate, paired_bootstrap
+from classifier.labels import LABEL_IDS, OPP115_IDS
+from classifier.metrics import multilabel_report, tune_thresholds
+
+
+def _random(n=300, k=6, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, k)) < 0.3).astype(int)
+    pred = np.where(rng.random((n, k)) < 0.8, y, 1 - y)
+    return y, pred
+
+
+def test_metrics_equal_scikit_learn():
+    y, pred = _random()
+    labels = [f"l{i}" for i in range(6)]
+    report = multilabel_report(y, pred, labels)
+    assert report["micro_f1"] == pytest.approx(f1_score(y, pred, average="micro"))
+    assert report["macro_f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert report["weighted_f1"] == pytest.approx(f1_score(y, pred, average="weighted"))
+    assert report["hamming_loss"] == pytest.approx(hamming_loss(y, pred))
+    assert report["exact_match"] == pytest.approx((y == pred).all(1).mean())
+    p, r, f, s = precision_recall_fscore_support(y, pred, zero_division=0)
+    assert report["per_label"]["l3"] == pytest.approx({"precision": p[3], "recall": r[3], "f1": f[3],
+                                                       "support": s[3]})
+    subset = multilabel_report(y, pred, labels, average_over=["l0", "l1"])
+    assert subset["macro_f1"] == pytest.approx(f1_score(y[:, :2], pred[:, :2], average="macro"))
+
+
+def test_bootstrap_contains_point_and_shrinks_with_more_policies():
+    widths = []
+    for n_policies in (10, 200):
+        y, pred = _random(n=n_policies * 10, seed=n_policies)
+        policies = [f"p{i // 10}" for i in range(len(y))]
+        _, counts = counts_by_policy(y, pred, policies)
+        ci = bootstrap_f1(counts, n_boot=500, seed=1)
+        micro = f1_score(y, pred, average="micro")
+        assert ci["micro_f1"][0] <= micro <= ci["micro_f1"][1]
+        assert ci["macro_f1"][0] <= f1_score(y, pred, average="macro") <= ci["macro_f1"][1]
+        widths.append(ci["micro_f1"][1] - ci["micro_f1"][0])
+    assert widths[1] < widths[0] / 2
+
+
+def test_paired_bootstrap_detects_a_better_model():
+    y, pred = _random(n=1000, seed=3)
+    policies = [f"p{i // 10}" for i in range(len(y))]
+    worse = np.where(np.random.default_rng(4).random(y.shape) < 0.2, 1 - pred, pred)
+    _, a = counts_by_policy(y, worse, policies)
+    _, b = counts_by_policy(y, pred, policies)
+    result = paired_bootstrap(a, b, n_boot=500)
+    assert result["micro_f1"]["diff"] > 0 and result["micro_f1"]["ci"][0] > 0
+    assert result["micro_f1"]["p_b_not_better"] < 0.01
+    same = paired_bootstrap(a, a, n_boot=100)
+    assert same["macro_f1"]["diff"] == 0
+
+
+def test_card_matrix_merges_user_rights():
+    y = np.zeros((2, len(LABEL_IDS)), dtype=int)
+    y[0, LABEL_IDS.index("user_choice_control")] = 1
+    y[1, LABEL_IDS.index("other")] = 1
+    card = card_matrix(y, list(LABEL_IDS))
+    assert card[0].tolist() == [0, 0, 0, 1, 0, 0] and card[1].sum() == 0
+
+
+def test_tune_thresholds_finds_the_separating_cut():
+    y = np.array([[1], [1], [0], [0]])
+    probs = np.array([[0.9], [0.7], [0.3], [0.2]])
+    cut = tune_thresholds(y, probs)[0]
+    assert 0.3 < cut <= 0.7
+    assert tune_thresholds(np.zeros((3, 1)), np.ones((3, 1)))[0] == 0.5
+
+
+@pytest.fixture()
+def toy_eval_data(tmp_path, toy_jsonl):
+    return load_jsonl(toy_jsonl)
+
+
+def test_evaluate_is_deterministic_and_report_renders(tiny_classifier, toy_eval_data, tmp_path):
+    from classifier.report import load_evaluation, write_evaluation
+
+    first = evaluate(tiny_classifier, toy_eval_data, model_name="tiny", data_name="toy", n_boot=50)
+    second = evaluate(tiny_classifier, toy_eval_data, model_name="tiny", data_name="toy", n_boot=50)
+    assert json.dumps(first.metrics, sort_keys=True) == json.dumps(second.metrics, sort_keys=True)
+    views = first.metrics["views"]
+    assert set(views) == {"opp115", "card", "children"}
+    assert views["opp115"]["averaged_over"] == list(OPP115_IDS)
+    assert views["opp115"]["micro_f1"] == pytest.approx(
+        f1_score(first.y_true[:, :10], first.y_pred[:, :10], average="micro", zero_division=0))
+    out = write_evaluation(tmp_path / "eval", [first])
+    for name in ("metrics.json", "report.md", "errors.jsonl", "f1_per_label.png", "pr_curves_tiny_toy.png",
+                 "confusion_tiny_toy.png"):
+        assert (out / name).is_file(), name
+    assert "| tiny | toy | opp115 |" in (out / "report.md").read_text()
+    assert load_evaluation(out)["results"][0]["n_paragraphs"] == len(toy_eval_data)
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    assert errors and {"label", "kind", "score", "policy", "text"} <= set(errors[0])
+
+
+def test_evaluate_cli_side_by_side(tiny_model_dir, toy_jsonl, tmp_path):
+    from typer.testing import CliRunner
+
+    from classifier.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(toy_jsonl), "--model", str(tiny_model_dir),
+                                      "--model", str(tiny_model_dir), "--out", str(tmp_path / "ev"), "--json",
+                                      str(tmp_path / "m.json"), "--n-boot", "50", "--no-plots"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert len(metrics["results"]) == 2 and len(metrics["comparisons"]) == 1
+    assert metrics["comparisons"][0]["opp115"]["micro_f1"]["diff"] == 0
+    bad = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "nope.jsonl"), "--model", str(tiny_model_dir)])
+    assert bad.exit_code == 1 and "nope.jsonl" in bad.stderr
+
+
+def test_tfidf_baseline_fit_save_load(toy_eval_data, tmp_path):
+    from classifier.baseline import TfidfBaseline
+    from classifier.corpus import label_names, multi_hot
+
+    model = TfidfBaseline.fit(toy_eval_data["text"], multi_hot(toy_eval_data), label_names(toy_eval_data))
+    model.thresholds = [0.4] * len(model.labels)
+    path = model.save_pretrained(tmp_path / "tfidf")
+    assert not list(path.glob("*.pkl"))
+    loaded = TfidfBaseline.from_pretrained(path)
+    texts = ["We keep your data for two years and then delete it.", "Contact us at privacy@example.com."]
+    np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
+    assert loaded.predict(texts)[0].labels[0] == "data_retention"
+    assert TfidfBaseline.is_baseline_dir(path) and not TfidfBaseline.is_baseline_dir(tmp_path)
+
+
+def test_crossval_tfidf_by_policy(toy_jsonl):
+    from classifier.crossval import cross_validate, summarize_folds, tfidf_trainer
+
+    data = load_jsonl(toy_jsonl)
+    results = cross_validate(data, {"tfidf": tfidf_trainer()}, k=4, validation_fraction=0.2, log=lambda line: None)
+    folds = results["tfidf"]["folds"]
+    assert len(folds) == 4 and sum(f["n_paragraphs"] for f in folds) == len(data)
+    summary = summarize_folds(folds)
+    assert 0 <= summary["micro_f1"]["mean"] <= 1 and len(summary["micro_f1"]["folds"]) == 4
