@@ -73,7 +73,7 @@ def main() -> None:
         rates = {}
         for batch in (1, 16, 64):
             n = min(len(texts), 200 if batch == 1 else len(texts))
-            rates[batch] = _rate(lambda b=batch, m=n: clf.predict_proba(texts[:m], batch_size=b), n)
+            rates[batch] = _rate(lambda b=batch, m=n, c=clf: c.predict_proba(texts[:m], batch_size=b), n)
         probs = clf.predict_proba(texts, batch_size=64)
         preds = (probs >= np.asarray(clf.thresholds)[None, :]).astype(int)
         report = multilabel_report(y, preds, labels, average_over=labels[:10])

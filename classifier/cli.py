@@ -365,6 +365,8 @@ def train(
     precision: Annotated[Precision | None, typer.Option(help="Mixed precision.")] = None,
     model_type: Annotated[ModelType, typer.Option(help="transformer, or the TF-IDF baseline.")]
     = ModelType.transformer,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last epoch checkpoint.")]
+    = False,
 ) -> None:
     """Fine-tune a classifier (or fit the TF-IDF baseline); writes model, logs and metrics to the run directory."""
     from dataclasses import replace
@@ -390,7 +392,7 @@ def train(
 
             train_baseline(settings)
         else:
-            run_training(settings)
+            run_training(settings, resume=resume)
     except (ValueError, OSError) as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
 

@@ -27,6 +27,7 @@ __all__ = [
     "CorpusError",
     "default_opp115_dir",
     "infer_label_names",
+    "iter_jsonl",
     "kfold_by_policy",
     "label_names",
     "load_jsonl",
@@ -200,7 +201,7 @@ def load_jsonl(
     label_set = list(names) if names is not None else list(LABEL_IDS)
     index = {label: i for i, label in enumerate(label_set)}
     rows: dict[str, list[Any]] = defaultdict(list)
-    for path, line_no, record in _iter_jsonl(files):
+    for path, line_no, record in iter_jsonl(files):
         text, labels = record.get("text"), record.get("labels")
         if not isinstance(text, str) or not isinstance(labels, list):
             raise CorpusError(f"{path}:{line_no}: each row needs a 'text' string and a 'labels' list")
@@ -219,7 +220,7 @@ def infer_label_names(paths: str | os.PathLike[str] | Iterable[str | os.PathLike
     """Return the sorted set of label ids used in labelled JSONL files (for label sets other than the schema)."""
     files = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     found: set[str] = set()
-    for path, line_no, record in _iter_jsonl(files):
+    for path, line_no, record in iter_jsonl(files):
         labels = record.get("labels")
         if not isinstance(labels, list):
             raise CorpusError(f"{path}:{line_no}: 'labels' must be a list")
@@ -227,7 +228,12 @@ def infer_label_names(paths: str | os.PathLike[str] | Iterable[str | os.PathLike
     return sorted(found)
 
 
-def _iter_jsonl(files: Sequence[Path]) -> Iterable[tuple[Path, int, dict[str, Any]]]:
+def iter_jsonl(files: Sequence[Path]) -> Iterable[tuple[Path, int, dict[str, Any]]]:
+    """Yield ``(path, line number, object)`` for every non-blank line of JSONL files.
+
+    Raises:
+        CorpusError: a missing file, invalid JSON or a line that is not an object (file and line named).
+    """
     for path in files:
         if not path.is_file():
             raise CorpusError(f"{path}: no such file")

@@ -114,7 +114,8 @@ def _fold_summary(result: EvalResult) -> dict[str, Any]:
     views = result.metrics["views"]
     summary = {"micro_f1": views["opp115"]["micro_f1"], "macro_f1": views["opp115"]["macro_f1"],
                "n_paragraphs": result.metrics["n_paragraphs"], "n_policies": result.metrics["n_policies"],
-               "per_label_f1": {k: v["f1"] for k, v in views["opp115"]["per_label"].items()}}
+               "per_label_f1": {k: v["f1"] for k, v in views["opp115"]["per_label"].items()},
+               "thresholds": result.metrics["thresholds"]}
     if "card" in views:
         summary.update(card_micro_f1=views["card"]["micro_f1"], card_macro_f1=views["card"]["macro_f1"],
                        children_f1=views["children"]["f1"])

@@ -13,13 +13,13 @@ detects a segmenter change that would leave the annotations stale.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from classifier.corpus import iter_jsonl
 from classifier.labels import LABEL_IDS
 
 if TYPE_CHECKING:
@@ -62,18 +62,9 @@ def read_corpus_rows(directory: str | os.PathLike[str] | None = None) -> list[di
     if not files:
         raise ValueError(f"{root}: no *.jsonl annotation files")
     rows = []
-    for path in files:
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{line_no}: each line must be a JSON object")
-            row["_where"] = f"{path.name}:{line_no}"
-            rows.append(row)
+    for path, line_no, row in iter_jsonl(files):
+        row["_where"] = f"{path.name}:{line_no}"
+        rows.append(row)
     return sorted(rows, key=lambda r: (str(r.get("policy")), int(r.get("index", -1))))
 
 

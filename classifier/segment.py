@@ -176,9 +176,9 @@ def _group(lines: list[_Line]) -> list[tuple[list[_Line], tuple[str, ...]]]:
             push_heading(line.level, line.title)
             i += 1
             continue
-        if line.kind == "table":
+        if line.kind in {"table", "date"}:  # consecutive table rows or date lines form one unit
             j = i
-            while j + 1 < n and lines[j + 1].kind == "table":
+            while j + 1 < n and lines[j + 1].kind == line.kind:
                 j += 1
             groups.append((lines[i:j + 1], section()))
             i = j + 1
@@ -195,13 +195,6 @@ def _group(lines: list[_Line]) -> list[tuple[list[_Line], tuple[str, ...]]]:
                     push_heading(level, lines[k].title)
             else:
                 groups.append((lines[i:j + 1], section()))
-            i = j + 1
-            continue
-        if line.kind == "date":
-            j = i
-            while j + 1 < n and lines[j + 1].kind == "date":
-                j += 1
-            groups.append((lines[i:j + 1], section()))
             i = j + 1
             continue
         if line.kind == "bullet":

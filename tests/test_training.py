@@ -61,3 +61,44 @@ def test_config_is_checked_once(tiny_encoder, toy_jsonl, tmp_path):
         train(_config(tiny_encoder, toy_jsonl, tmp_path, learning_rate=0), save=False)
     with pytest.raises(ValueError, match="no training data"):
         TrainConfig().validate()
+
+
+def test_training_without_validation_uses_given_thresholds(tiny_encoder, toy_jsonl, tmp_path):
+    config = _config(tiny_encoder, toy_jsonl, tmp_path / "all", validation_fraction=0.0, epochs=1,
+                     thresholds={"other": 0.3, "children": 0.7})
+    clf, metrics = train(config, log=lambda line: None)
+    assert clf.thresholds[clf.labels.index("other")] == 0.3
+    assert clf.thresholds[clf.labels.index("children")] == 0.7
+    assert clf.thresholds[0] == 0.5
+    assert metrics["n_validation"] == 0 and len(metrics["history"]) == 1
+    assert (tmp_path / "all" / "model" / "model.safetensors").is_file()
+
+
+def test_interrupted_training_resumes_to_the_same_model(tiny_encoder, toy_jsonl, tmp_path, monkeypatch):
+    import classifier.checkpoint as checkpoint
+
+    texts = ["We keep data for two years.", "We encrypt your data."]
+    straight, _ = train(_config(tiny_encoder, toy_jsonl, tmp_path / "straight", epochs=3, patience=5),
+                        log=lambda line: None)
+
+    real_save = checkpoint.save_checkpoint
+
+    class Interrupted(Exception):
+        pass
+
+    def save_then_die(directory, **kwargs):
+        real_save(directory, **kwargs)
+        if kwargs["state"]["epoch"] == 1:
+            raise Interrupted
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_die)
+    config = _config(tiny_encoder, toy_jsonl, tmp_path / "interrupted", epochs=3, patience=5)
+    with pytest.raises(Interrupted):
+        train(config, log=lambda line: None)
+    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
+    lines = []
+    resumed, metrics = train(config, resume=True, log=lines.append)
+    assert any("resuming after epoch 1" in line for line in lines)
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+    np.testing.assert_allclose(resumed.predict_proba(texts), straight.predict_proba(texts), atol=1e-6)
+    assert not (tmp_path / "interrupted" / "checkpoint").exists()
