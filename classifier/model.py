@@ -103,6 +103,8 @@ class PolicyClassifier:
         max_length: int = 256,
         device: str | None = None,
         precision: str = "auto",
+        tfidf: Any = None,
+        tfidf_weight: float = 0.0,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -112,6 +114,9 @@ class PolicyClassifier:
         if len(self.thresholds) != len(self.labels):
             raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.labels)} labels")
         self.max_length = max_length
+        # Optional TF-IDF member: probabilities are averaged, (1 - w) * transformer + w * tfidf.
+        self.tfidf = tfidf
+        self.tfidf_weight = float(tfidf_weight) if tfidf is not None else 0.0
         self.device = resolve_device(device)
         self.precision = precision
         self.model.to(self.device)
@@ -164,8 +169,13 @@ class PolicyClassifier:
         except Exception as exc:  # transformers raises many types for corrupt files; report one line
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"{directory}: cannot load model ({reason})") from None
+        tfidf = None
+        if extra.get("tfidf_weight") and (directory / "tfidf").is_dir():
+            from classifier.baseline import TfidfBaseline
+
+            tfidf = TfidfBaseline.from_pretrained(directory / "tfidf")
         return cls(model, tokenizer, thresholds=extra.get("thresholds"), max_length=extra.get("max_length", 256),
-                   device=device, precision=precision)
+                   device=device, precision=precision, tfidf=tfidf, tfidf_weight=extra.get("tfidf_weight", 0.0))
 
     def save_pretrained(
         self,
@@ -197,8 +207,11 @@ class PolicyClassifier:
         config.policy_classifier = {
             "thresholds": [round(float(t), 4) for t in self.thresholds],
             "max_length": self.max_length,
+            "tfidf_weight": self.tfidf_weight,
             "versions": library_versions(),
         }
+        if self.tfidf is not None:
+            self.tfidf.save_pretrained(directory / "tfidf")
         if half:
             state = {k: v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()
                      for k, v in self.model.state_dict().items()}
@@ -249,7 +262,10 @@ class PolicyClassifier:
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self._logits(encode_texts(self.tokenizer, texts, self.max_length), batch_size)
+        probs = self._logits(encode_texts(self.tokenizer, texts, self.max_length), batch_size)
+        if self.tfidf is not None and self.tfidf_weight > 0:
+            probs = (1 - self.tfidf_weight) * probs + self.tfidf_weight * self.tfidf.predict_proba(texts)
+        return probs
 
     def iter_predict(
         self,

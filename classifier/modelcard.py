@@ -16,10 +16,43 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
         f"{per_label[label]['f1']:.3f} | {per_label[label]['support']} | {metrics['thresholds'][label]:.3f} |"
         for label in labels if label in per_label
     )
-    cv = metrics.get("cross_validation")
     cv_text = ""
+    cv = metrics.get("cross_validation")
     if cv:
-        cv_text = "\n## Cross-validated figures\n\n" + "\n".join(f"- {k}: {v}" for k, v in cv.items()) + "\n"
+        settings = cv["settings"]
+        cv_rows = []
+        for name, entry in cv["models"].items():
+            for subset in ("opp115_out_of_fold", "seed_corpus_out_of_fold"):
+                figures = entry.get(subset)
+                if figures:
+                    cv_rows.append(
+                        f"| {name} | {subset.replace('_out_of_fold', '')} (pooled) | {figures['micro_f1']:.3f} | "
+                        f"{figures['macro_f1']:.3f} | {figures['children_f1'] or 0:.3f} | "
+                        f"{figures['card_macro_f1'] or 0:.3f} |")
+            fold_line = (f"| {name} | folds mean ± sd | "
+                         f"{entry['micro_f1']['mean']:.3f} ± {entry['micro_f1']['sd']:.3f} | "
+                         f"{entry['macro_f1']['mean']:.3f} ± {entry['macro_f1']['sd']:.3f} | "
+                         f"{entry.get('children_f1', {}).get('mean', 0):.3f} | "
+                         f"{entry.get('card_macro_f1', {}).get('mean', 0):.3f} |")
+            cv_rows.append(fold_line)
+        cv_text = (
+            f"\n## Cross-validated figures ({settings.get('k')}-fold by policy, seed policies spread over the "
+            "folds)\n\n"
+            "Micro/macro-F1 over the ten OPP-115 categories on policies the fold's model never saw; "
+            f"this model corresponds to `{metrics.get('cross_validation_entry', 'transformer')}`.\n\n"
+            "| model | data | micro-F1 | macro-F1 | children F1 | card macro-F1 |\n"
+            "| --- | --- | --- | --- | --- | --- |\n"
+            + "\n".join(cv_rows) + "\n"
+        )
+    ensemble_text = ""
+    weight = validation.get("tfidf_weight")
+    if weight:
+        ensemble_text = (
+            f"\n- Ensemble: the transformer's probabilities are averaged with a TF-IDF + logistic-regression member "
+            f"(`tfidf/`, weight {weight}, fitted on the same training policies); the thresholds in `config.json` "
+            "apply to the average. Plain `transformers` users get the transformer alone; its own thresholds are "
+            "`transformer_thresholds` in `metrics.json`."
+        )
     data = ", ".join(train_config.get("opp115", []) + train_config.get("seed_corpus", [])
                      + train_config.get("jsonl", []))
     return f"""# Privacy-policy paragraph classifier
@@ -38,7 +71,7 @@ plain `transformers.AutoModelForSequenceClassification` (sigmoid outputs; apply 
   {train_config.get('max_pos_weight')}, seed {train_config.get('seed')}.
 - Data: {data}. Validation: {train_config.get('validation_fraction')} of the policies, held out by policy.
 - Training time: {metrics.get('train_seconds')} s on {metrics.get('device')}
-  ({metrics.get('n_train')} training paragraphs).
+  ({metrics.get('n_train')} training paragraphs).{ensemble_text}
 
 ## Validation figures (held-out policies, tuned thresholds)
 

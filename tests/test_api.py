@@ -118,3 +118,21 @@ def test_half_precision_save_keeps_predictions_close(tiny_classifier, tmp_path):
     np.testing.assert_allclose(reloaded.predict_proba(texts), tiny_classifier.predict_proba(texts), atol=2e-3)
     assert (path / "model.safetensors").stat().st_size < 0.6 * (
         tiny_classifier.save_pretrained(tmp_path / "fp32").joinpath("model.safetensors").stat().st_size)
+
+
+def test_tfidf_member_is_saved_loaded_and_averaged(tiny_classifier, toy_jsonl, tmp_path):
+    from classifier.baseline import TfidfBaseline
+    from classifier.corpus import label_names, load_jsonl, multi_hot
+
+    data = load_jsonl(toy_jsonl)
+    tfidf = TfidfBaseline.fit(data["text"], multi_hot(data), label_names(data))
+    combined = PolicyClassifier(tiny_classifier.model, tiny_classifier.tokenizer, max_length=32, device="cpu",
+                                precision="fp32", tfidf=tfidf, tfidf_weight=0.25)
+    texts = ["We keep your data for two years and then delete it.", "Contact us."]
+    expected = 0.75 * tiny_classifier.predict_proba(texts) + 0.25 * tfidf.predict_proba(texts)
+    np.testing.assert_allclose(combined.predict_proba(texts), expected, atol=1e-6)
+    path = combined.save_pretrained(tmp_path / "ensemble")
+    assert (path / "tfidf" / "weights.safetensors").is_file()
+    reloaded = PolicyClassifier.from_pretrained(path, device="cpu", precision="fp32")
+    assert reloaded.tfidf_weight == 0.25
+    np.testing.assert_allclose(reloaded.predict_proba(texts), expected, atol=1e-5)

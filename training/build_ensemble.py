@@ -1,0 +1,66 @@
+"""Add a TF-IDF member to a trained model: fit it on the run's own training split, choose the averaging weight
+and the per-label thresholds on the run's validation split, and save the combined model.
+
+    python training/build_ensemble.py runs/shipped --out models/policy-minilm
+
+The split is rebuilt from the run's ``train_config.json`` (same data, same seed), so the TF-IDF member never sees
+the validation policies either.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from classifier.baseline import TfidfBaseline
+from classifier.corpus import label_names, multi_hot, split_by_policy
+from classifier.metrics import tune_thresholds
+from classifier.model import PolicyClassifier
+from classifier.modelcard import render_card
+from classifier.training import TrainConfig, build_dataset, evaluate_probs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--weights", default="0,0.2,0.3,0.4,0.5", help="TF-IDF weights to try")
+    args = parser.parse_args()
+    run = Path(args.run_dir)
+    config = TrainConfig.from_json(run / "model" / "train_config.json")
+    data = build_dataset(config)
+    split = split_by_policy(data, (1 - config.validation_fraction, config.validation_fraction, 0.0), seed=config.seed)
+    labels = label_names(data)
+    clf = PolicyClassifier.from_pretrained(run / "model", device="cpu")
+    tfidf = TfidfBaseline.fit(split["train"]["text"], multi_hot(split["train"]), labels, seed=config.seed)
+    y_val = multi_hot(split["validation"])
+    texts = split["validation"]["text"]
+    p_transformer, p_tfidf = clf.predict_proba(texts), tfidf.predict_proba(texts)
+    tfidf.thresholds = tune_thresholds(y_val, p_tfidf)
+    choices = {}
+    for weight in (float(w) for w in args.weights.split(",")):
+        probs = (1 - weight) * p_transformer + weight * p_tfidf
+        thresholds = tune_thresholds(y_val, probs)
+        report = evaluate_probs(y_val, probs, labels, thresholds)
+        choices[weight] = (report, thresholds)
+        print(f"tfidf weight {weight:.1f}: val micro-F1 {report['micro_f1']:.4f}  macro-F1 {report['macro_f1']:.4f}")
+    weight = max(choices, key=lambda w: choices[w][0]["macro_f1"])
+    report, thresholds = choices[weight]
+    print(f"chosen weight {weight}")
+    clf.tfidf, clf.tfidf_weight, clf.thresholds = (tfidf, weight, thresholds) if weight > 0 else (None, 0.0, thresholds)
+    metrics = json.loads((run / "model" / "metrics.json").read_text())
+    metrics["transformer_validation"] = metrics.pop("validation")
+    metrics["transformer_thresholds"] = metrics["thresholds"]
+    metrics["validation"] = {**report, "epoch": metrics["transformer_validation"].get("epoch"), "tfidf_weight": weight}
+    metrics["thresholds"] = dict(zip(labels, thresholds, strict=True))
+    metrics["ensemble_search"] = {str(w): {"micro_f1": r["micro_f1"], "macro_f1": r["macro_f1"]}
+                                  for w, (r, _) in choices.items()}
+    train_config = json.loads((run / "model" / "train_config.json").read_text())
+    clf.save_pretrained(args.out, half=config.half, train_config=train_config, metrics=metrics,
+                        card=render_card(labels, train_config, metrics))
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
