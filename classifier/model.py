@@ -8,6 +8,7 @@ Weights are only ever read with safetensors.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -51,7 +52,9 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[
     Texts longer than that keep their head and tail (three quarters head): privacy-policy paragraphs state the
     practice up front and often qualify it at the end, and measured OPP-115 segments are p50 75 / p99 275 tokens.
     """
-    encoded = tokenizer([normalize_text(t) for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
+    with quiet_transformers():
+        encoded = tokenizer([normalize_text(t) for t in texts], add_special_tokens=False,
+                            truncation=False)["input_ids"]
     budget = max_length - 2
     head = (budget * 3) // 4
     out = []
@@ -60,6 +63,27 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[
             ids = ids[:head] + ids[len(ids) - (budget - head):]
         out.append([tokenizer.cls_token_id, *ids, tokenizer.sep_token_id])
     return out
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load reports, long-sequence warnings and progress bars for the block, then restore.
+
+    The head of a new classifier is expectedly missing from a base encoder, and long paragraphs are cut to head and
+    tail by :func:`encode_texts` on purpose: the warnings would only alarm users.
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def pad_batch(batch: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,10 +186,11 @@ class PolicyClassifier:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         try:
-            tokenizer = AutoTokenizer.from_pretrained(directory)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                directory, use_safetensors=True, dtype=torch.float32, trust_remote_code=False
-            )
+            with quiet_transformers():
+                tokenizer = AutoTokenizer.from_pretrained(directory)
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    directory, use_safetensors=True, dtype=torch.float32, trust_remote_code=False
+                )
         except Exception as exc:  # transformers raises many types for corrupt files; report one line
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"{directory}: cannot load model ({reason})") from None
@@ -212,16 +237,17 @@ class PolicyClassifier:
         }
         if self.tfidf is not None:
             self.tfidf.save_pretrained(directory / "tfidf")
-        if half:
-            state = {k: v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()
-                     for k, v in self.model.state_dict().items()}
-            self.model.save_pretrained(directory, state_dict=state, safe_serialization=True)
-            config_json = json.loads((directory / "config.json").read_text())
-            config_json["dtype"] = "float16"
-            (directory / "config.json").write_text(json.dumps(config_json, indent=2) + "\n")
-        else:
-            self.model.save_pretrained(directory, safe_serialization=True)
-        self.tokenizer.save_pretrained(directory)
+        with quiet_transformers():
+            if half:
+                state = {k: v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()
+                         for k, v in self.model.state_dict().items()}
+                self.model.save_pretrained(directory, state_dict=state, safe_serialization=True)
+                config_json = json.loads((directory / "config.json").read_text())
+                config_json["dtype"] = "float16"
+                (directory / "config.json").write_text(json.dumps(config_json, indent=2) + "\n")
+            else:
+                self.model.save_pretrained(directory, safe_serialization=True)
+            self.tokenizer.save_pretrained(directory)
         for name, content in (("train_config.json", train_config), ("metrics.json", metrics)):
             if content is not None:
                 (directory / name).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")

@@ -198,7 +198,14 @@ def train(
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
-    from classifier.model import PolicyClassifier, _bf16_is_fast, encode_texts, pad_batch, resolve_device
+    from classifier.model import (
+        PolicyClassifier,
+        _bf16_is_fast,
+        encode_texts,
+        pad_batch,
+        quiet_transformers,
+        resolve_device,
+    )
 
     config.validate()
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -217,12 +224,13 @@ def train(
     device = resolve_device(config.device)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     encoder_dir = resolve_encoder(config.encoder)
-    tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        encoder_dir, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)}, problem_type="multi_label_classification",
-        use_safetensors=True, dtype=torch.float32, trust_remote_code=False,
-    ).to(device)
+    with quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            encoder_dir, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)}, problem_type="multi_label_classification",
+            use_safetensors=True, dtype=torch.float32, trust_remote_code=False,
+        ).to(device)
 
     train_ids = encode_texts(tokenizer, train_data["text"], config.max_length)
     val_ids = encode_texts(tokenizer, validation_data["text"], config.max_length) if validation_data else []
