@@ -202,9 +202,10 @@ def evaluate(
             except ValueError as exc:
                 fail(str(exc), EXIT_USAGE)
             views = result.metrics["views"]["opp115"]
-            typer.echo(f"{model_name} on {data_name}: micro-F1 {views['micro_f1']:.4f} "
-                       f"{views['bootstrap_ci']['micro_f1']}, macro-F1 {views['macro_f1']:.4f} "
-                       f"{views['bootstrap_ci']['macro_f1']}", err=True)
+            ci = {k: "[{:.3f}, {:.3f}]".format(*v) for k, v in views["bootstrap_ci"].items() if k != "per_label_f1"
+                  and isinstance(v, list)}
+            typer.echo(f"{model_name} on {data_name}: micro-F1 {views['micro_f1']:.4f} {ci['micro_f1']}, "
+                       f"macro-F1 {views['macro_f1']:.4f} {ci['macro_f1']} (95% CI over policies)", err=True)
             per_data.append(result)
         comparisons += [comparison(per_data[0], other, n_boot=n_boot) for other in per_data[1:]]
         results += per_data
@@ -352,6 +353,8 @@ def train(
     opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
     seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
     jsonl: Annotated[list[Path] | None, typer.Option(help="Labelled JSONL file (repeatable).")] = None,
+    validation_jsonl: Annotated[list[Path] | None, typer.Option(help="Validate on these JSONL files instead of "
+                                                                     "held-out policies (repeatable).")] = None,
     config: Annotated[Path | None, typer.Option(help="A train_config.json; options given here override it.")] = None,
     encoder: Annotated[str | None, typer.Option(help="Base encoder: directory or weights-shipping package.")] = None,
     output_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Run directory.")] = None,
@@ -379,6 +382,7 @@ def train(
         "opp115": [str(p) for p in opp115] if opp115 else None,
         "seed_corpus": [str(p) for p in seed_corpus] if seed_corpus else None,
         "jsonl": [str(p) for p in jsonl] if jsonl else None,
+        "validation_jsonl": [str(p) for p in validation_jsonl] if validation_jsonl else None,
         "encoder": encoder, "output_dir": str(output_dir) if output_dir else None, "epochs": epochs,
         "learning_rate": learning_rate, "batch_size": batch_size, "max_length": max_length, "seed": seed,
         "device": device, "precision": precision.value if precision else None,

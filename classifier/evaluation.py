@@ -76,9 +76,11 @@ def load_model(spec: str | None) -> tuple[str, Any]:
 
     if spec in (None, "default"):
         return DEFAULT_MODEL_DIR.name, PolicyClassifier.from_pretrained()
-    if TfidfBaseline.is_baseline_dir(spec):
-        return Path(spec).name, TfidfBaseline.from_pretrained(spec)
-    return Path(spec).name, PolicyClassifier.from_pretrained(spec)
+    path = Path(spec)
+    name = path.parent.name if path.name == "model" else path.name  # runs/<run>/model is named by its run
+    if TfidfBaseline.is_baseline_dir(path):
+        return name, TfidfBaseline.from_pretrained(path)
+    return name, PolicyClassifier.from_pretrained(path)
 
 
 def card_matrix(y: np.ndarray, labels: Sequence[str]) -> np.ndarray:

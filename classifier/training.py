@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from classifier.model import PolicyClassifier
 
-__all__ = ["TrainConfig", "build_dataset", "resolve_encoder", "train", "train_baseline"]
+__all__ = ["TrainConfig", "build_dataset", "resolve_encoder", "split_for_training", "train", "train_baseline"]
 
 
 @dataclass
@@ -45,6 +45,8 @@ class TrainConfig:
         opp115: OPP-115-layout directories to train on.
         seed_corpus: seed-corpus directories (``data/seed_corpus`` layout).
         jsonl: labelled JSONL files.
+        validation_jsonl: labelled JSONL files to validate on instead of holding out policies (for published
+            protocols with fixed splits).
         labels_from_data: take the label set from the JSONL files instead of the schema.
         validation_fraction: share of policies held out for early stopping and threshold tuning.
         max_pos_weight: cap on the BCE positive weight ``sqrt(neg/pos)`` that lifts rare labels.
@@ -57,6 +59,7 @@ class TrainConfig:
     opp115: list[str] = field(default_factory=list)
     seed_corpus: list[str] = field(default_factory=list)
     jsonl: list[str] = field(default_factory=list)
+    validation_jsonl: list[str] = field(default_factory=list)
     labels_from_data: bool = False
     epochs: int = 8
     learning_rate: float = 1.5e-4
@@ -141,6 +144,19 @@ def build_dataset(config: TrainConfig) -> Dataset:
     return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 
 
+def split_for_training(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
+    """The ``(train, validation)`` data of a config: explicit validation files, a held-out share of the policies,
+    or (``validation_fraction`` 0) everything for training and no validation."""
+    data = build_dataset(config)
+    if config.validation_jsonl:
+        return data, load_jsonl(config.validation_jsonl, names=label_names(data))
+    if config.validation_fraction > 0:
+        split = split_by_policy(data, (1 - config.validation_fraction, config.validation_fraction, 0.0),
+                                seed=config.seed)
+        return split["train"], split["validation"]
+    return data, None
+
+
 def _set_seed(seed: int) -> None:
     import numpy as np
     import torch
@@ -213,13 +229,7 @@ def train(
         torch.set_num_threads(config.threads)
     _set_seed(config.seed)
     if train_data is None:
-        data = build_dataset(config)
-        if config.validation_fraction > 0:
-            split = split_by_policy(data, (1 - config.validation_fraction, config.validation_fraction, 0.0),
-                                    seed=config.seed)
-            train_data, validation_data = split["train"], split["validation"]
-        else:
-            train_data = data
+        train_data, validation_data = split_for_training(config)
     labels = label_names(train_data)
     device = resolve_device(config.device)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -371,18 +381,18 @@ def train_baseline(config: TrainConfig, *, log: Any = None) -> tuple[Any, dict[s
 
     config.validate()
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    data = build_dataset(config)
-    split = split_by_policy(data, (1 - config.validation_fraction, config.validation_fraction, 0.0),
-                            seed=config.seed)
+    train_data, validation_data = split_for_training(config)
+    if validation_data is None:
+        raise ValueError("the TF-IDF baseline tunes its thresholds on validation data: validation_fraction > 0")
     started = time.perf_counter()
-    labels = label_names(data)
-    model = TfidfBaseline.fit(split["train"]["text"], multi_hot(split["train"]), labels, seed=config.seed)
-    probs = model.predict_proba(split["validation"]["text"])
-    y_val = multi_hot(split["validation"])
+    labels = label_names(train_data)
+    model = TfidfBaseline.fit(train_data["text"], multi_hot(train_data), labels, seed=config.seed)
+    probs = model.predict_proba(validation_data["text"])
+    y_val = multi_hot(validation_data)
     model.thresholds = tune_thresholds(y_val, probs)
     report = evaluate_probs(y_val, probs, labels, model.thresholds)
     metrics = {"validation": report, "thresholds": dict(zip(labels, model.thresholds, strict=True)),
-               "train_seconds": round(time.perf_counter() - started, 1), "n_train": len(split["train"])}
+               "train_seconds": round(time.perf_counter() - started, 1), "n_train": len(train_data)}
     emit(f"TF-IDF baseline: val micro-F1 {report['micro_f1']:.4f}  macro-F1 {report['macro_f1']:.4f}")
     model.save_pretrained(Path(config.output_dir) / "model", metrics=metrics)
     emit(f"saved baseline to {Path(config.output_dir) / 'model'}")

@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 
 from classifier.baseline import TfidfBaseline
-from classifier.corpus import label_names, multi_hot, split_by_policy
+from classifier.corpus import label_names, multi_hot
 from classifier.metrics import tune_thresholds
 from classifier.model import PolicyClassifier
 from classifier.modelcard import render_card
-from classifier.training import TrainConfig, build_dataset, evaluate_probs
+from classifier.training import TrainConfig, evaluate_probs, split_for_training
 
 
 def main() -> None:
@@ -29,13 +29,12 @@ def main() -> None:
     args = parser.parse_args()
     run = Path(args.run_dir)
     config = TrainConfig.from_json(run / "model" / "train_config.json")
-    data = build_dataset(config)
-    split = split_by_policy(data, (1 - config.validation_fraction, config.validation_fraction, 0.0), seed=config.seed)
-    labels = label_names(data)
+    train_data, validation_data = split_for_training(config)
+    labels = label_names(train_data)
     clf = PolicyClassifier.from_pretrained(run / "model", device="cpu")
-    tfidf = TfidfBaseline.fit(split["train"]["text"], multi_hot(split["train"]), labels, seed=config.seed)
-    y_val = multi_hot(split["validation"])
-    texts = split["validation"]["text"]
+    tfidf = TfidfBaseline.fit(train_data["text"], multi_hot(train_data), labels, seed=config.seed)
+    y_val = multi_hot(validation_data)
+    texts = validation_data["text"]
     p_transformer, p_tfidf = clf.predict_proba(texts), tfidf.predict_proba(texts)
     tfidf.thresholds = tune_thresholds(y_val, p_tfidf)
     choices = {}
