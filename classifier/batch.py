@@ -171,6 +171,9 @@ def run_batch(
     if output is not None and streaming:
         assert journal is not None
         if resume:
+            if output.exists() and output.stat().st_size > 0 and not journal.exists():
+                raise ValueError(f"cannot resume: {output} has no progress journal ({journal.name}); "
+                                 "it was not written by a batch run, so it is left untouched")
             finished, size = _read_journal(journal)
             if output.exists():
                 with open(output, "r+b") as out:  # drop whatever follows the last finished policy

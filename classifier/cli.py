@@ -117,10 +117,15 @@ def classify(
     def on_error(source: str, reason: str) -> None:
         typer.echo(f"error: {source}: {reason}", err=True)
 
-    with _batch_progress(len(inputs)) as on_progress:
-        result = run_batch(classifier, inputs, output=output, fmt=chosen, scheme=scheme, threshold=threshold,
-                           batch_size=batch_size, resume=resume, on_error=on_error, on_progress=on_progress,
-                           max_bytes=max_bytes)
+    try:
+        with _batch_progress(len(inputs)) as on_progress:
+            result = run_batch(classifier, inputs, output=output, fmt=chosen, scheme=scheme, threshold=threshold,
+                               batch_size=batch_size, resume=resume, on_error=on_error, on_progress=on_progress,
+                               max_bytes=max_bytes)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        fail(f"cannot write output: {exc}", EXIT_USAGE)
     failed = problems + result.failed
     if output is not None or failed:
         typer.echo(f"{len(result.done)} policies ({result.paragraphs} paragraphs) classified, "
@@ -274,14 +279,15 @@ def crossval(
 def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settings: dict) -> None:
     import json as json_module
 
-    from classifier.crossval import oof_result, summarize_folds
+    from classifier.crossval import oof_result, save_oof, subset_fold_summaries, summarize_folds
     from classifier.evaluation import comparison
     from classifier.report import write_evaluation
 
     out.mkdir(parents=True, exist_ok=True)
     summary = {name: summarize_folds(entry["folds"]) | {"fold_details": entry["folds"]}
                for name, entry in results.items()}
-    subsets = {"opp115": [i for i, p in enumerate(dataset["policy"]) if p not in seed_policies],
+    main_name = "opp115" if settings.get("opp115") else "data"
+    subsets = {main_name: [i for i, p in enumerate(dataset["policy"]) if p not in seed_policies],
                "seed_corpus": [i for i, p in enumerate(dataset["policy"]) if p in seed_policies]}
     evaluations, comparisons = [], []
     for subset_name, rows in subsets.items():
@@ -289,6 +295,9 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
             continue
         per_subset = [oof_result(dataset, name, entry["probs"], entry["thresholds"], f"{subset_name}-oof", rows)
                       for name, entry in results.items()]
+        for name, entry in results.items():
+            folds = subset_fold_summaries(dataset, entry, rows, name, subset_name)
+            summary[name][f"{subset_name}_folds"] = summarize_folds(folds) | {"fold_details": folds}
         for result in per_subset:
             views = result.metrics["views"]
             summary[result.model][f"{subset_name}_out_of_fold"] = {
@@ -303,6 +312,7 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
         comparisons += [comparison(per_subset[-1], other) for other in per_subset[:-1]]
         evaluations += per_subset
     write_evaluation(out, evaluations, comparisons)
+    save_oof(str(out / "oof.safetensors"), results)
     (out / "cv.json").write_text(json_module.dumps({"settings": settings, "models": summary}, indent=2) + "\n")
     for name, entry in summary.items():
         typer.echo(f"{name}: micro-F1 {entry['micro_f1']['mean']:.4f} ± {entry['micro_f1']['sd']:.4f}, "

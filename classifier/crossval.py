@@ -24,7 +24,16 @@ if TYPE_CHECKING:
 
     from classifier.training import TrainConfig
 
-__all__ = ["Trainer", "cross_validate", "summarize_folds", "tfidf_trainer", "transformer_trainer"]
+__all__ = [
+    "Trainer",
+    "cross_validate",
+    "oof_result",
+    "save_oof",
+    "subset_fold_summaries",
+    "summarize_folds",
+    "tfidf_trainer",
+    "transformer_trainer",
+]
 
 Trainer = Callable[["Dataset", "Dataset"], Any]
 
@@ -75,7 +84,7 @@ def cross_validate(
 
     Returns:
         name -> ``{"folds": [per-fold summaries], "probs": out-of-fold probabilities, "thresholds": the fold
-        thresholds of each row}``.
+        thresholds of each row, "fold": the fold (from 1) of each row}``.
     """
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
     names = label_names(dataset)
@@ -84,7 +93,8 @@ def cross_validate(
     entries = [*trainers, *([f"{'+'.join(ensemble)}"] if ensemble else [])]
     out: dict[str, dict[str, Any]] = {
         name: {"folds": [], "probs": np.zeros((len(dataset), len(names)), dtype=np.float32),
-               "thresholds": np.zeros((len(dataset), len(names)), dtype=np.float32)}
+               "thresholds": np.zeros((len(dataset), len(names)), dtype=np.float32),
+               "fold": np.zeros(len(dataset), dtype=np.int32)}
         for name in entries
     }
     for fold, (train_part, test_part) in enumerate(folds, 1):
@@ -105,6 +115,7 @@ def cross_validate(
             out[name]["folds"].append(_fold_summary(result))
             out[name]["probs"][rows] = result.probs
             out[name]["thresholds"][rows] = np.asarray(result.thresholds)[None, :]
+            out[name]["fold"][rows] = fold
             emit(f"[{name}] fold {fold}: micro-F1 {result.metrics['views']['opp115']['micro_f1']:.4f}  "
                  f"macro-F1 {result.metrics['views']['opp115']['macro_f1']:.4f}")
     return out
@@ -131,6 +142,29 @@ def summarize_folds(folds: list[dict[str, Any]]) -> dict[str, Any]:
             out[key] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
                         "folds": values}
     return out
+
+
+def subset_fold_summaries(dataset: Dataset, entry: dict[str, Any], rows: list[int], name: str,
+                          data_name: str) -> list[dict[str, Any]]:
+    """Per-fold summaries restricted to some rows (for example the OPP-115 policies of a mixed corpus)."""
+    chosen = np.asarray(rows)
+    summaries = []
+    for fold in sorted(set(entry["fold"][chosen].tolist())):
+        fold_rows = chosen[entry["fold"][chosen] == fold].tolist()
+        result = oof_result(dataset, name, entry["probs"], entry["thresholds"], f"{data_name}-fold{fold}", fold_rows)
+        summaries.append(_fold_summary(result))
+    return summaries
+
+
+def save_oof(path: str, results: dict[str, dict[str, Any]]) -> None:
+    """Store out-of-fold probabilities, thresholds and folds as safetensors (plain arrays, no pickle)."""
+    from safetensors.numpy import save_file
+
+    tensors = {}
+    for name, entry in results.items():
+        for key in ("probs", "thresholds", "fold"):
+            tensors[f"{name}.{key}"] = np.ascontiguousarray(entry[key])
+    save_file(tensors, path)
 
 
 def oof_result(dataset: Dataset, name: str, probs: np.ndarray, thresholds: np.ndarray, data_name: str,

@@ -22,7 +22,7 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
         settings = cv["settings"]
         cv_rows = []
         for name, entry in cv["models"].items():
-            for subset in ("opp115_out_of_fold", "seed_corpus_out_of_fold"):
+            for subset in ("opp115_out_of_fold", "data_out_of_fold", "seed_corpus_out_of_fold"):
                 figures = entry.get(subset)
                 if figures:
                     cv_rows.append(

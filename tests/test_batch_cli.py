@@ -180,3 +180,13 @@ def test_help_lists_commands_and_imports_no_heavy_library():
     probe = ("import sys, classifier.cli; "
              "print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_resume_refuses_an_output_without_journal(tmp_path, tiny_model_dir):
+    policy = tmp_path / "p.txt"
+    policy.write_text("We collect data.\n")
+    out = tmp_path / "precious.jsonl"
+    out.write_text('{"keep": "me"}\n')
+    result = runner.invoke(app, ["classify", str(policy), "-o", str(out), "--resume", "--model", str(tiny_model_dir)])
+    assert result.exit_code == 2 and "no progress journal" in result.stderr
+    assert out.read_text() == '{"keep": "me"}\n'

@@ -142,3 +142,22 @@ def test_crossval_tfidf_by_policy(toy_jsonl):
     assert len(folds) == 4 and sum(f["n_paragraphs"] for f in folds) == len(data)
     summary = summarize_folds(folds)
     assert 0 <= summary["micro_f1"]["mean"] <= 1 and len(summary["micro_f1"]["folds"]) == 4
+
+
+def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
+    from safetensors.numpy import load_file
+    from typer.testing import CliRunner
+
+    from classifier.cli import app
+
+    out = tmp_path / "cv"
+    result = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf", "--k", "4",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cv = json.loads((out / "cv.json").read_text())
+    entry = cv["models"]["tfidf"]
+    assert len(entry["micro_f1"]["folds"]) == 4 and "data_out_of_fold" in entry
+    assert len(entry["data_folds"]["fold_details"]) == 4
+    arrays = load_file(str(out / "oof.safetensors"))
+    assert arrays["tfidf.probs"].shape == (40, len(LABEL_IDS)) and set(arrays["tfidf.fold"].tolist()) == {1, 2, 3, 4}
+    assert (out / "report.md").is_file()
