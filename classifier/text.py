@@ -241,10 +241,9 @@ def html_to_text(html: str) -> str:
                 text = inline(child)
                 if text:
                     out.append(f"\n\n{'#' * int(name[1])} {text}\n\n")
-            elif name == "li":
-                out.append("\n\n- ")
+            elif name == "li":  # items of one list stay on adjacent lines, so a short list reads as one unit
+                out.append("\n- ")
                 render(child)
-                out.append("\n\n")
             elif name == "table":
                 rows = []
                 for row in child.find_all("tr"):
