@@ -67,7 +67,7 @@ def main() -> None:
     reference = max(pipe_rates.values())
 
     results = {}
-    for precision in ("fp32", "bf16", "int8"):
+    for precision in ("fp32", "bf16", "int8", "onnx-int8"):
         clf = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision=precision)
         clf.predict_proba(texts[:32])  # warm-up
         rates = {}

@@ -145,6 +145,13 @@ class PolicyClassifier:
         self.precision = precision
         self.model.to(self.device)
         self.model.eval()
+        self._onnx = None
+        if precision == "onnx-int8":
+            if self.device != "cpu":
+                raise ValueError("onnx-int8 runs on the CPU only")
+            from classifier.onnx_backend import OnnxRunner
+
+            self._onnx = OnnxRunner(self.model)
         if precision == "int8":
             if self.device != "cpu":
                 raise ValueError("int8 (dynamic quantization) runs on the CPU only")
@@ -164,8 +171,8 @@ class PolicyClassifier:
         Args:
             path: a directory written by :meth:`save_pretrained`.
             device: ``"cpu"``, ``"cuda"`` or ``None`` for the GPU when present.
-            precision: ``"auto"`` (bf16 autocast where the CPU or GPU supports it), ``"fp32"``, ``"bf16"`` or
-                ``"int8"`` (dynamic quantization, CPU only).
+            precision: ``"auto"`` (bf16 autocast where the CPU or GPU supports it), ``"fp32"``, ``"bf16"``,
+                ``"int8"`` (torch dynamic quantization, CPU) or ``"onnx-int8"`` (ONNX Runtime, CPU, ``onnx`` extra).
 
         Raises:
             ModelLoadError: the directory is missing, lacks a required file or holds corrupt weights.
@@ -277,7 +284,11 @@ class PolicyClassifier:
             for start in range(0, len(order), batch_size):
                 chunk = order[start:start + batch_size]
                 input_ids, mask = pad_batch([ids[i] for i in chunk], pad)
-                logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                if self._onnx is not None:
+                    logits = torch.from_numpy(self._onnx(input_ids.numpy(), mask.numpy()))
+                else:
+                    logits = self.model(input_ids=input_ids.to(self.device),
+                                        attention_mask=mask.to(self.device)).logits
                 out[chunk] = torch.sigmoid(logits.float()).cpu().numpy()
         return out
 

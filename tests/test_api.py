@@ -136,3 +136,13 @@ def test_tfidf_member_is_saved_loaded_and_averaged(tiny_classifier, toy_jsonl, t
     reloaded = PolicyClassifier.from_pretrained(path, device="cpu", precision="fp32")
     assert reloaded.tfidf_weight == 0.25
     np.testing.assert_allclose(reloaded.predict_proba(texts), expected, atol=1e-5)
+
+
+def test_onnx_int8_path_matches_torch(tiny_model_dir, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("POLICY_CLASSIFIER_CACHE", str(tmp_path / "cache"))
+    reference = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
+    fast = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="onnx-int8")
+    texts = ["we collect your email", "we share data with partners and advertisers", "contact us"]
+    np.testing.assert_allclose(fast.predict_proba(texts), reference.predict_proba(texts), atol=0.05)
+    assert list((tmp_path / "cache" / "onnx").glob("*/model-int8.onnx"))
