@@ -28,6 +28,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(help="Work with annotated corpora.", no_args_is_help=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from classifier import __version__
+
+        typer.echo(f"policy-clause-classifier {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Label every paragraph of a privacy policy with OPP-115 categories."""
 app.add_typer(data_app, name="data")
 
 
