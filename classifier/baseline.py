@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from classifier.labels import Scheme
-from classifier.model import ModelLoadError, Prediction
+from classifier.model import DEFAULT_BATCH_SIZE, ModelLoadError, Prediction
 from classifier.text import normalize_text
 
 __all__ = ["TfidfBaseline"]
@@ -92,8 +92,8 @@ class TfidfBaseline:
         probs = self.predict_proba(texts)
         return [PolicyClassifier._prediction(self, row, Scheme(scheme), threshold) for row in probs]  # type: ignore[arg-type]
 
-    def classify_document(self, source: Any, *, scheme: Scheme | str = Scheme.opp115, batch_size: int = 64,
-                          threshold: float | None = None) -> Any:
+    def classify_document(self, source: Any, *, scheme: Scheme | str = Scheme.opp115,
+                          batch_size: int = DEFAULT_BATCH_SIZE, threshold: float | None = None) -> Any:
         """Segment and classify a whole policy (see :func:`classifier.document.classify_document`)."""
         from classifier.document import classify_document
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.labels import Scheme, label_ids
+from classifier.model import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from classifier.document import ClassifiedDocument
@@ -137,7 +138,7 @@ def run_batch(
     fmt: str = OutputFormat.jsonl,
     scheme: Scheme = Scheme.opp115,
     threshold: float | None = None,
-    batch_size: int = 64,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     resume: bool = False,
     read_stdin: Callable[[], bytes] | None = None,
     on_error: Callable[[str, str], None] | None = None,

@@ -108,7 +108,7 @@ def classify(
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="One threshold for all labels.")] = None,
     model: Annotated[Path | None, typer.Option(help="Model directory (default: the shipped model).")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Paragraphs per forward pass.")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="Paragraphs per forward pass.")] = 16,
     glob: Annotated[list[str] | None, typer.Option(help="File pattern inside directories (repeatable).")] = None,
     resume: Annotated[bool, typer.Option(help="Skip policies already written to --output.")] = False,
     max_bytes: Annotated[int, typer.Option(help="Refuse files larger than this.")] = 20_000_000,
@@ -255,6 +255,8 @@ def crossval(
     seed: Annotated[int, typer.Option(help="Fold seed.")] = 13,
     ensemble: Annotated[bool, typer.Option(help="Also evaluate the average of transformer and TF-IDF.")] = False,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/crossval"),
+    from_oof: Annotated[bool, typer.Option(help="Rebuild the reports in --out from its saved out-of-fold "
+                                                "predictions (cv.json, oof.safetensors) without training.")] = False,
 ) -> None:
     """k-fold cross-validation by policy: trains and evaluates each fold, reports mean ± sd and out-of-fold figures.
 
@@ -281,6 +283,9 @@ def crossval(
 
         seed_policies |= {row["policy"] for row in read_corpus_rows(directory)}
     groups = {policy: "seed" for policy in seed_policies}
+    if from_oof:
+        _write_crossval(out, dataset, _load_oof(out), seed_policies, vars(settings) | {"k": k, "fold_seed": seed})
+        return
     trainers = {}
     if ModelType.transformer in types:
         trainers["transformer"] = transformer_trainer(settings)
@@ -290,6 +295,21 @@ def crossval(
     results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
                              ensemble=list(trainers) if both else None)
     _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed})
+
+
+def _load_oof(out: Path) -> dict:
+    import json as json_module
+
+    from safetensors.numpy import load_file
+
+    try:
+        cv = json_module.loads((out / "cv.json").read_text())
+        arrays = load_file(str(out / "oof.safetensors"))
+    except (OSError, ValueError) as exc:
+        fail(f"{out}: no saved cross-validation to rebuild from ({exc})", EXIT_USAGE)
+    return {name: {"folds": entry["fold_details"], "probs": arrays[f"{name}.probs"],
+                   "thresholds": arrays[f"{name}.thresholds"], "fold": arrays[f"{name}.fold"]}
+            for name, entry in cv["models"].items()}
 
 
 def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settings: dict) -> None:
@@ -325,7 +345,8 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
                 "children_f1": views.get("children", {}).get("f1"),
                 "n_policies": result.metrics["n_policies"],
             }
-        comparisons += [comparison(per_subset[-1], other) for other in per_subset[:-1]]
+        # The last entry is the ensemble when there is one: compare it (B) against each single model (A).
+        comparisons += [comparison(other, per_subset[-1]) for other in per_subset[:-1]]
         evaluations += per_subset
     write_evaluation(out, evaluations, comparisons)
     save_oof(str(out / "oof.safetensors"), results)

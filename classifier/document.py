@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from classifier.labels import LABELS, Scheme, label_ids
+from classifier.model import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from classifier.model import PolicyClassifier
@@ -72,7 +73,7 @@ def classify_document(
     source: Any,
     *,
     scheme: Scheme | str = Scheme.opp115,
-    batch_size: int = 64,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     threshold: float | None = None,
 ) -> ClassifiedDocument:
     """Segment a policy (str, bytes, path or ``PolicyText``) and label each paragraph.

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from classifier.model import DEFAULT_BATCH_SIZE
+
 __all__ = ["AveragedModel"]
 
 
@@ -24,7 +26,7 @@ class AveragedModel:
         self.weights = [w / total for w in weights] if weights else [1 / len(members)] * len(members)
         self.thresholds = list(thresholds) if thresholds is not None else [0.5] * len(labels)
 
-    def predict_proba(self, texts: Iterable[str], *, batch_size: int = 64) -> np.ndarray:
+    def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Weighted mean of the members' probabilities."""
         texts = list(texts)
         return sum(w * m.predict_proba(texts) for w, m in zip(self.weights, self.members, strict=True))

@@ -29,11 +29,12 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
                         f"| {name} | {subset.replace('_out_of_fold', '')} (pooled) | {figures['micro_f1']:.3f} | "
                         f"{figures['macro_f1']:.3f} | {figures['children_f1'] or 0:.3f} | "
                         f"{figures['card_macro_f1'] or 0:.3f} |")
-            fold_line = (f"| {name} | folds mean ± sd | "
-                         f"{entry['micro_f1']['mean']:.3f} ± {entry['micro_f1']['sd']:.3f} | "
-                         f"{entry['macro_f1']['mean']:.3f} ± {entry['macro_f1']['sd']:.3f} | "
-                         f"{entry.get('children_f1', {}).get('mean', 0):.3f} | "
-                         f"{entry.get('card_macro_f1', {}).get('mean', 0):.3f} |")
+            folds = entry.get("opp115_folds", entry)
+            fold_line = (f"| {name} | OPP-115 folds, mean ± sd | "
+                         f"{folds['micro_f1']['mean']:.3f} ± {folds['micro_f1']['sd']:.3f} | "
+                         f"{folds['macro_f1']['mean']:.3f} ± {folds['macro_f1']['sd']:.3f} | "
+                         f"{folds.get('children_f1', {}).get('mean', 0):.3f} | "
+                         f"{folds.get('card_macro_f1', {}).get('mean', 0):.3f} |")
             cv_rows.append(fold_line)
         cv_text = (
             f"\n## Cross-validated figures ({settings.get('k')}-fold by policy, seed policies spread over the "

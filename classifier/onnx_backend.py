@@ -8,6 +8,7 @@ loads skip the export.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -64,7 +65,11 @@ class OnnxRunner:
                 )
             model.train(was_training)
             tmp = target / "model-int8.tmp.onnx"
-            quantize_dynamic(str(plain), str(tmp), weight_type=QuantType.QInt8)
+            logging.disable(logging.WARNING)  # onnxruntime logs a pre-processing hint on the root logger
+            try:
+                quantize_dynamic(str(plain), str(tmp), weight_type=QuantType.QInt8)
+            finally:
+                logging.disable(logging.NOTSET)
             os.replace(tmp, quantized)
             plain.unlink(missing_ok=True)
         options = ort.SessionOptions()

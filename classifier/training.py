@@ -215,6 +215,7 @@ def train(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
     from classifier.model import (
+        DEFAULT_BATCH_SIZE,
         PolicyClassifier,
         _bf16_is_fast,
         encode_texts,
@@ -321,7 +322,7 @@ def train(
         if y_val is None:  # no validation data: fixed epochs, thresholds from the config
             emit(f"epoch {epoch}: loss {entry['loss']:.4f}  ({entry['seconds']:.0f}s)")
         else:
-            probs = classifier._logits(val_ids, 64)
+            probs = classifier._logits(val_ids, DEFAULT_BATCH_SIZE)
             thresholds = tune_thresholds(y_val, probs)
             report = evaluate_probs(y_val, probs, labels, thresholds)
             entry.update(val_micro_f1=report["micro_f1"], val_macro_f1=report["macro_f1"])
