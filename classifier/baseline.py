@@ -21,8 +21,8 @@ from classifier.text import normalize_text
 
 __all__ = ["TfidfBaseline"]
 
-_VECTORIZER = {"ngram_range": (1, 2), "min_df": 2, "max_df": 0.9, "sublinear_tf": True, "lowercase": True,
-               "strip_accents": "unicode"}
+_VECTORIZER: dict[str, Any] = {"ngram_range": (1, 2), "min_df": 2, "max_df": 0.9, "sublinear_tf": True,
+                               "lowercase": True, "strip_accents": "unicode"}
 
 
 class TfidfBaseline:
@@ -106,7 +106,7 @@ class TfidfBaseline:
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"kind": self.kind, "labels": self.labels, "thresholds": self.thresholds,
-                  "vectorizer": {**_VECTORIZER, "ngram_range": list(_VECTORIZER["ngram_range"])}}
+                  "vectorizer": {**_VECTORIZER, "ngram_range": [1, 2]}}
         (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         (directory / "vocab.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False))
         save_file({"idf": self.idf.astype(np.float32), "coef": self.coef.astype(np.float32),

@@ -74,8 +74,7 @@ def discover_inputs(
             inputs.append(str(path))
         else:
             problems.append((raw, "no such file or directory"))
-    seen: set[str] = set()
-    return [p for p in inputs if not (p in seen or seen.add(p))], problems
+    return list(dict.fromkeys(inputs)), problems
 
 
 def _rows(document: ClassifiedDocument, source: str, scheme: Scheme) -> Iterator[dict[str, Any]]:

@@ -10,7 +10,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -156,7 +156,7 @@ class _batch_progress:
 
     def __init__(self, total: int) -> None:
         self.total = total
-        self.progress = None
+        self.progress: Any = None
 
     def __enter__(self):
         if not sys.stderr.isatty():
@@ -425,7 +425,7 @@ def train(
     from classifier.training import train as run_training
 
     base = TrainConfig.from_json(config) if config else TrainConfig()
-    overrides = {
+    overrides: dict[str, Any] = {
         "opp115": [str(p) for p in opp115] if opp115 else None,
         "seed_corpus": [str(p) for p in seed_corpus] if seed_corpus else None,
         "jsonl": [str(p) for p in jsonl] if jsonl else None,

@@ -169,7 +169,7 @@ def pr_analysis(y_true: np.ndarray, probs: np.ndarray, labels: Sequence[str]) ->
     """Precision-recall curve, average precision and best-F1 threshold per label."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    out = {}
+    out: dict[str, Any] = {}
     for j, label in enumerate(labels):
         truth = y_true[:, j].astype(int)
         if truth.sum() == 0:
@@ -299,7 +299,7 @@ def _errors(result: EvalResult, n: int) -> list[dict[str, Any]]:
 
 def comparison(a: EvalResult, b: EvalResult, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Paired bootstrap of model ``b`` against model ``a`` on the same data, in each view."""
-    out = {"a": a.model, "b": b.model, "data": a.data}
+    out: dict[str, Any] = {"a": a.model, "b": b.model, "data": a.data}
     view_labels = {"opp115": list(OPP115_IDS) if a.labels == list(LABEL_IDS) else a.labels}
     for view, over in view_labels.items():
         cols = [a.labels.index(label) for label in over]

@@ -211,8 +211,8 @@ def _group(lines: list[_Line]) -> list[tuple[list[_Line], tuple[str, ...]]]:
                 and not _ends_sentence(line.text)
             ):
                 # A lone short item before body text is a numbered heading indented like a list item.
-                level = _numbered_level(line.text.lstrip("-*+•· "))
-                push_heading(level if level is not None else 6, _strip_marks(_BULLET.sub("", line.text, count=1)))
+                number = _numbered_level(line.text.lstrip("-*+•· "))
+                push_heading(number if number is not None else 6, _strip_marks(_BULLET.sub("", line.text, count=1)))
                 i += 1
                 continue
             if all(len(item.text) <= 150 for item in items):
