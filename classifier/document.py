@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from classifier.labels import LABELS, Scheme, label_ids
+from classifier.labels import Scheme, label_ids
 from classifier.model import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
@@ -98,12 +98,3 @@ def classify_document(
         ],
     )
 
-
-def display_name(label: str) -> str:
-    """Human name of a label id of either view."""
-    from classifier.labels import CARD_LABELS
-
-    for item in (*CARD_LABELS, *LABELS):
-        if item.id == label:
-            return item.name
-    return label
