@@ -62,9 +62,10 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[
     Texts longer than that keep their head and tail (three quarters head): privacy-policy paragraphs state the
     practice up front and often qualify it at the end, and measured OPP-115 segments are p50 75 / p99 275 tokens.
     """
-    with quiet_transformers():
-        encoded = tokenizer([normalize_text(t) for t in texts], add_special_tokens=False,
-                            truncation=False)["input_ids"]
+    # The fast tokenizer's backend skips the python wrapper's per-call length warning (we cut long texts on
+    # purpose below) without touching transformers' global logging on the hot path.
+    encodings = tokenizer.backend_tokenizer.encode_batch([normalize_text(t) for t in texts], add_special_tokens=False)
+    encoded = [encoding.ids for encoding in encodings]
     budget = max_length - 2
     head = (budget * 3) // 4
     out = []
@@ -77,10 +78,10 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[
 
 @contextlib.contextmanager
 def quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load reports, long-sequence warnings and progress bars for the block, then restore.
+    """Silence transformers' load reports and progress bars while loading or saving a model, then restore them.
 
-    The head of a new classifier is expectedly missing from a base encoder, and long paragraphs are cut to head and
-    tail by :func:`encode_texts` on purpose: the warnings would only alarm users.
+    Used only around loading and saving (never on the prediction path): the head of a new classifier is expectedly
+    missing from a base encoder, and that report would only alarm users.
     """
     from transformers.utils import logging as hf_logging
 
@@ -289,7 +290,7 @@ class PolicyClassifier:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda" if self.device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
 
-    def _logits(self, ids: Sequence[Sequence[int]], batch_size: int) -> np.ndarray:
+    def _probabilities(self, ids: Sequence[Sequence[int]], batch_size: int) -> np.ndarray:
         import numpy as np
         import torch
 
@@ -315,7 +316,7 @@ class PolicyClassifier:
         texts = list(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        probs = self._logits(encode_texts(self.tokenizer, texts, self.max_length), batch_size)
+        probs = self._probabilities(encode_texts(self.tokenizer, texts, self.max_length), batch_size)
         if self.tfidf is not None and self.tfidf_weight > 0:
             probs = (1 - self.tfidf_weight) * probs + self.tfidf_weight * self.tfidf.predict_proba(texts)
         return probs
