@@ -298,18 +298,12 @@ def crossval(
 
 
 def _load_oof(out: Path) -> dict:
-    import json as json_module
-
-    from safetensors.numpy import load_file
+    from classifier.crossval import load_oof
 
     try:
-        cv = json_module.loads((out / "cv.json").read_text())
-        arrays = load_file(str(out / "oof.safetensors"))
-    except (OSError, ValueError) as exc:
+        return load_oof(out)
+    except (OSError, ValueError, KeyError) as exc:
         fail(f"{out}: no saved cross-validation to rebuild from ({exc})", EXIT_USAGE)
-    return {name: {"folds": entry["fold_details"], "probs": arrays[f"{name}.probs"],
-                   "thresholds": arrays[f"{name}.thresholds"], "fold": arrays[f"{name}.fold"]}
-            for name, entry in cv["models"].items()}
 
 
 def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settings: dict) -> None:

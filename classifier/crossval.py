@@ -11,6 +11,7 @@ import statistics
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -165,6 +166,43 @@ def save_oof(path: str, results: dict[str, dict[str, Any]]) -> None:
         for key in ("probs", "thresholds", "fold"):
             tensors[f"{name}.{key}"] = np.ascontiguousarray(entry[key])
     save_file(tensors, path)
+
+
+def load_oof(directory: str | Path) -> dict[str, dict[str, Any]]:
+    """Read what :func:`save_oof` and the ``crossval`` command stored in ``directory`` (cv.json, oof.safetensors).
+
+    Returns:
+        name -> ``{"folds", "probs", "thresholds", "fold"}`` as returned by :func:`cross_validate`.
+
+    Raises:
+        OSError, ValueError: the directory holds no readable cross-validation.
+    """
+    import json
+
+    from safetensors.numpy import load_file
+
+    cv = json.loads((Path(directory) / "cv.json").read_text())
+    arrays = load_file(str(Path(directory) / "oof.safetensors"))
+    return {name: {"folds": entry["fold_details"], "probs": arrays[f"{name}.probs"],
+                   "thresholds": arrays[f"{name}.thresholds"], "fold": arrays[f"{name}.fold"]}
+            for name, entry in cv["models"].items()}
+
+
+def oof_thresholds(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray) -> tuple[list[float], np.ndarray]:
+    """Per-label thresholds from out-of-fold predictions, for a model trained on all the data.
+
+    Args:
+        y_true: ``(n, k)`` 0/1 labels; probs: ``(n, k)`` out-of-fold probabilities; folds: ``(n,)`` fold of each row.
+
+    Returns:
+        ``(pooled, nested)``: thresholds tuned on every row (to ship), and ``(n, k)`` thresholds where each row's
+        come from the *other* folds only, so that scoring a fold with them estimates the pooled thresholds honestly.
+    """
+    nested = np.zeros_like(probs, dtype=np.float32)
+    for fold in np.unique(folds):
+        test = folds == fold
+        nested[test] = np.asarray(tune_thresholds(y_true[~test], probs[~test]), dtype=np.float32)[None, :]
+    return tune_thresholds(y_true, probs), nested
 
 
 def oof_result(dataset: Dataset, name: str, probs: np.ndarray, thresholds: np.ndarray, data_name: str,

@@ -10,12 +10,6 @@ __all__ = ["render_card"]
 def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[str, Any]) -> str:
     """Render a Markdown model card from the label set, training config and metrics of a run."""
     validation = metrics.get("validation", {})
-    per_label = validation.get("per_label", {})
-    rows = "\n".join(
-        f"| `{label}` | {per_label[label]['precision']:.3f} | {per_label[label]['recall']:.3f} | "
-        f"{per_label[label]['f1']:.3f} | {per_label[label]['support']} | {metrics['thresholds'][label]:.3f} |"
-        for label in labels if label in per_label
-    )
     cv_text = ""
     cv = metrics.get("cross_validation")
     if cv:
@@ -56,6 +50,14 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
         )
     data = ", ".join(train_config.get("opp115", []) + train_config.get("seed_corpus", [])
                      + train_config.get("jsonl", []))
+    if train_config.get("validation_fraction", 0) or train_config.get("validation_jsonl"):
+        schedule = (f"up to {train_config.get('epochs')} epochs with early stopping on validation macro-F1 (best "
+                    f"epoch {validation.get('epoch')})")
+        split = f"Validation: {train_config.get('validation_fraction')} of the policies, held out by policy."
+    else:
+        schedule = f"a fixed {train_config.get('epochs')} epochs"
+        split = ("Trained on all of it (no validation split); the recipe's accuracy on unseen policies comes "
+                 "from cross-validating it (`policy-classifier crossval`).")
     return f"""# Privacy-policy paragraph classifier
 
 Multi-label classifier that labels privacy-policy paragraphs with the OPP-115 categories plus `children`
@@ -67,13 +69,32 @@ plain `transformers.AutoModelForSequenceClassification` (sigmoid outputs; apply 
 
 - Base encoder: `{train_config.get('encoder')}`; max length {train_config.get('max_length')} tokens (head+tail);
   lr {train_config.get('learning_rate')}, batch {train_config.get('batch_size')},
-  up to {train_config.get('epochs')} epochs with early stopping on validation macro-F1 (best epoch
-  {validation.get('epoch')}), BCE with positive weights sqrt(neg/pos) capped at
+  {schedule}, BCE with positive weights sqrt(neg/pos) capped at
   {train_config.get('max_pos_weight')}, seed {train_config.get('seed')}.
-- Data: {data}. Validation: {train_config.get('validation_fraction')} of the policies, held out by policy.
+- Data: {data}. {split}
 - Training time: {metrics.get('train_seconds')} s on {metrics.get('device')}
   ({metrics.get('n_train')} training paragraphs).{ensemble_text}
+{_thresholds_section(labels, metrics, validation)}{cv_text}
+## Intended use and limits
 
+For research, auditing and compliance triage of English privacy policies: finding which paragraphs talk about
+which practice. It is not legal advice, it does not decide whether a practice is lawful, and it is weaker on rare
+categories (Do Not Track, Data Retention) and on policies unlike its training data (OPP-115: US websites, 2015;
+seed corpus: five policies of Chinese companies, 2020-2023). OPP-115 is licensed for research, teaching and
+scholarship only (CC BY-NC spirit); models trained on it inherit that restriction.
+"""
+
+
+def _thresholds_section(labels: list[str], metrics: dict[str, Any], validation: dict[str, Any]) -> str:
+    """Validation figures and thresholds, or (a model trained on everything) where its thresholds came from."""
+    thresholds = metrics["thresholds"]
+    per_label = validation.get("per_label", {})
+    if per_label:
+        rows = "\n".join(
+            f"| `{label}` | {per_label[label]['precision']:.3f} | {per_label[label]['recall']:.3f} | "
+            f"{per_label[label]['f1']:.3f} | {per_label[label]['support']} | {thresholds[label]:.3f} |"
+            for label in labels if label in per_label)
+        return f"""
 ## Validation figures (held-out policies, tuned thresholds)
 
 Micro-F1 {validation.get('micro_f1', float('nan')):.3f}, macro-F1 {validation.get('macro_f1', float('nan')):.3f}
@@ -83,12 +104,26 @@ same validation paragraphs, so these figures are optimistic; see the project REA
 | label | precision | recall | F1 | support | threshold |
 | --- | --- | --- | --- | --- | --- |
 {rows}
-{cv_text}
-## Intended use and limits
+"""
+    source = metrics.get("threshold_source") or {}
+    lines = []
+    for name, figures in (source.get("estimate") or {}).items():
+        lines.append(f"| {name} | {figures['opp115_micro_f1'][0]:.3f} ± {figures['opp115_micro_f1'][1]:.3f} | "
+                     f"{figures['opp115_macro_f1'][0]:.3f} ± {figures['opp115_macro_f1'][1]:.3f} | "
+                     f"{figures['seed_micro_f1'] or 0:.3f} | {figures['seed_macro_f1'] or 0:.3f} |")
+    estimate = ("\nHow well that works, estimated on the cross-validation itself (for each fold, thresholds tuned on "
+                "the other folds' out-of-fold predictions, against the fold's own validation-tuned ones):\n\n"
+                "| thresholds | OPP-115 folds micro-F1 | OPP-115 folds macro-F1 | seed micro-F1 | seed macro-F1 |\n"
+                "| --- | --- | --- | --- | --- |\n" + "\n".join(lines) + "\n") if lines else ""
+    rows = "\n".join(f"| `{label}` | {thresholds[label]:.3f} |" for label in labels)
+    return f"""
+## Thresholds
 
-For research, auditing and compliance triage of English privacy policies: finding which paragraphs talk about
-which practice. It is not legal advice, it does not decide whether a practice is lawful, and it is weaker on rare
-categories (Do Not Track, Data Retention) and on policies unlike its training data (OPP-115: US websites, 2015;
-seed corpus: five policies of Chinese companies, 2020-2023). OPP-115 is licensed for research, teaching and
-scholarship only (CC BY-NC spirit); models trained on it inherit that restriction.
+With no validation split, the per-label thresholds were tuned on the out-of-fold predictions of the
+cross-validation of this recipe (`{source.get('entry', 'n/a')}` in `{source.get('file', 'n/a')}`): every paragraph
+predicted by a fold model that never saw its policy.
+{estimate}
+| label | threshold |
+| --- | --- |
+{rows}
 """

@@ -161,3 +161,21 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
     arrays = load_file(str(out / "oof.safetensors"))
     assert arrays["tfidf.probs"].shape == (40, len(LABEL_IDS)) and set(arrays["tfidf.fold"].tolist()) == {1, 2, 3, 4}
     assert (out / "report.md").is_file()
+
+
+def test_oof_thresholds_nested_ignore_their_own_fold():
+    from classifier.crossval import oof_thresholds
+    from classifier.metrics import tune_thresholds
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((120, 3)) < 0.3).astype(np.float32)
+    probs = np.clip(0.6 * y + 0.4 * rng.random((120, 3)), 0, 1).astype(np.float32)
+    folds = np.repeat(np.arange(1, 5), 30)
+    pooled, nested = oof_thresholds(y, probs, folds)
+    assert pooled == tune_thresholds(y, probs)
+    flipped = y.copy()
+    flipped[folds == 1] = 1 - flipped[folds == 1]  # fold 1's labels must not move fold 1's thresholds
+    _, nested_flipped = oof_thresholds(flipped, probs, folds)
+    np.testing.assert_array_equal(nested[folds == 1], nested_flipped[folds == 1])
+    assert not np.array_equal(nested[folds == 2], nested_flipped[folds == 2])
+    np.testing.assert_allclose(nested[folds == 3][0], tune_thresholds(y[folds != 3], probs[folds != 3]))

@@ -4,7 +4,12 @@ and the per-label thresholds on the run's validation split, and save the combine
     python training/build_ensemble.py runs/shipped --out models/policy-minilm
 
 The split is rebuilt from the run's ``train_config.json`` (same data, same seed), so the TF-IDF member never sees
-the validation policies either.
+the validation policies either. A run trained on everything (``validation_fraction`` 0) has no validation split:
+the weight is then given (``--weight``, the cross-validated recipe's 0.5) and the thresholds come from the
+out-of-fold predictions of that recipe's cross-validation (``training/oof_thresholds.py``):
+
+    python training/build_ensemble.py runs/shipped-all --out models/policy-minilm \
+        --thresholds runs/cv/thresholds-ensemble.json --tfidf-thresholds runs/cv/thresholds-tfidf.json
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ def main() -> None:
     parser.add_argument("run_dir")
     parser.add_argument("--out", required=True)
     parser.add_argument("--weights", default="0,0.2,0.3,0.4,0.5", help="TF-IDF weights to try")
+    parser.add_argument("--weight", type=float, default=0.5, help="TF-IDF weight for a run without validation")
+    parser.add_argument("--thresholds", type=Path, help="out-of-fold thresholds JSON for the ensemble (a run "
+                                                        "without validation)")
+    parser.add_argument("--tfidf-thresholds", type=Path, help="out-of-fold thresholds JSON for the TF-IDF member")
     args = parser.parse_args()
     run = Path(args.run_dir)
     config = TrainConfig.from_json(run / "model" / "train_config.json")
@@ -33,6 +42,11 @@ def main() -> None:
     labels = label_names(train_data)
     clf = PolicyClassifier.from_pretrained(run / "model", device="cpu")
     tfidf = TfidfBaseline.fit(train_data["text"], multi_hot(train_data), labels, seed=config.seed)
+    if validation_data is None:
+        if args.thresholds is None or args.tfidf_thresholds is None:
+            parser.error("this run has no validation split: give --thresholds and --tfidf-thresholds")
+        _without_validation(run, config, clf, tfidf, labels, args)
+        return
     y_val = multi_hot(validation_data)
     texts = validation_data["text"]
     p_transformer, p_tfidf = clf.predict_proba(texts), tfidf.predict_proba(texts)
@@ -59,6 +73,28 @@ def main() -> None:
     clf.save_pretrained(args.out, half=config.half, train_config=train_config, metrics=metrics,
                         card=render_card(labels, train_config, metrics))
     print(f"saved {args.out}")
+
+
+def _read_thresholds(path: Path, labels: list[str]) -> tuple[list[float], dict]:
+    document = json.loads(path.read_text())
+    return [float(document["thresholds"][label]) for label in labels], document
+
+
+def _without_validation(run: Path, config: TrainConfig, clf: PolicyClassifier, tfidf: TfidfBaseline,
+                        labels: list[str], args: argparse.Namespace) -> None:
+    thresholds, source = _read_thresholds(args.thresholds, labels)
+    tfidf.thresholds, _ = _read_thresholds(args.tfidf_thresholds, labels)
+    clf.tfidf, clf.tfidf_weight, clf.thresholds = tfidf, args.weight, thresholds
+    metrics = json.loads((run / "model" / "metrics.json").read_text())
+    metrics["transformer_thresholds"] = metrics["thresholds"]
+    metrics["thresholds"] = dict(zip(labels, thresholds, strict=True))
+    metrics["validation"] = {**metrics.get("validation", {}), "tfidf_weight": args.weight}
+    metrics["threshold_source"] = {"file": str(args.thresholds), "entry": source.get("entry"),
+                                   "estimate": source.get("estimate")}
+    train_config = json.loads((run / "model" / "train_config.json").read_text())
+    clf.save_pretrained(args.out, half=config.half, train_config=train_config, metrics=metrics,
+                        card=render_card(labels, train_config, metrics))
+    print(f"saved {args.out} (TF-IDF weight {args.weight}, thresholds from {args.thresholds})")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""Per-label thresholds from cross-validated out-of-fold predictions, for a model trained on all the data.
+
+    python training/oof_thresholds.py runs/cv --entry transformer+tfidf --out runs/cv/thresholds-ensemble.json
+
+A model trained on every policy has no validation policies left to tune its thresholds on; the out-of-fold
+predictions of ``policy-classifier crossval`` (same recipe, each paragraph predicted by a model that never saw its
+policy) are the next best thing and ten times larger than one validation split. The script also estimates how well
+that works, honestly: each fold scored with thresholds tuned on the *other* folds' predictions, next to the fold's
+own validation-tuned thresholds that the cross-validation reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from classifier.corpus import label_names, multi_hot
+from classifier.crossval import load_oof, oof_thresholds
+from classifier.seed_corpus import read_corpus_rows
+from classifier.training import TrainConfig, build_dataset, evaluate_probs
+
+_CV_ONLY = ("k", "fold_seed")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cv_dir", type=Path)
+    parser.add_argument("--entry", default="transformer+tfidf", help="which cross-validated model")
+    parser.add_argument("--out", type=Path, required=True, help="JSON file for {label: threshold}")
+    args = parser.parse_args()
+    cv = json.loads((args.cv_dir / "cv.json").read_text())
+    settings = TrainConfig(**{k: v for k, v in cv["settings"].items() if k not in _CV_ONLY})
+    dataset = build_dataset(settings)
+    labels = label_names(dataset)
+    entry = load_oof(args.cv_dir)[args.entry]
+    y, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]
+    pooled, nested = oof_thresholds(y, probs, folds)
+    seeds = {row["policy"] for directory in settings.seed_corpus for row in read_corpus_rows(directory)}
+    is_seed = np.array([p in seeds for p in dataset["policy"]])
+    at_half = [0.5] * len(labels)
+    estimate = {}
+    for name, row_thresholds in (("fold validation thresholds", entry["thresholds"]),
+                                 ("out-of-fold thresholds (other folds)", nested)):
+        shifted = probs - row_thresholds + 0.5  # each row cut at its own thresholds, expressed as a cut at 0.5
+        reports = [evaluate_probs(y[(folds == f) & ~is_seed], shifted[(folds == f) & ~is_seed], labels, at_half)
+                   for f in np.unique(folds)]
+        micro, macro = [r["micro_f1"] for r in reports], [r["macro_f1"] for r in reports]
+        seed = evaluate_probs(y[is_seed], shifted[is_seed], labels, at_half) if is_seed.any() else None
+        estimate[name] = {"opp115_micro_f1": [float(np.mean(micro)), float(np.std(micro, ddof=1))],
+                          "opp115_macro_f1": [float(np.mean(macro)), float(np.std(macro, ddof=1))],
+                          "seed_micro_f1": seed and seed["micro_f1"], "seed_macro_f1": seed and seed["macro_f1"]}
+        print(f"{name:38s} OPP-115 folds micro {np.mean(micro):.4f} ± {np.std(micro, ddof=1):.4f}  "
+              f"macro {np.mean(macro):.4f} ± {np.std(macro, ddof=1):.4f}"
+              + (f"  | seed LOPO micro {seed['micro_f1']:.4f} macro {seed['macro_f1']:.4f}" if seed else ""))
+    document = {"entry": args.entry, "thresholds": dict(zip(labels, pooled, strict=True)), "estimate": estimate}
+    args.out.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"thresholds tuned on all {len(y)} out-of-fold rows -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
