@@ -142,6 +142,8 @@ class PolicyClassifier:
         tfidf_weight: float = 0.0,
     ) -> None:
         self.model = model
+        # The float model is what gets saved: a quantized copy cannot be written back as plain weights.
+        self._float_model = model
         self.tokenizer = tokenizer
         config = model.config
         self.labels: list[str] = [config.id2label[i] for i in range(config.num_labels)]
@@ -251,7 +253,8 @@ class PolicyClassifier:
 
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
-        config = self.model.config
+        model = self._float_model
+        config = model.config
         config.problem_type = "multi_label_classification"
         config.policy_classifier = {
             "thresholds": [round(float(t), 4) for t in self.thresholds],
@@ -264,13 +267,13 @@ class PolicyClassifier:
         with quiet_transformers():
             if half:
                 state = {k: v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()
-                         for k, v in self.model.state_dict().items()}
-                self.model.save_pretrained(directory, state_dict=state, safe_serialization=True)
+                         for k, v in model.state_dict().items()}
+                model.save_pretrained(directory, state_dict=state, safe_serialization=True)
                 config_json = json.loads((directory / "config.json").read_text())
                 config_json["dtype"] = "float16"
                 (directory / "config.json").write_text(json.dumps(config_json, indent=2) + "\n")
             else:
-                self.model.save_pretrained(directory, safe_serialization=True)
+                model.save_pretrained(directory, safe_serialization=True)
             self.tokenizer.save_pretrained(directory)
         for name, content in (("train_config.json", train_config), ("metrics.json", metrics)):
             if content is not None:

@@ -120,6 +120,14 @@ def test_half_precision_save_keeps_predictions_close(tiny_classifier, tmp_path):
         tiny_classifier.save_pretrained(tmp_path / "fp32").joinpath("model.safetensors").stat().st_size)
 
 
+def test_quantized_classifier_saves_its_float_weights(tiny_model_dir, tiny_classifier, tmp_path):
+    int8 = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="int8")
+    path = int8.save_pretrained(tmp_path / "from-int8", half=True)  # the default CPU load must stay saveable
+    reloaded = PolicyClassifier.from_pretrained(path, device="cpu", precision="fp32")
+    texts = ["we share data with partners", "contact us"]
+    np.testing.assert_allclose(reloaded.predict_proba(texts), tiny_classifier.predict_proba(texts), atol=2e-3)
+
+
 def test_tfidf_member_is_saved_loaded_and_averaged(tiny_classifier, toy_jsonl, tmp_path):
     from classifier.baseline import TfidfBaseline
     from classifier.corpus import label_names, load_jsonl, multi_hot
