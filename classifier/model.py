@@ -64,7 +64,14 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[
     """
     # The fast tokenizer's backend skips the python wrapper's per-call length warning (we cut long texts on
     # purpose below) without touching transformers' global logging on the hot path.
-    encodings = tokenizer.backend_tokenizer.encode_batch([normalize_text(t) for t in texts], add_special_tokens=False)
+    backend = tokenizer.backend_tokenizer
+    if backend.truncation is not None or backend.padding is not None:
+        # Sentence-transformers checkpoints ship tokenizer.json with fixed 128-token truncation and padding, which
+        # the backend applies on every call: pads would become content and long texts lose their tail. Turned off
+        # once (idempotent), before the first encoding.
+        backend.no_truncation()
+        backend.no_padding()
+    encodings = backend.encode_batch([normalize_text(t) for t in texts], add_special_tokens=False)
     encoded = [encoding.ids for encoding in encodings]
     budget = max_length - 2
     head = (budget * 3) // 4

