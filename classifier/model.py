@@ -38,6 +38,8 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "policy-min
 # Measured on 2 CPU cores (benchmarks/throughput.py): 16 beats 64, whose length-sorted batches still pad more.
 DEFAULT_BATCH_SIZE = 16
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+# torch's intra-op thread count is process-wide: streamed calls of different classifiers must not interleave.
+_CPU_STREAMS_LOCK = threading.Lock()
 
 
 class ModelLoadError(RuntimeError):
@@ -133,7 +135,9 @@ class PolicyClassifier:
 
     Use :meth:`from_pretrained` to load a saved model (the shipped one by default), :meth:`predict` for labels and
     scores, :meth:`predict_proba` for a probability matrix and :meth:`classify_document` for a whole policy.
-    Calls are thread-safe.
+    Calls are thread-safe. On a CPU, batches run in two streams by default (see :attr:`cpu_streams`): torch's
+    process-wide intra-op thread count is divided between them while a call runs and restored afterwards; pass
+    ``streams=1`` to leave it alone.
     """
 
     def __init__(
@@ -147,6 +151,7 @@ class PolicyClassifier:
         precision: str = "auto",
         tfidf: Any = None,
         tfidf_weight: float = 0.0,
+        streams: int | None = None,
     ) -> None:
         self.model = model
         # The float model is what gets saved: a quantized copy cannot be written back as plain weights.
@@ -166,6 +171,9 @@ class PolicyClassifier:
         self.tfidf = tfidf
         self.tfidf_weight = float(tfidf_weight) if tfidf is not None else 0.0
         self.precision = precision
+        if streams is not None and streams < 1:
+            raise ValueError(f"streams must be at least 1, got {streams}")
+        self.streams = streams
         self.model.to(self.device)
         self.model.eval()
         self._onnx = None
@@ -190,7 +198,12 @@ class PolicyClassifier:
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod
     def from_pretrained(
-        cls, path: str | os.PathLike[str] | None = None, *, device: str | None = None, precision: str = "auto"
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        device: str | None = None,
+        precision: str = "auto",
+        streams: int | None = None,
     ) -> PolicyClassifier:
         """Load a saved model directory (default: the shipped model in ``models/``).
 
@@ -199,6 +212,8 @@ class PolicyClassifier:
             device: ``"cpu"``, ``"cuda"`` or ``None`` for the GPU when present.
             precision: ``"auto"`` (int8 on CPU, bf16 autocast on GPUs that support it), ``"fp32"``, ``"bf16"``,
                 ``"int8"`` (torch dynamic quantization, CPU) or ``"onnx-int8"`` (ONNX Runtime, CPU, ``onnx`` extra).
+            streams: CPU batches run side by side, each on its share of torch's threads (``None``: 2 when torch
+                has at least 2 threads; 1 leaves torch's thread setting untouched). See :attr:`cpu_streams`.
 
         Raises:
             ModelLoadError: the directory is missing, lacks a required file or holds corrupt weights.
@@ -233,7 +248,8 @@ class PolicyClassifier:
 
             tfidf = TfidfBaseline.from_pretrained(directory / "tfidf")
         return cls(model, tokenizer, thresholds=extra.get("thresholds"), max_length=extra.get("max_length", 256),
-                   device=device, precision=precision, tfidf=tfidf, tfidf_weight=extra.get("tfidf_weight", 0.0))
+                   device=device, precision=precision, tfidf=tfidf, tfidf_weight=extra.get("tfidf_weight", 0.0),
+                   streams=streams)
 
     def save_pretrained(
         self,
@@ -300,23 +316,58 @@ class PolicyClassifier:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda" if self.device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
 
+    @property
+    def cpu_streams(self) -> int:
+        """How many batches run side by side on the CPU.
+
+        Measured on 2 cores (``benchmarks/throughput.py``): two single-threaded streams beat one two-threaded
+        stream by about 1.15x, because small per-batch matrix products parallelise poorly inside one operation.
+        Only the torch CPU paths use streams; ONNX Runtime and GPUs run one batch at a time.
+        """
+        import torch
+
+        if self.device != "cpu" or self._onnx is not None:
+            return 1
+        if self.streams is not None:
+            return self.streams
+        return 2 if torch.get_num_threads() >= 2 else 1
+
     def _probabilities(self, ids: Sequence[Sequence[int]], batch_size: int) -> np.ndarray:
         import numpy as np
         import torch
 
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # length-sorted batches cut padding
+        batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
         out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         pad = self.tokenizer.pad_token_id or 0
-        with self._lock, torch.inference_mode(), self._autocast():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
-                input_ids, mask = pad_batch([ids[i] for i in chunk], pad)
+
+        def run(chunk: list[int]) -> None:
+            input_ids, mask = pad_batch([ids[i] for i in chunk], pad)
+            # inference mode and autocast are per thread: entered here, in whichever thread runs the batch
+            with torch.inference_mode(), self._autocast():
                 if self._onnx is not None:
                     logits = torch.from_numpy(self._onnx(input_ids.numpy(), mask.numpy()))
                 else:
                     logits = self.model(input_ids=input_ids.to(self.device),
                                         attention_mask=mask.to(self.device)).logits
                 out[chunk] = torch.sigmoid(logits.float()).cpu().numpy()
+
+        streams = min(self.cpu_streams, len(batches))
+        if streams <= 1:
+            with self._lock:
+                for chunk in batches:
+                    run(chunk)
+            return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self._lock, _CPU_STREAMS_LOCK:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(max(1, threads // streams))
+            try:
+                with ThreadPoolExecutor(streams, thread_name_prefix="policy-classifier") as pool:
+                    list(pool.map(run, batches))
+            finally:
+                torch.set_num_threads(threads)
         return out
 
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:

@@ -53,6 +53,21 @@ def test_batching_and_order_do_not_change_scores(tiny_classifier):
     assert [p.scores for p in streamed] == [p.scores for p in tiny_classifier.predict(texts)]
 
 
+def test_cpu_streams_give_the_same_scores_and_restore_torch_threads(tiny_model_dir):
+    import torch
+
+    texts = [f"we share data {'with partners ' * (i % 5)}" for i in range(50)]
+    one = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32", streams=1)
+    two = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32", streams=2)
+    assert (one.cpu_streams, two.cpu_streams) == (1, 2)
+    threads = torch.get_num_threads()
+    np.testing.assert_allclose(two.predict_proba(texts, batch_size=4), one.predict_proba(texts, batch_size=4),
+                               atol=1e-6)
+    assert torch.get_num_threads() == threads
+    with pytest.raises(ValueError, match="streams"):
+        PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", streams=0)
+
+
 def test_thread_safe_concurrent_calls(tiny_classifier):
     texts = ["we collect your email", "children under age", "contact us"]
     expected = tiny_classifier.predict_proba(texts)

@@ -42,6 +42,18 @@ def test_classify_directory_to_stdout(tmp_path, tiny_model_dir):
     assert rows[0]["section"].startswith("Policy")
 
 
+def test_precision_and_streams_options(tmp_path, tiny_model_dir):
+    folder = _policies(tmp_path, n=2)
+    outputs = []
+    for extra in (["--precision", "fp32", "--streams", "1"], ["--precision", "fp32", "--streams", "2"]):
+        result = runner.invoke(app, ["classify", str(folder), "--model", str(tiny_model_dir), *extra])
+        assert result.exit_code == 0, result.output
+        outputs.append([(r["source"], r["labels"]) for r in _jsonl(result.stdout)])
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 6
+    bad = runner.invoke(app, ["classify", str(folder), "--model", str(tiny_model_dir), "--precision", "fp64"])
+    assert bad.exit_code == 2 and "fp64" in bad.output
+
+
 def test_classify_stdin_card_scheme_and_threshold(tiny_model_dir):
     text = "We collect your name.\n\nWe keep it for a year.\n"
     result = runner.invoke(app, ["classify", "-", "--model", str(tiny_model_dir), "--scheme", "card",
