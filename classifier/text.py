@@ -46,7 +46,7 @@ class PolicyText:
     """A policy's text as the segmenter sees it.
 
     ``text`` is the decoded input for plain text and Markdown, and the extracted text for HTML; paragraph offsets
-    refer to it. ``format`` is ``"text"`` or ``"html"``; ``encoding`` is what the bytes were decoded with.
+    refer to it. ``format`` is ``"text"``, ``"html"`` or ``"pdf"``; ``encoding`` is what the bytes were decoded with.
     """
 
     text: str
@@ -152,10 +152,12 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
     """Read a policy from a path, bytes or a string of text.
 
     A ``str`` is taken as a path only when it names an existing file and has no line break; otherwise it is the
-    policy text itself. HTML (by suffix or content) is converted to text with :func:`html_to_text`.
+    policy text itself. HTML (by suffix or content) is converted to text with :func:`html_to_text`; a PDF (by
+    content) has its text layer extracted and its paragraphs rebuilt (``pdf`` extra, :mod:`classifier.pdf`).
 
     Raises:
-        PolicyInputError: missing path, directory, empty, binary, undecodable or larger than ``max_bytes``.
+        PolicyInputError: missing path, directory, empty, binary, undecodable or larger than ``max_bytes``; a PDF
+            without the ``pdf`` extra, damaged, encrypted or without a text layer.
     """
     name: str | None = None
     encoding: str | None = None
@@ -177,17 +179,23 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
             source = path.read_bytes()
         except OSError as exc:
             raise PolicyInputError(f"cannot read {path}: {exc.strerror}") from None
+    pdf = False
     if isinstance(source, bytes):
         if len(source) > max_bytes:
             raise PolicyInputError(f"input too large: {len(source):,} bytes (limit {max_bytes:,})")
-        text, encoding = decode_bytes(source)
+        from classifier.pdf import is_pdf
+
+        if is_pdf(source):
+            text, pdf = _read_pdf(source), True
+        else:
+            text, encoding = decode_bytes(source)
     else:
         text = str(source)
         if len(text) > max_bytes:
             raise PolicyInputError(f"input too large: {len(text):,} characters (limit {max_bytes:,})")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    fmt = "text"
-    if suffix in HTML_SUFFIXES or (suffix not in {".md", ".markdown"} and looks_like_html(text)):
+    fmt = "pdf" if pdf else "text"
+    if not pdf and (suffix in HTML_SUFFIXES or (suffix not in {".md", ".markdown"} and looks_like_html(text))):
         text = html_to_text(text)
         fmt = "html"
     if not text.strip():
@@ -195,6 +203,17 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
     if _control_ratio(text) > 0.05:
         raise PolicyInputError("binary file, not text (too many control characters)")
     return PolicyText(text=text, format=fmt, encoding=encoding, source=name)
+
+
+def _read_pdf(data: bytes) -> str:
+    from classifier.pdf import pdf_to_text
+
+    try:
+        return pdf_to_text(data)
+    except ImportError:
+        raise PolicyInputError("PDF input needs the pdf extra: pip install 'policy-clause-classifier[pdf]'") from None
+    except ValueError as exc:
+        raise PolicyInputError(str(exc)) from None
 
 
 def _is_file(candidate: str) -> bool:
