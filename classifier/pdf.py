@@ -1,9 +1,10 @@
 """PDF policies: extract the text layer and rebuild the paragraphs a reader sees (optional ``pdf`` extra).
 
-A PDF's text comes out as hard-wrapped lines with no blank lines between paragraphs, page numbers in between and
-words hyphenated across lines. The rules below put paragraphs back together well enough for the segmenter:
-a paragraph ends at a short line that ends a sentence, headings (short lines without final punctuation) and list
-items start their own blocks, and page furniture is dropped. Scanned PDFs without a text layer are refused.
+A PDF's text comes out as hard-wrapped lines, page numbers in between and words hyphenated across lines. Text is
+extracted in layout mode, where the vertical gap between paragraphs becomes a blank line; for PDFs without such
+gaps the rules below put paragraphs back together well enough for the segmenter: a paragraph ends at a short line
+that ends a sentence, headings (short title-case lines without final punctuation) and list items start their own
+blocks, and page numbers are dropped. Scanned PDFs without a text layer are refused.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import statistics
+from typing import Any
 
 __all__ = ["is_pdf", "pdf_to_text"]
 
@@ -41,7 +43,7 @@ def pdf_to_text(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise ValueError("encrypted PDF")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [_page_text(page) for page in reader.pages]
     except (PdfReadError, KeyError, TypeError, OSError) as exc:  # pypdf raises these for damaged files
         raise ValueError(f"unreadable PDF ({type(exc).__name__})") from None
     lines = [" ".join(line.split()) for page in pages for line in page.splitlines()]
@@ -49,6 +51,15 @@ def pdf_to_text(data: bytes) -> str:
     if not any(lines):
         raise ValueError("PDF has no text layer (a scanned document?)")
     return _paragraphs(lines)
+
+
+def _page_text(page: Any) -> str:
+    # Layout mode turns the vertical gap between paragraphs into a blank line, which plain mode drops; it is
+    # newer and stricter code, so a page it cannot render falls back to plain extraction.
+    try:
+        return page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # any layout failure: plain text is still useful
+        return page.extract_text() or ""
 
 
 def _paragraphs(lines: list[str]) -> str:

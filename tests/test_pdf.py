@@ -9,15 +9,19 @@ from classifier.text import PolicyInputError, read_policy
 
 pytest.importorskip("pypdf")
 
+# The first section has no vertical gaps (the line-based rules must find its paragraphs); the second has them.
 LINES = [
     "Privacy Policy",
     "1. Information We Collect",
     "We collect your name, email address and phone number when you register for an",
     "account with us or contact our support team through the help centre or by e-",
     "mail. We also collect device identifiers.",
+    "",
     "2. How We Share Information",
+    "",
     "We share your information with advertising partners and analytics providers who",
     "help us improve the service and measure the reach of our campaigns.",
+    "",
     "\u2022 Service providers that host our servers.",
     "\u2022 Law enforcement when the law requires it.",
     "3",
@@ -25,11 +29,12 @@ LINES = [
 
 
 def make_pdf(lines: list[str]) -> bytes:
-    """A one-page PDF with one text line per entry (no PDF library needed to write it)."""
+    """A one-page PDF with one text line per entry, an empty entry being a paragraph gap (no PDF library needed)."""
     def escape(text: str) -> str:
         return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("cp1252").decode("latin-1")
 
-    content = "BT /F1 10 Tf 14 TL 72 740 Td " + " ".join(f"({escape(line)}) Tj T*" for line in lines) + " ET"
+    shown = " ".join(f"({escape(line)}) Tj T*" if line else "T*" for line in lines)
+    content = f"BT /F1 10 Tf 14 TL 72 740 Td {shown} ET"
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
