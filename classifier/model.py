@@ -321,7 +321,7 @@ class PolicyClassifier:
         """How many batches run side by side on the CPU.
 
         Measured on 2 cores (``benchmarks/throughput.py``): two single-threaded streams beat one two-threaded
-        stream by about 1.15x, because small per-batch matrix products parallelise poorly inside one operation.
+        stream by 1.05-1.15x, because small per-batch matrix products parallelise poorly inside one operation.
         Only the torch CPU paths use streams; ONNX Runtime and GPUs run one batch at a time.
         """
         import torch
