@@ -290,11 +290,9 @@ def crossval(
         dataset = build_dataset(settings)
     except ValueError as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
-    seed_policies = set()
-    for directory in settings.seed_corpus:
-        from classifier.seed_corpus import read_corpus_rows
+    from classifier.seed_corpus import policy_ids
 
-        seed_policies |= {row["policy"] for row in read_corpus_rows(directory)}
+    seed_policies = policy_ids(settings.seed_corpus)
     groups = {policy: "seed" for policy in seed_policies}
     if from_oof:
         _write_crossval(out, dataset, _load_oof(out), seed_policies, vars(settings) | {"k": k, "fold_seed": seed})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ __all__ = [
     "ValidationReport",
     "load_seed_corpus",
     "paragraph_rows",
+    "policy_ids",
     "read_corpus_rows",
     "validate_corpus",
     "validate_seed_corpus",
@@ -49,6 +51,15 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def policy_ids(directories: Iterable[str | os.PathLike[str]]) -> set[str]:
+    """The policy ids of one or more corpus directories (to tell seed policies apart in pooled data).
+
+    Raises:
+        ValueError: as :func:`read_corpus_rows`.
+    """
+    return {row["policy"] for directory in directories for row in read_corpus_rows(directory)}
 
 
 def read_corpus_rows(directory: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from classifier.corpus import label_names, multi_hot
 from classifier.crossval import load_oof, oof_thresholds
-from classifier.seed_corpus import read_corpus_rows
+from classifier.seed_corpus import policy_ids
 from classifier.training import TrainConfig, build_dataset, evaluate_probs
 
 _CV_ONLY = ("k", "fold_seed")
@@ -38,7 +38,7 @@ def main() -> None:
     entry = load_oof(args.cv_dir)[args.entry]
     y, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]
     pooled, nested = oof_thresholds(y, probs, folds)
-    seeds = {row["policy"] for directory in settings.seed_corpus for row in read_corpus_rows(directory)}
+    seeds = policy_ids(settings.seed_corpus)
     is_seed = np.array([p in seeds for p in dataset["policy"]])
     at_half = [0.5] * len(labels)
     estimate = {}
