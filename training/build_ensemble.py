@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from classifier.baseline import TfidfBaseline
 from classifier.corpus import label_names, multi_hot
@@ -40,19 +41,43 @@ def main() -> None:
     config = TrainConfig.from_json(run / "model" / "train_config.json")
     train_data, validation_data = split_for_training(config)
     labels = label_names(train_data)
-    clf = PolicyClassifier.from_pretrained(run / "model", device="cpu")
+    # fp32: the combined model is saved, and int8 would only quantize weights that are never used here
+    clf = PolicyClassifier.from_pretrained(run / "model", device="cpu", precision="fp32")
     tfidf = TfidfBaseline.fit(train_data["text"], multi_hot(train_data), labels, seed=config.seed)
+    metrics = json.loads((run / "model" / "metrics.json").read_text())
+    metrics["transformer_thresholds"] = metrics["thresholds"]
     if validation_data is None:
         if args.thresholds is None or args.tfidf_thresholds is None:
             parser.error("this run has no validation split: give --thresholds and --tfidf-thresholds")
-        _without_validation(run, config, clf, tfidf, labels, args)
-        return
+        weight = args.weight
+        thresholds, source = _read_thresholds(args.thresholds, labels)
+        tfidf.thresholds, _ = _read_thresholds(args.tfidf_thresholds, labels)
+        metrics["validation"] = {**metrics.get("validation", {}), "tfidf_weight": weight}
+        metrics["threshold_source"] = {"file": str(args.thresholds), "entry": source.get("entry"),
+                                       "estimate": source.get("estimate")}
+    else:
+        weight, thresholds, report, search = _choose_weight(clf, tfidf, validation_data, labels, args.weights)
+        metrics["transformer_validation"] = metrics.pop("validation")
+        metrics["validation"] = {**report, "epoch": metrics["transformer_validation"].get("epoch"),
+                                 "tfidf_weight": weight}
+        metrics["ensemble_search"] = search
+    clf.tfidf, clf.tfidf_weight, clf.thresholds = (tfidf, weight, thresholds) if weight > 0 else (None, 0.0, thresholds)
+    metrics["thresholds"] = dict(zip(labels, thresholds, strict=True))
+    train_config = json.loads((run / "model" / "train_config.json").read_text())
+    clf.save_pretrained(args.out, half=config.half, train_config=train_config, metrics=metrics,
+                        card=render_card(labels, train_config, metrics))
+    print(f"saved {args.out} (TF-IDF weight {weight})")
+
+
+def _choose_weight(clf: PolicyClassifier, tfidf: TfidfBaseline, validation_data: Any, labels: list[str],
+                   weights: str) -> tuple[float, list[float], dict, dict]:
+    """Try each TF-IDF weight on the validation split; keep the best macro-F1 (tunes the member's own thresholds)."""
     y_val = multi_hot(validation_data)
     texts = validation_data["text"]
     p_transformer, p_tfidf = clf.predict_proba(texts), tfidf.predict_proba(texts)
     tfidf.thresholds = tune_thresholds(y_val, p_tfidf)
     choices = {}
-    for weight in (float(w) for w in args.weights.split(",")):
+    for weight in (float(w) for w in weights.split(",")):
         probs = (1 - weight) * p_transformer + weight * p_tfidf
         thresholds = tune_thresholds(y_val, probs)
         report = evaluate_probs(y_val, probs, labels, thresholds)
@@ -60,41 +85,13 @@ def main() -> None:
         print(f"tfidf weight {weight:.1f}: val micro-F1 {report['micro_f1']:.4f}  macro-F1 {report['macro_f1']:.4f}")
     weight = max(choices, key=lambda w: choices[w][0]["macro_f1"])
     report, thresholds = choices[weight]
-    print(f"chosen weight {weight}")
-    clf.tfidf, clf.tfidf_weight, clf.thresholds = (tfidf, weight, thresholds) if weight > 0 else (None, 0.0, thresholds)
-    metrics = json.loads((run / "model" / "metrics.json").read_text())
-    metrics["transformer_validation"] = metrics.pop("validation")
-    metrics["transformer_thresholds"] = metrics["thresholds"]
-    metrics["validation"] = {**report, "epoch": metrics["transformer_validation"].get("epoch"), "tfidf_weight": weight}
-    metrics["thresholds"] = dict(zip(labels, thresholds, strict=True))
-    metrics["ensemble_search"] = {str(w): {"micro_f1": r["micro_f1"], "macro_f1": r["macro_f1"]}
-                                  for w, (r, _) in choices.items()}
-    train_config = json.loads((run / "model" / "train_config.json").read_text())
-    clf.save_pretrained(args.out, half=config.half, train_config=train_config, metrics=metrics,
-                        card=render_card(labels, train_config, metrics))
-    print(f"saved {args.out}")
+    search = {str(w): {"micro_f1": r["micro_f1"], "macro_f1": r["macro_f1"]} for w, (r, _) in choices.items()}
+    return weight, thresholds, report, search
 
 
 def _read_thresholds(path: Path, labels: list[str]) -> tuple[list[float], dict]:
     document = json.loads(path.read_text())
     return [float(document["thresholds"][label]) for label in labels], document
-
-
-def _without_validation(run: Path, config: TrainConfig, clf: PolicyClassifier, tfidf: TfidfBaseline,
-                        labels: list[str], args: argparse.Namespace) -> None:
-    thresholds, source = _read_thresholds(args.thresholds, labels)
-    tfidf.thresholds, _ = _read_thresholds(args.tfidf_thresholds, labels)
-    clf.tfidf, clf.tfidf_weight, clf.thresholds = tfidf, args.weight, thresholds
-    metrics = json.loads((run / "model" / "metrics.json").read_text())
-    metrics["transformer_thresholds"] = metrics["thresholds"]
-    metrics["thresholds"] = dict(zip(labels, thresholds, strict=True))
-    metrics["validation"] = {**metrics.get("validation", {}), "tfidf_weight": args.weight}
-    metrics["threshold_source"] = {"file": str(args.thresholds), "entry": source.get("entry"),
-                                   "estimate": source.get("estimate")}
-    train_config = json.loads((run / "model" / "train_config.json").read_text())
-    clf.save_pretrained(args.out, half=config.half, train_config=train_config, metrics=metrics,
-                        card=render_card(labels, train_config, metrics))
-    print(f"saved {args.out} (TF-IDF weight {args.weight}, thresholds from {args.thresholds})")
 
 
 if __name__ == "__main__":
