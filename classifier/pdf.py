@@ -10,6 +10,7 @@ blocks, and page numbers are dropped. Scanned PDFs without a text layer are refu
 from __future__ import annotations
 
 import io
+import logging
 import re
 import statistics
 from typing import Any
@@ -37,15 +38,21 @@ def pdf_to_text(data: bytes) -> str:
         ValueError: the file is not a readable PDF, is encrypted, or has no text layer (a scan).
     """
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
+    # pypdf logs its repairs of damaged files ("EOF marker not found"); the user gets our one line instead.
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise ValueError("encrypted PDF")
-        pages = [_page_text(page) for page in reader.pages]
-    except (PdfReadError, KeyError, TypeError, OSError) as exc:  # pypdf raises these for damaged files
+        encrypted = reader.is_encrypted
+        pages = [] if encrypted else [_page_text(page) for page in reader.pages]
+    except Exception as exc:  # a damaged file can make pypdf raise almost anything; one line for the user
         raise ValueError(f"unreadable PDF ({type(exc).__name__})") from None
+    finally:
+        logger.setLevel(level)
+    if encrypted:
+        raise ValueError("encrypted PDF")
     lines = [" ".join(line.split()) for page in pages for line in page.splitlines()]
     lines = [line for line in lines if not _PAGE_NUMBER.match(line)]
     if not any(lines):

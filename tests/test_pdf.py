@@ -87,3 +87,11 @@ def test_pdf_without_the_extra_says_how_to_install_it(tmp_path: Path, monkeypatc
     monkeypatch.setattr(classifier.pdf, "pdf_to_text", missing)
     with pytest.raises(PolicyInputError, match=r"pip install 'policy-clause-classifier\[pdf\]'"):
         read_policy(make_pdf(LINES))
+
+
+def test_a_damaged_pdf_is_one_line_and_pypdf_logs_nothing(tmp_path: Path, caplog):
+    damaged = tmp_path / "damaged.pdf"
+    damaged.write_bytes(b"%PDF-1.4\n1 0 obj <<< garbage")
+    with caplog.at_level("DEBUG"), pytest.raises(PolicyInputError, match="unreadable PDF"):
+        read_policy(damaged)
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
