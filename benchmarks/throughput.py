@@ -15,6 +15,7 @@ import json
 import os
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -51,10 +52,19 @@ def main() -> None:
     rows = sorted(rng.choice(len(data), size=min(args.n, len(data)), replace=False).tolist())
     subset = data.select(rows)
     texts = subset["text"]
+    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    if config.get("policy_classifier", {}).get("section_context"):
+        from classifier.context import with_section
+
+        # what classify_document feeds such a model: the heading, then the paragraph without it
+        texts = [with_section(body, section) for body, section in zip(subset["body"], subset["section"], strict=True)]
     y = multi_hot(subset)
     labels = label_names(data)
-    print(f"{len(texts)} OPP-115 segments, {torch.get_num_threads()} threads, model {model_dir}")
-    figures: dict[str, object] = {"n": len(texts), "threads": torch.get_num_threads()}
+    mean_tokens = float(np.mean([len(ids) for ids in PolicyClassifier.from_pretrained(
+        model_dir, device="cpu", precision="fp32").tokenizer(texts)["input_ids"]]))
+    print(f"{len(texts)} OPP-115 segments ({mean_tokens:.1f} tokens on average), {torch.get_num_threads()} threads, "
+          f"model {model_dir}")
+    figures: dict[str, object] = {"n": len(texts), "threads": torch.get_num_threads(), "mean_tokens": mean_tokens}
 
     pipe = pipeline("text-classification", model=model_dir, top_k=None, function_to_apply="sigmoid",
                     device=-1, truncation=True, max_length=256)

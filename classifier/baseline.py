@@ -35,8 +35,10 @@ class TfidfBaseline:
     kind = "tfidf"
 
     def __init__(self, labels: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray, coef: np.ndarray,
-                 intercept: np.ndarray, thresholds: Sequence[float] | None = None) -> None:
+                 intercept: np.ndarray, thresholds: Sequence[float] | None = None,
+                 section_context: bool = False) -> None:
         self.labels = list(labels)
+        self.section_context = bool(section_context)
         self.vocabulary = vocabulary
         self.idf = idf.astype(np.float64)
         self.coef = coef.astype(np.float64)
@@ -76,20 +78,23 @@ class TfidfBaseline:
             self._vectorizer = vectorizer
         return self._vectorizer.transform([normalize_text(t) for t in texts])
 
-    def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024) -> np.ndarray:
-        """Return an ``(n, k)`` probability matrix."""
-        texts = list(texts)
+    def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024,
+                      sections: Iterable[Sequence[str]] | None = None) -> np.ndarray:
+        """Return an ``(n, k)`` probability matrix (``sections`` as in :meth:`PolicyClassifier.predict_proba`)."""
+        from classifier.context import model_inputs
+
+        texts = model_inputs(texts, sections, self.section_context)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         logits = self._transform(texts) @ self.coef.T + self.intercept
         return (1.0 / (1.0 + np.exp(-np.asarray(logits)))).astype(np.float32)
 
     def predict(self, texts: Iterable[str], *, batch_size: int = 1024, scheme: Scheme | str = Scheme.opp115,
-                threshold: float | None = None) -> list[Prediction]:
+                threshold: float | None = None, sections: Iterable[Sequence[str]] | None = None) -> list[Prediction]:
         """Labels and scores per text, like :meth:`PolicyClassifier.predict`."""
         from classifier.model import PolicyClassifier
 
-        probs = self.predict_proba(texts)
+        probs = self.predict_proba(texts, sections=sections)
         return [PolicyClassifier._prediction(self, row, Scheme(scheme), threshold) for row in probs]  # type: ignore[arg-type]
 
     def classify_document(self, source: Any, *, scheme: Scheme | str = Scheme.opp115,
@@ -106,6 +111,7 @@ class TfidfBaseline:
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"kind": self.kind, "labels": self.labels, "thresholds": self.thresholds,
+                  "section_context": self.section_context,
                   "vectorizer": {**_VECTORIZER, "ngram_range": [1, 2]}}
         (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         (directory / "vocab.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False))
@@ -134,7 +140,7 @@ class TfidfBaseline:
         if config.get("kind") != cls.kind:
             raise ModelLoadError(f"{directory}: not a TF-IDF baseline")
         return cls(config["labels"], vocabulary, tensors["idf"], tensors["coef"], tensors["intercept"],
-                   config.get("thresholds"))
+                   config.get("thresholds"), section_context=config.get("section_context", False))
 
     @staticmethod
     def is_baseline_dir(path: str | os.PathLike[str]) -> bool:

@@ -416,6 +416,8 @@ def train(
     max_length: Annotated[int | None, typer.Option(help="Tokens per paragraph (head+tail).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     labels_from_data: Annotated[bool, typer.Option(help="Take the label set from the JSONL data.")] = False,
+    section_context: Annotated[bool, typer.Option(help="Read each paragraph with its section heading in front "
+                                                       "(saved with the model).")] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     precision: Annotated[Precision | None, typer.Option(help="Mixed precision.")] = None,
     model_type: Annotated[ModelType, typer.Option(help="transformer, or the TF-IDF baseline.")]
@@ -438,7 +440,7 @@ def train(
         "encoder": encoder, "output_dir": str(output_dir) if output_dir else None, "epochs": epochs,
         "learning_rate": learning_rate, "batch_size": batch_size, "max_length": max_length, "seed": seed,
         "device": device, "precision": precision.value if precision else None,
-        "labels_from_data": labels_from_data or None,
+        "labels_from_data": labels_from_data or None, "section_context": section_context or None,
     }
     settings = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     try:

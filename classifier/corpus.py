@@ -119,12 +119,14 @@ def load_opp115(
         keep_unlabeled: keep segments that reached no label.
 
     Returns:
-        A ``Dataset`` with ``policy``, ``policy_id``, ``segment_id``, ``text`` and ``labels``.
+        A ``Dataset`` with ``policy``, ``policy_id``, ``segment_id``, ``text``, ``labels``, ``section`` (the heading
+        path the segment sits under: its own inline heading, else the last one seen earlier in the policy) and
+        ``body`` (the text without the segment's own headings, as the project's segmenter would give it).
 
     Raises:
         CorpusError: the directory is not laid out like OPP-115 or a file is malformed.
     """
-    from datasets import Dataset, Value
+    from datasets import Dataset, List, Value
 
     root_path = Path(root) if root is not None else default_opp115_dir()
     if other_subtypes:
@@ -159,10 +161,14 @@ def load_opp115(
                 if (not other_subtypes and label == "international_specific_audiences"
                         and attributes.get("Audience Type", {}).get("value") == "Children"):
                     votes[segment]["children"].add(annotator)
+        heading: list[str] = []
         for segment_id, raw in enumerate(segments):
-            text = normalize_text(html_to_text(raw)) if raw.strip() else ""
+            markdown = html_to_text(raw) if raw.strip() else ""
+            text = normalize_text(markdown)
             if not text:
                 continue
+            body, own_heading = _split_heading(markdown)
+            heading = own_heading or heading
             seg_votes = votes.get(segment_id, {})
             labels = [names.index(label) for label in names if len(seg_votes.get(label, ())) >= min_annotators]
             if not labels and not keep_unlabeled:
@@ -171,9 +177,21 @@ def load_opp115(
             rows["policy_id"].append(policy_id)
             rows["segment_id"].append(segment_id)
             rows["text"].append(text)
+            rows["section"].append(heading)
+            rows["body"].append(body or text)
             rows["labels"].append(labels)
-    features = _features(names, {"policy_id": Value("int32"), "segment_id": Value("int32")})
+    features = _features(names, {"policy_id": Value("int32"), "segment_id": Value("int32"),
+                                 "section": List(Value("string")), "body": Value("string")})
     return Dataset.from_dict(dict(rows), features=features)
+
+
+def _split_heading(markdown: str) -> tuple[str, list[str]]:
+    """Split an OPP-115 segment into its text without headings and the heading path of its first paragraph."""
+    from classifier.segment import segment_text
+
+    paragraphs = segment_text(markdown)
+    own = next((list(p.section) for p in paragraphs if p.section), [])
+    return normalize_text(" ".join(p.text for p in paragraphs)), own
 
 
 def load_jsonl(

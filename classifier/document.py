@@ -87,7 +87,7 @@ def classify_document(
     policy = source if isinstance(source, PolicyText) else read_policy(source)
     paragraphs = segment_policy(policy)
     predictions = classifier.predict([p.text for p in paragraphs], batch_size=batch_size, scheme=scheme,
-                                     threshold=threshold)
+                                     threshold=threshold, sections=[p.section for p in paragraphs])
     return ClassifiedDocument(
         source=policy.source,
         scheme=Scheme(scheme),

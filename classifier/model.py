@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from classifier.context import model_inputs
 from classifier.labels import Scheme, card_label_ids, card_scores, to_card
 from classifier.text import normalize_text
 
@@ -152,8 +153,11 @@ class PolicyClassifier:
         tfidf: Any = None,
         tfidf_weight: float = 0.0,
         streams: int | None = None,
+        section_context: bool = False,
     ) -> None:
         self.model = model
+        # Trained with each paragraph's section heading in front: predict() puts it there too when given sections.
+        self.section_context = bool(section_context)
         # The float model is what gets saved: a quantized copy cannot be written back as plain weights.
         self._float_model = model
         self.tokenizer = tokenizer
@@ -249,7 +253,7 @@ class PolicyClassifier:
             tfidf = TfidfBaseline.from_pretrained(directory / "tfidf")
         return cls(model, tokenizer, thresholds=extra.get("thresholds"), max_length=extra.get("max_length", 256),
                    device=device, precision=precision, tfidf=tfidf, tfidf_weight=extra.get("tfidf_weight", 0.0),
-                   streams=streams)
+                   streams=streams, section_context=extra.get("section_context", False))
 
     def save_pretrained(
         self,
@@ -283,6 +287,7 @@ class PolicyClassifier:
             "thresholds": [round(float(t), 4) for t in self.thresholds],
             "max_length": self.max_length,
             "tfidf_weight": self.tfidf_weight,
+            "section_context": self.section_context,
             "versions": library_versions(),
         }
         if self.tfidf is not None:
@@ -370,11 +375,16 @@ class PolicyClassifier:
                 torch.set_num_threads(threads)
         return out
 
-    def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """Return an ``(n_texts, n_labels)`` array of probabilities, columns in :attr:`labels` order."""
+    def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
+                      sections: Iterable[Sequence[str]] | None = None) -> np.ndarray:
+        """Return an ``(n_texts, n_labels)`` array of probabilities, columns in :attr:`labels` order.
+
+        ``sections`` (one heading path per text) is used by models trained with the section heading as context
+        and ignored by the others; see :func:`classifier.context.model_inputs`.
+        """
         import numpy as np
 
-        texts = list(texts)
+        texts = model_inputs(texts, sections, self.section_context)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         probs = self._probabilities(encode_texts(self.tokenizer, texts, self.max_length), batch_size)
@@ -408,6 +418,7 @@ class PolicyClassifier:
         batch_size: int = DEFAULT_BATCH_SIZE,
         scheme: Scheme | str = Scheme.opp115,
         threshold: float | None = None,
+        sections: Iterable[Sequence[str]] | None = None,
     ) -> list[Prediction]:
         """Label paragraphs.
 
@@ -416,11 +427,16 @@ class PolicyClassifier:
             batch_size: paragraphs per forward pass.
             scheme: ``"opp115"`` (the model's labels) or ``"card"`` (the six user-facing categories).
             threshold: one threshold for every label instead of the tuned per-label ones.
+            sections: optional heading path of each paragraph (outermost first), for models trained with
+                ``section_context``; :meth:`classify_document` passes the segmenter's.
 
         Returns:
             One :class:`Prediction` per text, in input order.
+
+        Raises:
+            ValueError: ``sections`` and ``texts`` differ in length.
         """
-        probs = self.predict_proba(texts, batch_size=batch_size)
+        probs = self.predict_proba(texts, batch_size=batch_size, sections=sections)
         return [self._prediction(row, Scheme(scheme), threshold) for row in probs]
 
     def _prediction(self, row: Any, scheme: Scheme, threshold: float | None) -> Prediction:

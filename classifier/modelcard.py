@@ -48,6 +48,13 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
             "apply to the average. Plain `transformers` users get the transformer alone; its own thresholds are "
             "`transformer_thresholds` in `metrics.json`."
         )
+    if train_config.get("section_context"):
+        ensemble_text += (
+            "\n- Input: each paragraph is read with its innermost section heading in front (`\"<heading>. "
+            "<paragraph>\"`, `classifier.context.with_section`); `PolicyClassifier.classify_document` does this "
+            "itself, and `predict(texts, sections=...)` when given the headings. Plain `transformers` users should "
+            "build the same text."
+        )
     data = ", ".join(train_config.get("opp115", []) + train_config.get("seed_corpus", [])
                      + train_config.get("jsonl", []))
     if train_config.get("validation_fraction", 0) or train_config.get("validation_jsonl"):

