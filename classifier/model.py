@@ -400,16 +400,19 @@ class PolicyClassifier:
         chunk_size: int = 1024,
         scheme: Scheme | str = Scheme.opp115,
         threshold: float | None = None,
+        sections: Iterable[Sequence[str]] | None = None,
     ) -> Iterator[Prediction]:
-        """Stream predictions for any iterable of texts, ``chunk_size`` texts at a time (constant memory)."""
-        chunk: list[str] = []
-        for text in texts:
-            chunk.append(text)
-            if len(chunk) >= chunk_size:
-                yield from self.predict(chunk, batch_size=batch_size, scheme=scheme, threshold=threshold)
-                chunk = []
-        if chunk:
-            yield from self.predict(chunk, batch_size=batch_size, scheme=scheme, threshold=threshold)
+        """Stream predictions for any iterable of texts, ``chunk_size`` texts at a time (constant memory).
+
+        ``sections``, when given, is an iterable of heading paths read alongside ``texts`` (see :meth:`predict`).
+        """
+        import itertools
+
+        pairs = zip(texts, sections, strict=True) if sections is not None else ((t, ()) for t in texts)
+        while chunk := list(itertools.islice(pairs, chunk_size)):
+            yield from self.predict([text for text, _ in chunk], batch_size=batch_size, scheme=scheme,
+                                    threshold=threshold,
+                                    sections=[section for _, section in chunk] if sections is not None else None)
 
     def predict(
         self,

@@ -144,3 +144,13 @@ def test_cli_train_with_section_context_saves_a_context_model(tiny_encoder, tmp_
     assert json.loads((model_dir / "train_config.json").read_text())["section_context"] is True
     assert PolicyClassifier.from_pretrained(model_dir, device="cpu", precision="fp32").section_context is True
     assert "innermost section heading in front" in (model_dir / "README.md").read_text()
+
+
+def test_iter_predict_streams_sections_alongside_texts(tiny_model_dir):
+    clf = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
+    clf.section_context = True
+    texts = [f"we keep data for {n} days" for n in range(9)]
+    sections = [["retention"] if n % 2 else [] for n in range(9)]
+    streamed = list(clf.iter_predict(iter(texts), sections=iter(sections), chunk_size=4))
+    assert [p.scores for p in streamed] == [p.scores for p in clf.predict(texts, sections=sections)]
+    assert len(list(clf.iter_predict(iter(texts), chunk_size=4))) == 9
