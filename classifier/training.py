@@ -138,18 +138,14 @@ def build_dataset(config: TrainConfig) -> Dataset:
     from classifier.seed_corpus import load_seed_corpus
 
     names = infer_label_names(config.jsonl) if config.labels_from_data else list(LABEL_IDS)
-    columns = ["policy", "text", "labels"]
-    if config.section_context:
-        from classifier.context import with_section
+    def rows(data: Dataset) -> Dataset:
+        if config.section_context:
+            from classifier.context import with_section
 
-        def heading_first(row: dict[str, Any]) -> dict[str, Any]:
-            return {"text": with_section(row.get("body") or row["text"], row["section"])}
+            data = data.map(lambda row: {"text": with_section(row.get("body") or row["text"], row["section"])})
+        return data.select_columns(["policy", "text", "labels"])
 
-        parts = [load_opp115(d).map(heading_first).select_columns(columns) for d in config.opp115]
-        parts += [load_seed_corpus(d).map(heading_first).select_columns(columns) for d in config.seed_corpus]
-    else:
-        parts = [load_opp115(d).select_columns(columns) for d in config.opp115]
-        parts += [load_seed_corpus(d).select_columns(columns) for d in config.seed_corpus]
+    parts = [rows(load_opp115(d)) for d in config.opp115] + [rows(load_seed_corpus(d)) for d in config.seed_corpus]
     if config.jsonl:
         parts.append(load_jsonl(config.jsonl, names=names))
     for part in parts:
