@@ -44,7 +44,7 @@ def main() -> None:
 
     from classifier.corpus import label_names, load_opp115, multi_hot
     from classifier.metrics import multilabel_report
-    from classifier.model import DEFAULT_MODEL_DIR, PolicyClassifier
+    from classifier.model import DEFAULT_MODEL_DIR, PolicyClassifier, encode_texts
 
     model_dir = args.model or str(DEFAULT_MODEL_DIR)
     data = load_opp115(args.opp115)
@@ -60,8 +60,10 @@ def main() -> None:
         texts = [with_section(body, section) for body, section in zip(subset["body"], subset["section"], strict=True)]
     y = multi_hot(subset)
     labels = label_names(data)
-    mean_tokens = float(np.mean([len(ids) for ids in PolicyClassifier.from_pretrained(
-        model_dir, device="cpu", precision="fp32").tokenizer(texts)["input_ids"]]))
+    reference_model = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision="fp32")
+    mean_tokens = float(np.mean([len(ids) for ids in encode_texts(reference_model.tokenizer, list(texts),
+                                                                  reference_model.max_length)]))
+    del reference_model
     print(f"{len(texts)} OPP-115 segments ({mean_tokens:.1f} tokens on average), {torch.get_num_threads()} threads, "
           f"model {model_dir}")
     figures: dict[str, object] = {"n": len(texts), "threads": torch.get_num_threads(), "mean_tokens": mean_tokens}
