@@ -1,14 +1,17 @@
 """TF-IDF + logistic regression baseline (one-vs-rest), saved without pickle.
 
 Fitting uses scikit-learn; a saved baseline is plain data (``vocab.json``, ``config.json`` and a safetensors file
-with the idf vector and the per-label weights), and prediction needs only numpy and scipy, so loading it never
-executes code from the file.
+with the idf vector and the per-label weights), and prediction needs only numpy, so loading it never executes code
+from the file.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +24,22 @@ from classifier.text import normalize_text
 
 __all__ = ["TfidfBaseline"]
 
+# Fitting settings; _analyze and TfidfBaseline._logits reproduce what they mean at prediction time.
 _VECTORIZER: dict[str, Any] = {"ngram_range": (1, 2), "min_df": 2, "max_df": 0.9, "sublinear_tf": True,
                                "lowercase": True, "strip_accents": "unicode"}
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+
+
+def _strip_accents(text: str) -> str:
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _analyze(text: str) -> list[str]:
+    """Words and word bigrams of a text, as scikit-learn's word analyzer gives them for :data:`_VECTORIZER`."""
+    words = _TOKEN.findall(_strip_accents(text.lower()))
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
 class TfidfBaseline:
@@ -44,7 +61,7 @@ class TfidfBaseline:
         self.coef = coef.astype(np.float64)
         self.intercept = intercept.astype(np.float64)
         self.thresholds = list(thresholds) if thresholds is not None else [0.5] * len(self.labels)
-        self._vectorizer: Any = None
+        self._coef_t: np.ndarray | None = None
 
     @classmethod
     def fit(cls, texts: Sequence[str], y: np.ndarray, labels: Sequence[str], *, c: float = 4.0,
@@ -69,14 +86,29 @@ class TfidfBaseline:
         vocabulary = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
         return cls(labels, vocabulary, vectorizer.idf_, coef, intercept)
 
-    def _transform(self, texts: Sequence[str]) -> Any:
-        if self._vectorizer is None:
-            from sklearn.feature_extraction.text import TfidfVectorizer
+    def _logits(self, texts: Sequence[str]) -> np.ndarray:
+        """TF-IDF features times the weights, computed with numpy alone.
 
-            vectorizer = TfidfVectorizer(vocabulary=self.vocabulary, **_VECTORIZER)
-            vectorizer.idf_ = self.idf
-            self._vectorizer = vectorizer
-        return self._vectorizer.transform([normalize_text(t) for t in texts])
+        The same arithmetic as scikit-learn's ``TfidfVectorizer`` with :data:`_VECTORIZER` (tested against it), but
+        without importing scikit-learn and scipy, which took a second of a one-policy CLI run.
+        """
+        if self._coef_t is None:
+            self._coef_t = np.ascontiguousarray(self.coef.T)  # rows per term: gathering a paragraph's terms is fast
+        out = np.tile(self.intercept, (len(texts), 1))
+        for row, text in enumerate(texts):
+            counts: dict[int, int] = {}
+            for term in _analyze(normalize_text(text)):
+                index = self.vocabulary.get(term)
+                if index is not None:
+                    counts[index] = counts.get(index, 0) + 1
+            if not counts:
+                continue
+            indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))))
+            weights *= self.idf[indices]
+            weights /= np.sqrt(np.dot(weights, weights))
+            out[row] += weights @ self._coef_t[indices]
+        return out
 
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024,
                       sections: Iterable[Sequence[str]] | None = None) -> np.ndarray:
@@ -86,8 +118,7 @@ class TfidfBaseline:
         texts = model_inputs(texts, sections, self.section_context)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        logits = self._transform(texts) @ self.coef.T + self.intercept
-        return (1.0 / (1.0 + np.exp(-np.asarray(logits)))).astype(np.float32)
+        return (1.0 / (1.0 + np.exp(-self._logits(texts)))).astype(np.float32)
 
     def predict(self, texts: Iterable[str], *, batch_size: int = 1024, scheme: Scheme | str = Scheme.opp115,
                 threshold: float | None = None, sections: Iterable[Sequence[str]] | None = None) -> list[Prediction]:

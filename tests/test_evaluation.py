@@ -133,6 +133,36 @@ def test_tfidf_baseline_fit_save_load(toy_eval_data, tmp_path):
     assert TfidfBaseline.is_baseline_dir(path) and not TfidfBaseline.is_baseline_dir(tmp_path)
 
 
+def test_tfidf_prediction_matches_scikit_learn_without_importing_it(toy_eval_data):
+    import subprocess
+    import sys
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classifier.baseline import _VECTORIZER, TfidfBaseline
+    from classifier.corpus import label_names, multi_hot
+    from classifier.text import normalize_text
+
+    model = TfidfBaseline.fit(toy_eval_data["text"], multi_hot(toy_eval_data), label_names(toy_eval_data))
+    texts = ["We keep your data data data for two years.", "", "!!! ?", "Café DATA, naïve résumé: we keep it",
+             "**We** share your data with _partners_ and keep your data", "a b c d"]
+    vectorizer = TfidfVectorizer(vocabulary=model.vocabulary, **_VECTORIZER)
+    vectorizer.idf_ = model.idf
+    expected = vectorizer.transform([normalize_text(t) for t in texts]) @ model.coef.T + model.intercept
+    np.testing.assert_allclose(model._logits(texts), expected, rtol=0, atol=1e-10)
+    # a fresh process predicting with a saved baseline never imports scikit-learn or scipy (a second of start-up)
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from classifier.baseline import TfidfBaseline\n"
+        "model = TfidfBaseline(['a'], {'we': 0, 'we keep': 1}, np.ones(2), np.ones((1, 2)), np.zeros(1))\n"
+        "model.predict_proba(['We keep it'])\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_crossval_tfidf_by_policy(toy_jsonl):
     from classifier.crossval import cross_validate, summarize_folds, tfidf_trainer
 
