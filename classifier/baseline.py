@@ -170,6 +170,11 @@ class TfidfBaseline:
             raise ModelLoadError(f"{directory}: cannot load TF-IDF baseline ({exc})") from None
         if config.get("kind") != cls.kind:
             raise ModelLoadError(f"{directory}: not a TF-IDF baseline")
+        n_terms, n_labels = len(tensors["idf"]), len(config["labels"])
+        if (tensors["coef"].shape != (n_labels, n_terms) or tensors["intercept"].shape != (n_labels,)
+                or any(not 0 <= i < n_terms for i in vocabulary.values())):
+            raise ModelLoadError(f"{directory}: TF-IDF files do not fit together (vocabulary, idf and weights differ "
+                                 "in size)")
         return cls(config["labels"], vocabulary, tensors["idf"], tensors["coef"], tensors["intercept"],
                    config.get("thresholds"), section_context=config.get("section_context", False))
 

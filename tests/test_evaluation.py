@@ -8,6 +8,7 @@ from classifier.corpus import load_jsonl
 from classifier.evaluation import bootstrap_f1, card_matrix, counts_by_policy, evaluate, paired_bootstrap
 from classifier.labels import LABEL_IDS, OPP115_IDS
 from classifier.metrics import multilabel_report, tune_thresholds
+from classifier.model import ModelLoadError
 
 
 def _random(n=300, k=6, seed=0):
@@ -131,6 +132,10 @@ def test_tfidf_baseline_fit_save_load(toy_eval_data, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
     assert loaded.predict(texts)[0].labels[0] == "data_retention"
     assert TfidfBaseline.is_baseline_dir(path) and not TfidfBaseline.is_baseline_dir(tmp_path)
+    vocabulary = json.loads((path / "vocab.json").read_text())
+    (path / "vocab.json").write_text(json.dumps({**vocabulary, "stray term": len(vocabulary) + 5}))
+    with pytest.raises(ModelLoadError, match="do not fit together"):
+        TfidfBaseline.from_pretrained(path)
 
 
 def test_tfidf_prediction_matches_scikit_learn_without_importing_it(toy_eval_data):
