@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from classifier.context import model_inputs
 from classifier.labels import Scheme
 from classifier.model import DEFAULT_BATCH_SIZE, ModelLoadError, Prediction
 from classifier.text import normalize_text
@@ -61,7 +62,7 @@ class TfidfBaseline:
         self.coef = coef.astype(np.float64)
         self.intercept = intercept.astype(np.float64)
         self.thresholds = list(thresholds) if thresholds is not None else [0.5] * len(self.labels)
-        self._coef_t: np.ndarray | None = None
+        self._coef_t = np.ascontiguousarray(self.coef.T)  # one row per term: a paragraph's terms gather fast
 
     @classmethod
     def fit(cls, texts: Sequence[str], y: np.ndarray, labels: Sequence[str], *, c: float = 4.0,
@@ -92,8 +93,6 @@ class TfidfBaseline:
         The same arithmetic as scikit-learn's ``TfidfVectorizer`` with :data:`_VECTORIZER` (tested against it), but
         without importing scikit-learn and scipy, which took a second of a one-policy CLI run.
         """
-        if self._coef_t is None:
-            self._coef_t = np.ascontiguousarray(self.coef.T)  # rows per term: gathering a paragraph's terms is fast
         out = np.tile(self.intercept, (len(texts), 1))
         for row, text in enumerate(texts):
             counts: dict[int, int] = {}
@@ -113,8 +112,6 @@ class TfidfBaseline:
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024,
                       sections: Iterable[Sequence[str]] | None = None) -> np.ndarray:
         """Return an ``(n, k)`` probability matrix (``sections`` as in :meth:`PolicyClassifier.predict_proba`)."""
-        from classifier.context import model_inputs
-
         texts = model_inputs(texts, sections, self.section_context)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)

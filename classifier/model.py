@@ -408,11 +408,12 @@ class PolicyClassifier:
         """
         import itertools
 
-        pairs = zip(texts, sections, strict=True) if sections is not None else ((t, ()) for t in texts)
-        while chunk := list(itertools.islice(pairs, chunk_size)):
-            yield from self.predict([text for text, _ in chunk], batch_size=batch_size, scheme=scheme,
-                                    threshold=threshold,
-                                    sections=[section for _, section in chunk] if sections is not None else None)
+        text_iter = iter(texts)
+        section_iter = iter(sections) if sections is not None else None
+        while chunk := list(itertools.islice(text_iter, chunk_size)):
+            # a shorter ``sections`` gives a short list here, which predict() reports as a length mismatch
+            heads = list(itertools.islice(section_iter, len(chunk))) if section_iter is not None else None
+            yield from self.predict(chunk, batch_size=batch_size, scheme=scheme, threshold=threshold, sections=heads)
 
     def predict(
         self,

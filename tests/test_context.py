@@ -154,3 +154,9 @@ def test_iter_predict_streams_sections_alongside_texts(tiny_model_dir):
     streamed = list(clf.iter_predict(iter(texts), sections=iter(sections), chunk_size=4))
     assert [p.scores for p in streamed] == [p.scores for p in clf.predict(texts, sections=sections)]
     assert len(list(clf.iter_predict(iter(texts), chunk_size=4))) == 9
+
+
+def test_iter_predict_reports_too_few_sections(tiny_model_dir):
+    clf = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
+    with pytest.raises(ValueError, match="sections for"):
+        list(clf.iter_predict(["a", "b", "c"], sections=[["H"]], chunk_size=2))
