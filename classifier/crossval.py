@@ -39,13 +39,16 @@ __all__ = [
 Trainer = Callable[["Dataset", "Dataset"], Any]
 
 
-def tfidf_trainer(c: float = 4.0, seed: int = 13) -> Trainer:
-    """A trainer for :func:`cross_validate` that fits the TF-IDF baseline and tunes thresholds on validation."""
+def tfidf_trainer(seed: int = 13, **options: Any) -> Trainer:
+    """A trainer for :func:`cross_validate` that fits the TF-IDF baseline and tunes thresholds on validation.
+
+    ``options`` go to :meth:`classifier.baseline.TfidfBaseline.fit` (``c``, ``char_ngrams``); its defaults otherwise.
+    """
 
     def fit(train: Dataset, validation: Dataset) -> Any:
         from classifier.baseline import TfidfBaseline
 
-        model = TfidfBaseline.fit(train["text"], multi_hot(train), label_names(train), c=c, seed=seed)
+        model = TfidfBaseline.fit(train["text"], multi_hot(train), label_names(train), seed=seed, **options)
         model.thresholds = tune_thresholds(multi_hot(validation), model.predict_proba(validation["text"]))
         return model
 

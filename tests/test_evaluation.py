@@ -132,9 +132,14 @@ def test_tfidf_baseline_fit_save_load(toy_eval_data, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
     assert loaded.predict(texts)[0].labels[0] == "data_retention"
     assert TfidfBaseline.is_baseline_dir(path) and not TfidfBaseline.is_baseline_dir(tmp_path)
-    vocabulary = json.loads((path / "vocab.json").read_text())
-    (path / "vocab.json").write_text(json.dumps({**vocabulary, "stray term": len(vocabulary) + 5}))
-    with pytest.raises(ModelLoadError, match="do not fit together"):
+    for name in ("char_vocab.json", "vocab.json"):  # either vocabulary pointing past the weights
+        vocabulary = json.loads((path / name).read_text())
+        (path / name).write_text(json.dumps({**vocabulary, "stray term": len(loaded.idf) + 5}))
+        with pytest.raises(ModelLoadError, match="do not fit together"):
+            TfidfBaseline.from_pretrained(path)
+        (path / name).write_text(json.dumps(vocabulary))
+    (path / "char_vocab.json").unlink()
+    with pytest.raises(ModelLoadError, match="cannot load"):
         TfidfBaseline.from_pretrained(path)
 
 
@@ -142,30 +147,63 @@ def test_tfidf_prediction_matches_scikit_learn_without_importing_it(toy_eval_dat
     import subprocess
     import sys
 
+    from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from classifier.baseline import _VECTORIZER, TfidfBaseline
+    from classifier.baseline import _VECTORIZER, TfidfBaseline, _char_vectorizer
     from classifier.corpus import label_names, multi_hot
     from classifier.text import normalize_text
 
     model = TfidfBaseline.fit(toy_eval_data["text"], multi_hot(toy_eval_data), label_names(toy_eval_data))
+    assert model.char_ngrams == (2, 5) and len(model.char_vocabulary) > len(model.vocabulary)
     texts = ["We keep your data data data for two years.", "", "!!! ?", "Café DATA, naïve résumé: we keep it",
-             "**We** share your data with _partners_ and keep your data", "a b c d"]
-    vectorizer = TfidfVectorizer(vocabulary=model.vocabulary, **_VECTORIZER)
-    vectorizer.idf_ = model.idf
-    expected = vectorizer.transform([normalize_text(t) for t in texts]) @ model.coef.T + model.intercept
+             "**We** share your data with _partners_ and keep your data", "a b c d", "x",
+             "we\tshare\n\nyour  data 😀 with 第三方 partners", "Üser data ǅ ﬁle"]
+    words = TfidfVectorizer(vocabulary=model.vocabulary, **_VECTORIZER)
+    words.idf_ = model.idf[: len(model.vocabulary)]
+    chars = TfidfVectorizer(vocabulary={g: i - len(model.vocabulary) for g, i in model.char_vocabulary.items()},
+                            **_char_vectorizer(model.char_ngrams))
+    chars.idf_ = model.idf[len(model.vocabulary):]
+    normalized = [normalize_text(t) for t in texts]
+    features = hstack([words.transform(normalized), chars.transform(normalized)]).tocsr()
+    expected = features @ model.coef.T + model.intercept
     np.testing.assert_allclose(model._logits(texts), expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model._logits(texts, chunk=2), expected, rtol=0, atol=1e-10)
     # a fresh process predicting with a saved baseline never imports scikit-learn or scipy (a second of start-up)
     code = (
         "import sys\n"
         "import numpy as np\n"
         "from classifier.baseline import TfidfBaseline\n"
-        "model = TfidfBaseline(['a'], {'we': 0, 'we keep': 1}, np.ones(2), np.ones((1, 2)), np.zeros(1))\n"
-        "model.predict_proba(['We keep it'])\n"
+        "model = TfidfBaseline(['a'], {'we': 0, 'we keep': 1}, np.ones(3), np.ones((1, 3)), np.zeros(1),\n"
+        "                      char_vocabulary={' we': 2}, char_ngrams=(2, 5))\n"
+        "print(model.predict_proba(['We keep it']).tolist())\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] in ('sklearn', 'scipy')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert out.split("\n")[1] == "[]"
+    # three blocks of one term each, each block normalised to 1: logit 1 + 1 (word block has 2 terms, each 1/sqrt 2)
+    assert json.loads(out.split("\n")[0])[0][0] == pytest.approx(1 / (1 + np.exp(-(2 / np.sqrt(2) + 1))), abs=1e-4)
+
+
+def test_tfidf_word_only_and_old_saved_baselines(toy_eval_data, tmp_path):
+    from classifier.baseline import TfidfBaseline
+    from classifier.corpus import label_names, multi_hot
+
+    y, labels = multi_hot(toy_eval_data), label_names(toy_eval_data)
+    model = TfidfBaseline.fit(toy_eval_data["text"], y, labels, char_ngrams=None)
+    assert model.char_ngrams is None and model.coef.shape[1] == len(model.vocabulary)
+    path = model.save_pretrained(tmp_path / "words")
+    assert not (path / "char_vocab.json").exists()
+    # baselines saved before character n-grams have no char_vectorizer entry: they load as word-only models
+    config = json.loads((path / "config.json").read_text())
+    del config["char_vectorizer"]
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = TfidfBaseline.from_pretrained(path)
+    assert loaded.char_ngrams is None
+    np.testing.assert_allclose(loaded.predict_proba(toy_eval_data["text"]), model.predict_proba(toy_eval_data["text"]),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="char_ngrams"):
+        TfidfBaseline.fit(toy_eval_data["text"], y, labels, char_ngrams=(1, 4))
 
 
 def test_crossval_tfidf_by_policy(toy_jsonl):
