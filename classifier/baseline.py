@@ -67,14 +67,52 @@ def _gram_hash(gram: str) -> int:
     return value
 
 
-def _char_counts(texts: Sequence[str], ngrams: tuple[int, int], hashes: np.ndarray,
-                 columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class _HashTable:
+    """An open-addressing table from 64-bit n-gram hashes to feature columns, looked up for many hashes at once.
+
+    Three to four times faster than a binary search over the sorted hashes for the ~1,500 windows of a paragraph.
+    Kept at most a quarter full so that most lookups end at the first slot; the key 0 marks an empty slot (an
+    n-gram whose hash is 0, a 2**-64 chance, would go unfound).
+    """
+
+    _MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads the low bits, where the last code point sits
+
+    def __init__(self, hashes: Sequence[int], columns: Sequence[int]) -> None:
+        bits = max(4, (4 * len(hashes)).bit_length())
+        self._shift, self._mask = np.uint64(64 - bits), (1 << bits) - 1
+        keys, values = [0] * (1 << bits), [-1] * (1 << bits)
+        for key, column, slot in zip(hashes, columns, self._slots(np.array(hashes, dtype=np.uint64)).tolist(),
+                                     strict=True):
+            while keys[slot] != 0:
+                slot = (slot + 1) & self._mask
+            keys[slot], values[slot] = key, column
+        self._keys = np.array(keys, dtype=np.uint64)
+        self._values = np.array(values, dtype=np.int64)
+
+    def _slots(self, hashes: np.ndarray) -> np.ndarray:
+        return ((hashes * self._MIX) >> self._shift).astype(np.int64)  # wraps modulo 2**64
+
+    def lookup(self, hashes: np.ndarray) -> np.ndarray:
+        """The column of each hash, -1 where it is not in the table."""
+        out = np.full(len(hashes), -1, dtype=np.int64)
+        pending, slots = np.arange(len(hashes)), self._slots(hashes)
+        while len(pending):
+            keys = self._keys[slots]
+            hit = keys == hashes[pending]
+            out[pending[hit]] = self._values[slots[hit]]
+            probing = ~hit & (keys != 0)  # an occupied slot holding another key: try the next one
+            pending, slots = pending[probing], (slots[probing] + 1) & self._mask
+        return out
+
+
+def _char_counts(texts: Sequence[str], ngrams: tuple[int, int], table: _HashTable,
+                 width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Count the vocabulary's character n-grams in each text, as scikit-learn's ``char_wb`` analyzer would.
 
     ``char_wb`` takes the n-grams of each word padded as ``" word "``; in :func:`_padded_words` those are exactly the
     windows with no space inside them (for a smallest n of 2 or 3). A fitted vocabulary holds no other windows, so
-    hashing every window of every text with numpy and looking the hashes up (``hashes`` sorted, ``columns`` their
-    feature columns) gives scikit-learn's counts, several times faster than slicing strings in Python.
+    hashing every window of every text with numpy and looking the hashes up in ``table`` (columns below ``width``)
+    gives scikit-learn's counts, several times faster than slicing strings in Python.
 
     Returns:
         ``(rows, cols, counts)`` of the non-zero counts, sorted by row.
@@ -87,16 +125,12 @@ def _char_counts(texts: Sequence[str], ngrams: tuple[int, int], hashes: np.ndarr
     found, cols = [], []
     for n in range(1, ngrams[1] + 1):
         window = window[: len(codes) - n + 1] * np.uint64(_HASH_MULT) + codes[n - 1:]  # wraps modulo 2**64
-        if n >= ngrams[0] and len(window) and len(hashes):
-            where = np.minimum(np.searchsorted(hashes, window), len(hashes) - 1)
-            hit = hashes[where] == window
+        if n >= ngrams[0]:
+            columns = table.lookup(window)
+            hit = columns >= 0
             found.append(np.flatnonzero(hit))
-            cols.append(columns[where[hit]])
-    if not found:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
+            cols.append(columns[hit])
     rows = np.searchsorted(starts, np.concatenate(found), side="right") - 1
-    width = int(columns.max()) + 1
     keys, counts = np.unique(rows * width + np.concatenate(cols), return_counts=True)
     return keys // width, keys % width, counts
 
@@ -131,10 +165,8 @@ class TfidfBaseline:
         self.intercept = intercept.astype(np.float64)
         self.thresholds = list(thresholds) if thresholds is not None else [0.5] * len(self.labels)
         self._coef_t = np.ascontiguousarray(self.coef.T)  # one row per term: a paragraph's terms gather fast
-        # the character vocabulary as sorted n-gram hashes and their columns, looked up by _char_counts
-        grams = sorted((_gram_hash(gram), column) for gram, column in self.char_vocabulary.items())
-        self._char_hashes = np.array([h for h, _ in grams], dtype=np.uint64)
-        self._char_columns = np.array([c for _, c in grams], dtype=np.int64)
+        self._char_table = _HashTable([_gram_hash(gram) for gram in self.char_vocabulary],
+                                      list(self.char_vocabulary.values()))
 
     @classmethod
     def fit(cls, texts: Sequence[str], y: np.ndarray, labels: Sequence[str], *, c: float = DEFAULT_C,
@@ -191,7 +223,7 @@ class TfidfBaseline:
             self._add_block(out[begin:begin + chunk], *self._word_counts(part))
             if self.char_ngrams is not None:
                 self._add_block(out[begin:begin + chunk],
-                                *_char_counts(part, self.char_ngrams, self._char_hashes, self._char_columns))
+                                *_char_counts(part, self.char_ngrams, self._char_table, len(self.idf)))
         return out
 
     def _word_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
