@@ -274,8 +274,12 @@ class TfidfBaseline:
 
         return classify_document(self, source, scheme=scheme, batch_size=batch_size, threshold=threshold)  # type: ignore[arg-type]
 
-    def save_pretrained(self, path: str | os.PathLike[str], *, metrics: dict[str, Any] | None = None) -> Path:
-        """Write ``config.json``, ``vocab.json`` and ``weights.safetensors`` (and ``metrics.json``) to a directory."""
+    def save_pretrained(self, path: str | os.PathLike[str], *, metrics: dict[str, Any] | None = None,
+                        half: bool = False) -> Path:
+        """Write ``config.json``, ``vocab.json`` and ``weights.safetensors`` (and ``metrics.json``) to a directory.
+
+        ``half`` stores the coefficient matrix in fp16 (half the size; loading casts it back). Returns the directory.
+        """
         from safetensors.numpy import save_file
 
         directory = Path(path)
@@ -289,7 +293,7 @@ class TfidfBaseline:
         (directory / "vocab.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False))
         if self.char_ngrams:
             (directory / "char_vocab.json").write_text(json.dumps(self.char_vocabulary, ensure_ascii=False))
-        save_file({"idf": self.idf.astype(np.float32), "coef": self.coef.astype(np.float32),
+        save_file({"idf": self.idf.astype(np.float32), "coef": self.coef.astype(np.float16 if half else np.float32),
                    "intercept": self.intercept.astype(np.float32)}, str(directory / "weights.safetensors"))
         if metrics is not None:
             (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

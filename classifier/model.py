@@ -291,7 +291,7 @@ class PolicyClassifier:
             "versions": library_versions(),
         }
         if self.tfidf is not None:
-            self.tfidf.save_pretrained(directory / "tfidf")
+            self.tfidf.save_pretrained(directory / "tfidf", half=half)
         with quiet_transformers():
             if half:
                 state = {k: v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()

@@ -132,6 +132,10 @@ def test_tfidf_baseline_fit_save_load(toy_eval_data, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
     assert loaded.predict(texts)[0].labels[0] == "data_retention"
     assert TfidfBaseline.is_baseline_dir(path) and not TfidfBaseline.is_baseline_dir(tmp_path)
+    half = TfidfBaseline.from_pretrained(model.save_pretrained(tmp_path / "half", half=True))
+    weights_size = [(d / "weights.safetensors").stat().st_size for d in (tmp_path / "half", path)]
+    assert weights_size[0] < 0.8 * weights_size[1]
+    np.testing.assert_allclose(half.predict_proba(texts), model.predict_proba(texts), atol=2e-3)
     for name in ("char_vocab.json", "vocab.json"):  # either vocabulary pointing past the weights
         vocabulary = json.loads((path / name).read_text())
         (path / name).write_text(json.dumps({**vocabulary, "stray term": len(loaded.idf) + 5}))
