@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,13 +180,16 @@ class PolicyClassifier:
         self.streams = streams
         self.model.to(self.device)
         self.model.eval()
-        self._onnx = None
+        self._onnx: Any = None
         if precision == "onnx-int8":
             if self.device != "cpu":
                 raise ValueError("onnx-int8 runs on the CPU only")
+            import torch
+
             from classifier.onnx_backend import OnnxRunner
 
-            self._onnx = OnnxRunner(self.model)
+            # One session shared by the streams; each run stays on its calling thread when streams split the cores.
+            self._onnx = OnnxRunner(self.model, threads=max(1, torch.get_num_threads() // self.cpu_streams))
         if precision == "int8":
             if self.device != "cpu":
                 raise ValueError("int8 (dynamic quantization) runs on the CPU only")
@@ -327,17 +330,21 @@ class PolicyClassifier:
 
         Measured on 2 cores (``benchmarks/throughput.py``): two single-threaded streams beat one two-threaded
         stream by 1.05-1.15x, because small per-batch matrix products parallelise poorly inside one operation.
-        Only the torch CPU paths use streams; ONNX Runtime and GPUs run one batch at a time.
+        The torch and ONNX Runtime CPU paths use streams (an ONNX session gets its share of the threads when it
+        is created); GPUs run one batch at a time.
         """
         import torch
 
-        if self.device != "cpu" or self._onnx is not None:
+        if self.device != "cpu":
             return 1
         if self.streams is not None:
             return self.streams
         return 2 if torch.get_num_threads() >= 2 else 1
 
-    def _probabilities(self, ids: Sequence[Sequence[int]], batch_size: int) -> np.ndarray:
+    def _probabilities(self, ids: Sequence[Sequence[int]], batch_size: int,
+                       beside: Callable[[], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Transformer probabilities for token ids, and the result of ``beside`` (run as one more task in the
+        streams, so that CPU work outside the transformer, the TF-IDF member, does not leave a core idle)."""
         import numpy as np
         import torch
 
@@ -357,12 +364,12 @@ class PolicyClassifier:
                                         attention_mask=mask.to(self.device)).logits
                 out[chunk] = torch.sigmoid(logits.float()).cpu().numpy()
 
-        streams = min(self.cpu_streams, len(batches))
+        streams = min(self.cpu_streams, len(batches) + (beside is not None))
         if streams <= 1:
             with self._lock:
                 for chunk in batches:
                     run(chunk)
-            return out
+            return out, beside() if beside is not None else None
         from concurrent.futures import ThreadPoolExecutor
 
         with self._lock, _CPU_STREAMS_LOCK:
@@ -370,10 +377,12 @@ class PolicyClassifier:
             torch.set_num_threads(max(1, threads // streams))
             try:
                 with ThreadPoolExecutor(streams, thread_name_prefix="policy-classifier") as pool:
+                    side = pool.submit(beside) if beside is not None else None
                     list(pool.map(run, batches))
+                    side_result = side.result() if side is not None else None
             finally:
                 torch.set_num_threads(threads)
-        return out
+        return out, side_result
 
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
                       sections: Iterable[Sequence[str]] | None = None) -> np.ndarray:
@@ -387,9 +396,11 @@ class PolicyClassifier:
         texts = model_inputs(texts, sections, self.section_context)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        probs = self._probabilities(encode_texts(self.tokenizer, texts, self.max_length), batch_size)
-        if self.tfidf is not None and self.tfidf_weight > 0:
-            probs = (1 - self.tfidf_weight) * probs + self.tfidf_weight * self.tfidf.predict_proba(texts)
+        tfidf = self.tfidf if self.tfidf is not None and self.tfidf_weight > 0 else None
+        probs, tfidf_probs = self._probabilities(encode_texts(self.tokenizer, texts, self.max_length), batch_size,
+                                                 beside=(lambda: tfidf.predict_proba(texts)) if tfidf else None)
+        if tfidf_probs is not None:
+            probs = (1 - self.tfidf_weight) * probs + self.tfidf_weight * tfidf_probs
         return probs
 
     def iter_predict(

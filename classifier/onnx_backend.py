@@ -74,6 +74,7 @@ class OnnxRunner:
             plain.unlink(missing_ok=True)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.inter_op_num_threads = 1  # one graph runs sequentially; parallelism comes from the caller's streams
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(quantized), options, providers=["CPUExecutionProvider"])
 

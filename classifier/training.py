@@ -332,7 +332,7 @@ def train(
         if y_val is None:  # no validation data: fixed epochs, thresholds from the config
             emit(f"epoch {epoch}: loss {entry['loss']:.4f}  ({entry['seconds']:.0f}s)")
         else:
-            probs = classifier._probabilities(val_ids, DEFAULT_BATCH_SIZE)
+            probs, _ = classifier._probabilities(val_ids, DEFAULT_BATCH_SIZE)
             thresholds = tune_thresholds(y_val, probs)
             report = evaluate_probs(y_val, probs, labels, thresholds)
             entry.update(val_micro_f1=report["micro_f1"], val_macro_f1=report["macro_f1"])

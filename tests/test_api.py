@@ -149,11 +149,12 @@ def test_tfidf_member_is_saved_loaded_and_averaged(tiny_classifier, toy_jsonl, t
 
     data = load_jsonl(toy_jsonl)
     tfidf = TfidfBaseline.fit(data["text"], multi_hot(data), label_names(data))
-    combined = PolicyClassifier(tiny_classifier.model, tiny_classifier.tokenizer, max_length=32, device="cpu",
-                                precision="fp32", tfidf=tfidf, tfidf_weight=0.25)
     texts = ["We keep your data for two years and then delete it.", "Contact us."]
     expected = 0.75 * tiny_classifier.predict_proba(texts) + 0.25 * tfidf.predict_proba(texts)
-    np.testing.assert_allclose(combined.predict_proba(texts), expected, atol=1e-6)
+    for streams in (1, 2):  # with two streams the member runs beside the transformer's batches
+        combined = PolicyClassifier(tiny_classifier.model, tiny_classifier.tokenizer, max_length=32, device="cpu",
+                                    precision="fp32", tfidf=tfidf, tfidf_weight=0.25, streams=streams)
+        np.testing.assert_allclose(combined.predict_proba(texts, batch_size=1), expected, atol=1e-6)
     path = combined.save_pretrained(tmp_path / "ensemble")
     assert (path / "tfidf" / "weights.safetensors").is_file()
     reloaded = PolicyClassifier.from_pretrained(path, device="cpu", precision="fp32")
@@ -168,6 +169,11 @@ def test_onnx_int8_path_matches_torch(tiny_model_dir, tmp_path, monkeypatch):
     fast = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="onnx-int8")
     texts = ["we collect your email", "we share data with partners and advertisers", "contact us"]
     np.testing.assert_allclose(fast.predict_proba(texts), reference.predict_proba(texts), atol=0.05)
+    one_stream = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="onnx-int8", streams=1)
+    two_streams = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="onnx-int8", streams=2)
+    assert (one_stream.cpu_streams, two_streams.cpu_streams) == (1, 2)
+    np.testing.assert_allclose(two_streams.predict_proba(texts, batch_size=1),
+                               one_stream.predict_proba(texts, batch_size=1), atol=1e-6)
     assert list((tmp_path / "cache" / "onnx").glob("*/model-int8.onnx"))
 
 
