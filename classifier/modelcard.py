@@ -44,7 +44,8 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
     if weight:
         ensemble_text = (
             f"\n- Ensemble: the transformer's probabilities are averaged with a TF-IDF + logistic-regression member "
-            f"(`tfidf/`, weight {weight}, fitted on the same training policies); the thresholds in `config.json` "
+            f"(`tfidf/`, weight {weight}, fitted on the same training policies; its word and character n-gram "
+            "settings are in `tfidf/config.json`); the thresholds in `config.json` "
             "apply to the average. Plain `transformers` users get the transformer alone; its own thresholds are "
             "`transformer_thresholds` in `metrics.json`."
         )
