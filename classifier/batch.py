@@ -1,6 +1,8 @@
 """Batch classification of many policy files with incremental, atomic, resumable output.
 
-Rows are written file by file: all rows of one policy go out in a single write followed by ``fsync``, and only then
+Policies are labelled in groups (one model call over about a thousand paragraphs of several policies runs twice as
+fast as one call per policy), but rows are written file by file, in input order: all rows of one policy go out in a
+single write followed by ``fsync``, and only then
 is the policy recorded in the progress journal (``<output>.progress``, one JSON line per finished policy with the
 output size after it). On ``resume`` the output is cut back to the size recorded for the last finished policy, so
 a crash mid-write leaves neither a half-written row nor a partial policy, and finished policies are skipped.
@@ -24,11 +26,15 @@ from classifier.model import DEFAULT_BATCH_SIZE
 if TYPE_CHECKING:
     from classifier.document import ClassifiedDocument
     from classifier.model import PolicyClassifier
+    from classifier.segment import Paragraph
 
-__all__ = ["DEFAULT_GLOBS", "BatchResult", "OutputFormat", "discover_inputs", "run_batch"]
+__all__ = ["DEFAULT_GLOBS", "DEFAULT_GROUP_PARAGRAPHS", "BatchResult", "OutputFormat", "discover_inputs", "run_batch"]
 
 DEFAULT_GLOBS = ("*.txt", "*.md", "*.markdown", "*.html", "*.htm", "*.xhtml", "*.pdf")
 STDIN = "-"
+# Paragraphs labelled per model call, across policies: 1,024 ran at 356 paragraphs/s on 2 cores against 330 for
+# 512 and 370 for 2,048 (90 OPP-115 policies), while a crash re-does at most that much work.
+DEFAULT_GROUP_PARAGRAPHS = 1024
 
 
 class OutputFormat:
@@ -143,8 +149,9 @@ def run_batch(
     on_error: Callable[[str, str], None] | None = None,
     on_progress: Callable[[str, int], None] | None = None,
     max_bytes: int | None = None,
+    group_paragraphs: int = DEFAULT_GROUP_PARAGRAPHS,
 ) -> BatchResult:
-    """Classify policies one by one, writing rows as each finishes.
+    """Classify policies, writing each policy's rows as soon as its group of policies is labelled.
 
     Args:
         classifier: the model.
@@ -154,10 +161,13 @@ def run_batch(
         resume: skip policies recorded as finished in ``<output>.progress`` and keep their rows.
         on_error: called with ``(source, reason)`` for each policy that cannot be read; the batch goes on.
         on_progress: called with ``(source, n_paragraphs)`` after each policy.
+        group_paragraphs: policies are labelled together until their paragraphs reach this many (one model call).
 
     Returns:
         A :class:`BatchResult`.
     """
+    from classifier.document import classify_segmented
+    from classifier.segment import segment_policy
     from classifier.text import DEFAULT_MAX_BYTES, PolicyInputError, read_policy
 
     result = BatchResult()
@@ -185,6 +195,47 @@ def run_batch(
     elif output is None:
         handle = sys.stdout.buffer
     need_header = fmt == OutputFormat.csv and (output is None or output.stat().st_size == 0)
+
+    def finish(source: str, document: ClassifiedDocument) -> None:
+        """Write one classified policy (rows, then its journal entry) and report it."""
+        nonlocal need_header
+        rows = list(_rows(document, "<stdin>" if source == STDIN else source, scheme))
+        result.done.append(source)
+        result.paragraphs += len(rows)
+        if streaming:
+            if fmt == OutputFormat.jsonl:
+                block = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+            else:
+                block = _csv_block(rows, labels, need_header)
+                need_header = False
+            handle.write(block.encode("utf-8"))
+            handle.flush()
+            if output is not None and journal is not None:
+                os.fsync(handle.fileno())
+                with open(journal, "a", encoding="utf-8") as log:
+                    log.write(json.dumps({"source": source, "size": handle.tell()}) + "\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+        elif fmt == OutputFormat.parquet:
+            collected.extend(rows)
+        else:
+            counts = {label: sum(label in r["labels"] for r in rows) for label in labels}
+            summaries.append((rows[0]["source"] if rows else source, {"paragraphs": len(rows), "counts": counts}))
+        if on_progress:
+            on_progress(source, len(rows))
+
+    # Policies are read and segmented one by one but labelled in groups: one model call over ~1,000 paragraphs of
+    # several policies runs about twice as fast as one call per policy. Each policy is still written, and journalled,
+    # whole and in input order, so a crash loses at most the unwritten group, which --resume classifies again.
+    group: list[tuple[str, str | None, list[Paragraph]]] = []
+
+    def flush() -> None:
+        documents = classify_segmented(classifier, [(name, paragraphs) for _, name, paragraphs in group],
+                                       scheme=scheme, batch_size=batch_size, threshold=threshold)
+        for (source, _, _), document in zip(group, documents, strict=True):
+            finish(source, document)
+        group.clear()
+
     try:
         for source in inputs:
             if source in finished:
@@ -196,37 +247,16 @@ def run_batch(
                 else:
                     raw = Path(source)
                 policy = read_policy(raw, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
-                document = classifier.classify_document(policy, scheme=scheme, batch_size=batch_size,
-                                                        threshold=threshold)
             except PolicyInputError as exc:
                 result.failed.append((source, str(exc)))
                 if on_error:
                     on_error(source, str(exc))
                 continue
-            rows = list(_rows(document, "<stdin>" if source == STDIN else source, scheme))
-            result.done.append(source)
-            result.paragraphs += len(rows)
-            if streaming:
-                if fmt == OutputFormat.jsonl:
-                    block = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-                else:
-                    block = _csv_block(rows, labels, need_header)
-                    need_header = False
-                handle.write(block.encode("utf-8"))
-                handle.flush()
-                if output is not None and journal is not None:
-                    os.fsync(handle.fileno())
-                    with open(journal, "a", encoding="utf-8") as log:
-                        log.write(json.dumps({"source": source, "size": handle.tell()}) + "\n")
-                        log.flush()
-                        os.fsync(log.fileno())
-            elif fmt == OutputFormat.parquet:
-                collected.extend(rows)
-            else:
-                counts = {label: sum(label in r["labels"] for r in rows) for label in labels}
-                summaries.append((rows[0]["source"] if rows else source, {"paragraphs": len(rows), "counts": counts}))
-            if on_progress:
-                on_progress(source, len(rows))
+            group.append((source, policy.source, segment_policy(policy)))
+            if sum(len(paragraphs) for _, _, paragraphs in group) >= group_paragraphs:
+                flush()
+        if group:
+            flush()
     finally:
         if handle is not None and output is not None:
             handle.close()

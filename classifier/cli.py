@@ -125,6 +125,9 @@ def classify(
     glob: Annotated[list[str] | None, typer.Option(help="File pattern inside directories (repeatable).")] = None,
     resume: Annotated[bool, typer.Option(help="Skip policies already written to --output.")] = False,
     max_bytes: Annotated[int, typer.Option(help="Refuse files larger than this.")] = 20_000_000,
+    group_size: Annotated[int, typer.Option(min=1, help="Paragraphs labelled per model call, across policies "
+                                                        "(larger is faster; a crash re-does at most one group).")]
+    = 1024,
 ) -> None:
     """Classify every paragraph of one or many policies (JSONL rows by default)."""
     from classifier.batch import DEFAULT_GLOBS, OutputFormat, discover_inputs, run_batch
@@ -150,7 +153,7 @@ def classify(
         with _batch_progress(len(inputs)) as on_progress:
             result = run_batch(classifier, inputs, output=output, fmt=chosen, scheme=scheme, threshold=threshold,
                                batch_size=batch_size, resume=resume, on_error=on_error, on_progress=on_progress,
-                               max_bytes=max_bytes)
+                               max_bytes=max_bytes, group_paragraphs=group_size)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
     except OSError as exc:

@@ -155,7 +155,7 @@ def test_resume_after_killed_subprocess(tmp_path, tiny_model_dir):
         (folder / f"p{i:02d}.txt").write_text("\n\n".join(f"We collect item {i}-{j} of your data." for j in range(30)))
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "classifier.cli", "classify", str(folder), "-o", str(out), "--model",
-           str(tiny_model_dir), "--device", "cpu", "--batch-size", "4"]
+           str(tiny_model_dir), "--device", "cpu", "--batch-size", "4", "--group-size", "30"]  # a policy a group
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     journal = out.with_name(out.name + ".progress")
@@ -170,6 +170,32 @@ def test_resume_after_killed_subprocess(tmp_path, tiny_model_dir):
     rows = _jsonl(out.read_text())
     keys = [(r["source"], r["paragraph"]) for r in rows]
     assert len(keys) == len(set(keys)) == 40 * 30
+
+
+def test_policies_are_labelled_in_groups_with_the_same_rows(tmp_path, tiny_classifier, monkeypatch):
+    folder = _policies(tmp_path, 5)  # 3 paragraphs each
+    inputs = sorted(str(p) for p in folder.rglob("*.md"))
+    calls = []
+    original = type(tiny_classifier).predict
+
+    def counting_predict(self, texts, **kwargs):
+        calls.append(len(texts))
+        return original(self, texts, **kwargs)
+
+    monkeypatch.setattr(type(tiny_classifier), "predict", counting_predict)
+    outputs = {}
+    for group in (1, 7, 1024):
+        calls.clear()
+        out = tmp_path / f"group{group}.jsonl"
+        result = run_batch(tiny_classifier, inputs, output=out, group_paragraphs=group)
+        assert result.done == inputs
+        outputs[group] = out.read_text()
+        # a group closes once it holds at least ``group`` paragraphs
+        assert calls == {1: [3] * 5, 7: [9, 6], 1024: [15]}[group]
+        journal = [json.loads(line) for line in out.with_name(out.name + ".progress").read_text().splitlines()]
+        assert [entry["source"] for entry in journal] == inputs  # each policy journalled whole, in input order
+    assert outputs[1] == outputs[7] == outputs[1024]  # fp32: a paragraph's scores do not depend on its batch
+    assert [r["source"] for r in _jsonl(outputs[7])] == [s for s in inputs for _ in range(3)]
 
 
 def test_parquet_output(tmp_path, tiny_model_dir):
