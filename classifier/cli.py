@@ -97,9 +97,12 @@ class InferencePrecision(str, Enum):
 
 
 def _load_model(model: Path | None, device: str | None, precision: str = "auto", streams: int | None = None):
+    from classifier.baseline import TfidfBaseline
     from classifier.model import ModelLoadError, PolicyClassifier
 
     try:
+        if model is not None and TfidfBaseline.is_baseline_dir(model):
+            return TfidfBaseline.from_pretrained(model)  # CPU-only numpy: device, precision and streams do not apply
         return PolicyClassifier.from_pretrained(model, device=device, precision=precision, streams=streams)
     except (ModelLoadError, ValueError) as exc:
         fail(str(exc), EXIT_MODEL)

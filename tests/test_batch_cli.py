@@ -198,6 +198,25 @@ def test_policies_are_labelled_in_groups_with_the_same_rows(tmp_path, tiny_class
     assert [r["source"] for r in _jsonl(outputs[7])] == [s for s in inputs for _ in range(3)]
 
 
+def test_classify_with_a_saved_tfidf_baseline(tmp_path, toy_jsonl):
+    from classifier.baseline import TfidfBaseline
+    from classifier.corpus import label_names, load_jsonl, multi_hot
+
+    data = load_jsonl(toy_jsonl)
+    baseline = TfidfBaseline.fit(data["text"], multi_hot(data), label_names(data))
+    model_dir = baseline.save_pretrained(tmp_path / "tfidf")
+    folder = _policies(tmp_path, 2)
+    result = runner.invoke(app, ["classify", str(folder), "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    rows = _jsonl(result.stdout)
+    assert len(rows) == 6 and set(rows[0]["scores"]) == set(baseline.labels)
+    expected = baseline.predict_proba([rows[0]["text"]])[0]
+    assert rows[0]["scores"] == pytest.approx(dict(zip(baseline.labels, expected.tolist())), abs=1e-4)
+    (model_dir / "weights.safetensors").write_bytes(b"not safetensors")
+    broken = runner.invoke(app, ["classify", str(folder), "--model", str(model_dir)])
+    assert broken.exit_code == 3 and "cannot load TF-IDF baseline" in broken.stderr
+
+
 def test_parquet_output(tmp_path, tiny_model_dir):
     folder = _policies(tmp_path, 2)
     out = tmp_path / "o.parquet"
