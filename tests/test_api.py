@@ -6,6 +6,7 @@ import pytest
 from classifier import PolicyClassifier
 from classifier.labels import LABEL_IDS, card_label_ids
 from classifier.model import ModelLoadError
+from classifier.text import PolicyInputError
 
 
 def test_predict_shapes_scores_and_thresholds(tiny_classifier):
@@ -99,6 +100,24 @@ def test_classify_document_and_summary(tiny_classifier, seed_files):
     first = summary["first_party_collection"]
     assert first.covered and first.n_paragraphs == len(doc.paragraphs) and first.evidence_text
     assert not summary["do_not_track"].covered and summary["do_not_track"].evidence_text is None
+
+
+def test_classify_documents_labels_several_policies_in_one_call(tiny_classifier, seed_files, monkeypatch):
+    singles = [tiny_classifier.classify_document(path) for path in seed_files[:3]]
+    calls = []
+    original = type(tiny_classifier).predict
+    monkeypatch.setattr(type(tiny_classifier), "predict",
+                        lambda self, texts, **kw: calls.append(len(texts)) or original(self, texts, **kw))
+    docs = tiny_classifier.classify_documents(seed_files[:3])
+    assert calls == [sum(len(d.paragraphs) for d in singles)]  # one model call for all three
+    assert [d.source for d in docs] == [d.source for d in singles]
+    for doc, single in zip(docs, singles, strict=True):
+        assert [p.labels for p in doc.paragraphs] == [p.labels for p in single.paragraphs]
+        for p, q in zip(doc.paragraphs, single.paragraphs, strict=True):
+            assert p.scores == pytest.approx(q.scores, abs=1e-4)  # fp32: scores do not depend on the batch
+    assert tiny_classifier.classify_documents([]) == []
+    with pytest.raises(PolicyInputError):
+        tiny_classifier.classify_documents([seed_files[0], seed_files[0].with_name("missing.txt")])
 
 
 def test_load_errors(tmp_path, tiny_model_dir):
