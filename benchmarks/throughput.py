@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--opp115", default=None, help="OPP-115 directory (default: ../shared/opp115)")
     parser.add_argument("--n", type=int, default=1000, help="paragraphs to time")
     parser.add_argument("--baseline", default=None, help="TF-IDF baseline directory to time as well")
+    parser.add_argument("--repeats", type=int, default=8, help="back-to-back timings of the default path")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -80,8 +81,11 @@ def main() -> None:
 
     results = {}
     # (name, precision, CPU streams): one stream first, then the defaults (two streams on 2+ threads).
-    paths = (("fp32", "fp32", 1), ("bf16", "bf16", 1), ("int8", "int8", 1), ("fp32 2 streams", "fp32", 2),
-             ("bf16 2 streams", "bf16", 2), ("int8 2 streams", "int8", 2), ("onnx-int8", "onnx-int8", 1))
+    paths = (("fp32", "fp32", 1), ("bf16 autocast", "bf16-autocast", 1), ("bf16", "bf16", 1), ("int8", "int8", 1),
+             ("fp32 2 streams", "fp32", 2), ("bf16 autocast 2 streams", "bf16-autocast", 2),
+             ("bf16 2 streams", "bf16", 2), ("int8 2 streams", "int8", 2), ("onnx-int8 2 streams", "onnx-int8", 2))
+    print(f"default CPU path here (precision auto): {PolicyClassifier.from_pretrained(model_dir).precision}, "
+          f"{torch.get_num_threads()} threads")
     for name, precision, streams in paths:
         clf = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision=precision, streams=streams)
         clf.predict_proba(texts[:32])  # warm-up
@@ -93,10 +97,19 @@ def main() -> None:
         preds = (probs >= np.asarray(clf.thresholds)[None, :]).astype(int)
         report = multilabel_report(y, preds, labels, average_over=labels[:10])
         results[name] = {"rates": rates, "macro_f1": report["macro_f1"], "micro_f1": report["micro_f1"]}
-        print(f"PolicyClassifier {name:>14} batch 1/16/64: " + " / ".join(f"{rates[b]:.1f}" for b in rates)
+        print(f"PolicyClassifier {name:>23} batch 1/16/64: " + " / ".join(f"{rates[b]:.1f}" for b in rates)
               + f" paragraphs/s; best {max(rates.values()) / reference:.1f}x the best pipeline; "
               f"macro-F1 {report['macro_f1']:.4f} micro-F1 {report['micro_f1']:.4f}")
     figures["policy_classifier"] = results
+
+    # One best-of-two figure per cell hides run-to-run spread: time the default path back to back as well.
+    default = PolicyClassifier.from_pretrained(model_dir, device="cpu")
+    default.predict_proba(texts[:32])
+    spread = sorted(_rate(lambda: default.predict_proba(texts), len(texts)) for _ in range(args.repeats))
+    figures["default_repeats"] = {"precision": default.precision, "rates": spread}
+    print(f"default path ({default.precision}, {default.cpu_streams} streams, batch 16), {args.repeats} timings: "
+          f"min {spread[0]:.1f}, median {float(np.median(spread)):.1f}, max {spread[-1]:.1f} paragraphs/s "
+          f"(median {float(np.median(spread)) / reference:.1f}x the best pipeline)")
 
     if args.baseline:
         from classifier.baseline import TfidfBaseline

@@ -121,8 +121,9 @@ def classify(
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Paragraphs per forward pass.")] = 16,
     precision: Annotated[InferencePrecision, typer.Option(
-        help="auto: int8 on CPU (fastest; a score can move slightly with its batch neighbours), bf16 on GPU; "
-             "fp32 for scores that never depend on the batch.")] = InferencePrecision.auto,
+        help="auto: on a CPU bf16 weights where it has AMX, else int8 (the fastest path on each; int8 scores can "
+             "move slightly with their batch neighbours), bf16 on a GPU; fp32 for exact scores.")]
+    = InferencePrecision.auto,
     streams: Annotated[int | None, typer.Option(min=1, help="CPU batches run side by side (default: 2 when torch "
                                                             "has 2+ threads).")] = None,
     glob: Annotated[list[str] | None, typer.Option(help="File pattern inside directories (repeatable).")] = None,

@@ -279,7 +279,8 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     classifier = PolicyClassifier(model, tokenizer, max_length=config.max_length, device=device,
-                                  precision="bf16" if use_bf16 else "fp32", section_context=config.section_context)
+                                  precision="bf16-autocast" if use_bf16 else "fp32",
+                                  section_context=config.section_context)
     rng = random.Random(config.seed)
     best: dict[str, Any] = {"macro_f1": -1.0}
     best_state: dict[str, Any] | None = None
@@ -361,7 +362,8 @@ def train(
     if best_state is not None:
         model.load_state_dict(best_state)
     classifier.thresholds = best["thresholds"]
-    classifier.precision = config.precision
+    # the returned classifier wraps the trained fp32 model: bf16 means autocast on it, not a bf16 copy
+    classifier.precision = "bf16-autocast" if config.precision == "bf16" else config.precision
     metrics = {
         "validation": {k: v for k, v in best.items() if k != "thresholds"},
         "thresholds": dict(zip(labels, best["thresholds"], strict=True)),

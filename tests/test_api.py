@@ -162,6 +162,34 @@ def test_quantized_classifier_saves_its_float_weights(tiny_model_dir, tiny_class
     np.testing.assert_allclose(reloaded.predict_proba(texts), tiny_classifier.predict_proba(texts), atol=2e-3)
 
 
+def test_bf16_weights_path_is_close_to_fp32_and_saves_float_weights(tiny_model_dir, tiny_classifier, tmp_path):
+    import torch
+
+    bf16 = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="bf16")
+    assert {p.dtype for p in bf16.model.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in bf16._float_model.parameters()} == {torch.float32}  # a copy, not a cast in place
+    texts = ["we collect your email", "we share data with partners and advertisers", "contact us"]
+    probs = bf16.predict_proba(texts)
+    assert probs.dtype == np.float32
+    np.testing.assert_allclose(probs, tiny_classifier.predict_proba(texts), atol=0.02)
+    reloaded = PolicyClassifier.from_pretrained(bf16.save_pretrained(tmp_path / "from-bf16"), device="cpu",
+                                                precision="fp32")
+    np.testing.assert_allclose(reloaded.predict_proba(texts), tiny_classifier.predict_proba(texts), atol=1e-6)
+
+
+@pytest.mark.parametrize(("amx", "expected"), [(True, "bf16"), (False, "int8")])
+def test_auto_precision_on_cpu_follows_the_hardware(tiny_model_dir, monkeypatch, amx, expected):
+    import classifier.model as model_module
+
+    monkeypatch.setattr(model_module, "_amx_available", lambda: amx)
+    assert PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu").precision == expected
+
+
+def test_unknown_precision_is_refused(tiny_model_dir):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp8")
+
+
 def test_tfidf_member_is_saved_loaded_and_averaged(tiny_classifier, toy_jsonl, tmp_path):
     from classifier.baseline import TfidfBaseline
     from classifier.corpus import label_names, load_jsonl, multi_hot
