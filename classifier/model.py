@@ -171,9 +171,9 @@ class PolicyClassifier:
         self.max_length = max_length
         self.device = resolve_device(device)
         if precision == "auto" and self.device == "cpu":
-            # Measured on 2 cores (benchmarks/throughput.py): with AMX, bf16 weights are the fastest CPU path
-            # (1.6x int8) and change one label decision in 32,857 against fp32; without AMX, bf16 matrix products
-            # are emulated and dynamic int8 is fastest (macro-F1 within 0.001 of fp32).
+            # Measured on 2 cores (benchmarks/throughput.py, batch_dependence.py): with AMX, bf16 weights are the
+            # fastest CPU path (1.6x int8) and change 2 of 41,525 label decisions against fp32; on a machine
+            # without AMX dynamic int8 was fastest (macro-F1 within 0.001 of fp32).
             if _amx_available():
                 precision = "bf16"
             elif _int8_available():
