@@ -172,8 +172,8 @@ class PolicyClassifier:
         self.device = resolve_device(device)
         if precision == "auto" and self.device == "cpu":
             # Measured on 2 cores (benchmarks/throughput.py, batch_dependence.py): with AMX, bf16 weights are the
-            # fastest CPU path (1.6x int8) and change 2 of 41,525 label decisions against fp32; on a machine
-            # without AMX dynamic int8 was fastest (macro-F1 within 0.001 of fp32).
+            # fastest CPU path (1.6x int8) and change 2 of 41,525 label decisions against fp32. Elsewhere dynamic
+            # int8 (VNNI on most x86 CPUs; on an earlier machine it beat bf16 autocast; macro-F1 within 0.001 of fp32).
             if _amx_available():
                 precision = "bf16"
             elif _int8_available():
