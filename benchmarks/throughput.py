@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="TF-IDF baseline directory to time as well")
     parser.add_argument("--repeats", type=int, default=8, help="back-to-back timings of the default path")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--precisions", default="fp32,bf16-autocast,bf16,int8,onnx-int8",
+                        help="comma-separated precisions to time, each with one and two streams (a CPU without "
+                             "bf16 hardware runs the bf16 paths slowly: leave them out there)")
     args = parser.parse_args()
 
     import torch
@@ -86,7 +89,10 @@ def main() -> None:
              ("bf16 2 streams", "bf16", 2), ("int8 2 streams", "int8", 2), ("onnx-int8 2 streams", "onnx-int8", 2))
     print(f"default CPU path here (precision auto): {PolicyClassifier.from_pretrained(model_dir).precision}, "
           f"{torch.get_num_threads()} threads")
+    wanted = {name.strip() for name in args.precisions.split(",")}
     for name, precision, streams in paths:
+        if precision not in wanted:
+            continue
         clf = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision=precision, streams=streams)
         clf.predict_proba(texts[:32])  # warm-up
         rates = {}
