@@ -102,3 +102,30 @@ def test_interrupted_training_resumes_to_the_same_model(tiny_encoder, toy_jsonl,
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
     np.testing.assert_allclose(resumed.predict_proba(texts), straight.predict_proba(texts), atol=1e-6)
     assert not (tmp_path / "interrupted" / "checkpoint").exists()
+
+
+def test_frozen_probe_script_embeds_in_input_order_and_reports_each_model(tiny_encoder, toy_jsonl, tmp_path):
+    import runpy
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[1] / "training" / "frozen_probe.py"
+    probe = runpy.run_path(str(script))  # functions only: main() runs under __main__
+    texts = ["We collect your e-mail address.", "Cookies.", "We keep logs for thirty days after you leave."]
+    together = probe["embed"](tiny_encoder, texts, max_length=32, batch_size=2)
+    alone = np.stack([probe["embed"](tiny_encoder, [t], max_length=32)[0] for t in texts])
+    assert together.shape == (3, 32)
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(together, alone, atol=1e-5)  # length sorting must not reorder the rows
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"opp115": [], "seed_corpus": [], "jsonl": [str(toy_jsonl)], "max_length": 32,
+                                  "validation_fraction": 0.25}))
+    done = subprocess.run([sys.executable, str(script), "--encoder", str(tiny_encoder), "--config", str(config),
+                           "--k", "2", "--out", str(tmp_path / "probe")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    name = tiny_encoder.name
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split(" | ")[0] for row in rows[1:]] == ["| tfidf", f"| probe-{name}", f"| tfidf+probe-{name}"]
+    assert (tmp_path / "probe" / f"{name}.embeddings.safetensors").is_file()
+    assert (tmp_path / "probe" / "oof.safetensors").is_file()
