@@ -274,6 +274,9 @@ def crossval(
     k: Annotated[int, typer.Option(min=2, help="Folds (by policy).")] = 5,
     seed: Annotated[int, typer.Option(help="Fold seed.")] = 13,
     ensemble: Annotated[bool, typer.Option(help="Also evaluate the average of transformer and TF-IDF.")] = False,
+    teacher_config: Annotated[Path | None, typer.Option(
+        help="train_config.json of a teacher (e.g. a base-size encoder): each fold trains it, then distils it into "
+             "the transformer; the teacher is reported too.")] = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/crossval"),
     from_oof: Annotated[bool, typer.Option(help="Rebuild the reports in --out from its saved out-of-fold "
                                                 "predictions (cv.json, oof.safetensors) without training.")] = False,
@@ -304,14 +307,29 @@ def crossval(
     if from_oof:
         _write_crossval(out, dataset, _load_oof(out), seed_policies, vars(settings) | {"k": k, "fold_seed": seed})
         return
-    trainers = {}
+    if settings.teacher:
+        fail("crossval cannot distil from a saved teacher: it has seen every fold's test policies; give "
+             "--teacher-config to train a teacher in each fold", EXIT_USAGE)
+    trainers: dict[str, Any] = {}
     if ModelType.transformer in types:
-        trainers["transformer"] = transformer_trainer(settings)
+        if teacher_config:
+            from classifier.crossval import distillation_trainers
+
+            try:
+                # the folds supply the data: the teacher's file needs only its encoder and hyperparameters
+                teacher_settings = replace(TrainConfig.from_json(teacher_config), opp115=settings.opp115,
+                                           seed_corpus=settings.seed_corpus, jsonl=settings.jsonl)
+                teacher_settings.validate()
+            except (OSError, TypeError, ValueError) as exc:
+                fail(f"{teacher_config}: {str(exc).splitlines()[0]}", EXIT_USAGE)
+            trainers |= distillation_trainers(settings, teacher_settings)
+        else:
+            trainers["transformer"] = transformer_trainer(settings)
     if ModelType.tfidf in types:
         trainers["tfidf"] = tfidf_trainer(seed=seed)
-    both = ensemble and len(trainers) == 2
+    members = [name for name in ("transformer", "tfidf") if name in trainers]
     results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
-                             ensemble=list(trainers) if both else None)
+                             ensemble=members if ensemble and len(members) == 2 else None)
     _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed})
 
 
@@ -431,6 +449,10 @@ def train(
     = ModelType.transformer,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run from its last epoch checkpoint.")]
     = False,
+    teacher: Annotated[Path | None, typer.Option(help="Saved model to distil from: its probabilities on the "
+                                                      "training paragraphs are blended into the targets.")] = None,
+    distill_weight: Annotated[float | None, typer.Option(help="The teacher's share of each target (default 0.5).")]
+    = None,
 ) -> None:
     """Fine-tune a classifier (or fit the TF-IDF baseline); writes model, logs and metrics to the run directory."""
     from dataclasses import replace
@@ -448,6 +470,7 @@ def train(
         "learning_rate": learning_rate, "batch_size": batch_size, "max_length": max_length, "seed": seed,
         "device": device, "precision": precision.value if precision else None,
         "labels_from_data": labels_from_data or None, "section_context": section_context or None,
+        "teacher": str(teacher) if teacher else None, "distill_weight": distill_weight,
     }
     settings = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     try:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Trainer",
     "cross_validate",
+    "distillation_trainers",
     "oof_result",
     "save_oof",
     "subset_fold_summaries",
@@ -65,6 +66,35 @@ def transformer_trainer(config: TrainConfig, log: Callable[[str], None] | None =
         return model
 
     return fit
+
+
+def distillation_trainers(student: TrainConfig, teacher: TrainConfig,
+                          log: Callable[[str], None] | None = None) -> dict[str, Trainer]:
+    """Trainers for :func:`cross_validate` that distil a fold's teacher into its student.
+
+    Returns ``{"teacher": ..., "transformer": ...}`` (in that order, the order :func:`cross_validate` calls them):
+    each fold fine-tunes ``teacher`` (say MPNet-base) on the fold's training policies, then ``student`` (MiniLM)
+    on the same policies with the teacher's probabilities blended into its targets. The teacher is trained once per
+    fold and reported as a model of its own; it never sees the fold's test policies.
+    """
+    from classifier.training import train as run
+
+    trained: dict[tuple[str, ...], Any] = {}
+
+    def fit_teacher(train: Dataset, validation: Dataset) -> Any:
+        key = tuple(sorted(set(train["policy"])))
+        if key not in trained:
+            trained.clear()  # one fold's teacher at a time
+            trained[key], _ = run(replace(teacher, teacher=None), train_data=train, validation_data=validation,
+                                  save=False, log=log)
+        return trained[key]
+
+    def fit_student(train: Dataset, validation: Dataset) -> Any:
+        model, _ = run(replace(student, teacher=None), train_data=train, validation_data=validation, save=False,
+                       log=log, teacher=fit_teacher(train, validation))
+        return model
+
+    return {"teacher": fit_teacher, "transformer": fit_student}
 
 
 def cross_validate(

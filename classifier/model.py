@@ -170,54 +170,68 @@ class PolicyClassifier:
             raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.labels)} labels")
         self.max_length = max_length
         self.device = resolve_device(device)
+        # Optional TF-IDF member: probabilities are averaged, (1 - w) * transformer + w * tfidf.
+        self.tfidf = tfidf
+        self.tfidf_weight = float(tfidf_weight) if tfidf is not None else 0.0
+        if streams is not None and streams < 1:
+            raise ValueError(f"streams must be at least 1, got {streams}")
+        self.streams = streams
+        self.model.to(self.device)
+        self.model.eval()
+        self._lock = threading.Lock()
+        self._onnx: Any = None
+        self.precision = precision  # the property below: resolves "auto" and builds the bf16/int8/ONNX copy
+
+    # --------------------------------------------------------------------------------------------- precision
+    @property
+    def precision(self) -> str:
+        """The inference precision in use (``"auto"`` resolved on a CPU); see :meth:`from_pretrained`.
+
+        Setting it rebuilds the inference copy from the float model (the bf16 weights, int8 quantization or ONNX
+        session), so a change takes effect on the next call; do not set it while calls are running.
+
+        Raises:
+            ValueError: an unknown precision, or one the device cannot run (int8 and onnx-int8 are CPU-only).
+        """
+        return self._precision
+
+    @precision.setter
+    def precision(self, precision: str) -> None:
         if precision == "auto" and self.device == "cpu":
             # Measured on 2 cores (benchmarks/throughput.py, batch_dependence.py): with AMX, bf16 weights are the
             # fastest CPU path (1.6x int8) and change 2 of 41,525 label decisions against fp32. Elsewhere dynamic
-            # int8 (VNNI on most x86 CPUs; on an earlier machine it beat bf16 autocast; macro-F1 within 0.001 of fp32).
+            # int8: on an AVX2-only AMD EPYC it ran 1.6x fp32 and 10x emulated bf16 weights; on an earlier machine
+            # it beat bf16 autocast; macro-F1 within 0.001 of fp32.
             if _amx_available():
                 precision = "bf16"
             elif _int8_available():
                 precision = "int8"
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        # Optional TF-IDF member: probabilities are averaged, (1 - w) * transformer + w * tfidf.
-        self.tfidf = tfidf
-        self.tfidf_weight = float(tfidf_weight) if tfidf is not None else 0.0
-        self.precision = precision
-        if streams is not None and streams < 1:
-            raise ValueError(f"streams must be at least 1, got {streams}")
-        self.streams = streams
-        self.model.to(self.device)
-        self.model.eval()
-        self._onnx: Any = None
-        if precision == "onnx-int8":
-            if self.device != "cpu":
-                raise ValueError("onnx-int8 runs on the CPU only")
-            import torch
+        if precision in ("int8", "onnx-int8") and self.device != "cpu":
+            raise ValueError(f"{precision} runs on the CPU only")
+        import torch
 
-            from classifier.onnx_backend import OnnxRunner
+        with self._lock:
+            model, onnx = self._float_model, None
+            if precision == "onnx-int8":
+                from classifier.onnx_backend import OnnxRunner
 
-            # One session shared by the streams; each run stays on its calling thread when streams split the cores.
-            self._onnx = OnnxRunner(self.model, threads=max(1, torch.get_num_threads() // self.cpu_streams))
-        if precision == "bf16" and self.device == "cpu":
-            import copy
+                # One session shared by the streams; each run stays on its calling thread when streams split the
+                # cores.
+                onnx = OnnxRunner(model, threads=max(1, torch.get_num_threads() // self.cpu_streams))
+            elif precision == "bf16" and self.device == "cpu":
+                import copy
 
-            import torch
-
-            # Weights held in bf16 (a copy: the float model stays for save_pretrained). On a CPU this beats autocast,
-            # which re-casts every fp32 weight on every forward pass.
-            self.model = copy.deepcopy(model).to(torch.bfloat16)
-        if precision == "int8":
-            if self.device != "cpu":
-                raise ValueError("int8 (dynamic quantization) runs on the CPU only")
-            import torch
-
-            # Dynamic int8 quantization of the Linear layers: weights int8, activations quantized on the fly.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # torch flags its eager quantization API as deprecated
-                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear},
-                                                                    dtype=torch.qint8)
-        self._lock = threading.Lock()
+                # Weights held in bf16 (a copy: the float model stays for save_pretrained). On a CPU this beats
+                # autocast, which re-casts every fp32 weight on every forward pass.
+                model = copy.deepcopy(model).to(torch.bfloat16)
+            elif precision == "int8":
+                # Dynamic int8 quantization of the Linear layers: weights int8, activations quantized on the fly.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # torch flags its eager quantization API as deprecated
+                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            self.model, self._onnx, self._precision = model, onnx, precision
 
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod

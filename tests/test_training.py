@@ -129,3 +129,71 @@ def test_frozen_probe_script_embeds_in_input_order_and_reports_each_model(tiny_e
     assert [row.split(" | ")[0] for row in rows[1:]] == ["| tfidf", f"| probe-{name}", f"| tfidf+probe-{name}"]
     assert (tmp_path / "probe" / f"{name}.embeddings.safetensors").is_file()
     assert (tmp_path / "probe" / "oof.safetensors").is_file()
+
+
+class _ConstantTeacher:
+    """A stand-in teacher that gives every paragraph the same probability for every label."""
+
+    def __init__(self, labels, value: float) -> None:
+        self.labels, self.value = list(labels), value
+
+    def predict_proba(self, texts, **_):
+        return np.full((len(list(texts)), len(self.labels)), self.value, dtype=np.float32)
+
+
+def test_distillation_pulls_the_student_towards_its_teacher(tiny_encoder, toy_jsonl, tmp_path):
+    from classifier.corpus import load_jsonl
+    from classifier.labels import LABEL_IDS
+
+    texts = load_jsonl(toy_jsonl)["text"]
+    means = {}
+    for weight in (0.0, 1.0):
+        config = _config(tiny_encoder, toy_jsonl, tmp_path / f"w{weight}", epochs=5, learning_rate=5e-3,
+                         validation_fraction=0.0, distill_weight=weight)
+        clf, metrics = train(config, save=False, log=lambda line: None,
+                             teacher=_ConstantTeacher(LABEL_IDS, 0.0))
+        assert metrics["distill_weight"] == weight
+        means[weight] = float(clf.predict_proba(texts).mean())
+    # a teacher that says "no" to everything, followed fully, leaves the student far less sure than the labels do
+    assert means[1.0] < means[0.0] - 0.05, means
+
+
+def test_distillation_refuses_a_teacher_with_other_labels(tiny_encoder, toy_jsonl, tmp_path):
+    config = _config(tiny_encoder, toy_jsonl, tmp_path / "run")
+    with pytest.raises(ValueError, match="the teacher predicts"):
+        train(config, save=False, log=lambda line: None, teacher=_ConstantTeacher(["a", "b"], 0.5))
+
+
+def test_distillation_from_a_saved_teacher_directory(tiny_encoder, tiny_model_dir, toy_jsonl, tmp_path):
+    config = _config(tiny_encoder, toy_jsonl, tmp_path / "run", teacher=str(tiny_model_dir), distill_weight=0.3)
+    _, metrics = train(config, log=lambda line: None)
+    assert metrics["distill_weight"] == 0.3
+    saved = json.loads((tmp_path / "run" / "model" / "train_config.json").read_text())
+    assert saved["teacher"] == str(tiny_model_dir) and saved["distill_weight"] == 0.3
+
+
+def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder, tiny_model_dir, toy_jsonl,
+                                                                    tmp_path):
+    from typer.testing import CliRunner
+
+    from classifier.cli import app
+
+    student = tmp_path / "student.json"
+    student.write_text(json.dumps({"encoder": str(tiny_encoder), "epochs": 1, "batch_size": 8, "max_length": 32,
+                                   "device": "cpu", "precision": "fp32"}))
+    teacher = tmp_path / "teacher.json"
+    teacher.write_text(json.dumps({"encoder": str(tiny_encoder), "epochs": 2, "batch_size": 8, "max_length": 32,
+                                   "device": "cpu", "precision": "fp32", "seed": 7}))
+    out = tmp_path / "cv"
+    common = ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "transformer", "--model-type", "tfidf",
+              "--ensemble", "--k", "4", "--out", str(out)]
+    result = CliRunner().invoke(app, [*common, "--config", str(student), "--teacher-config", str(teacher)])
+    assert result.exit_code == 0, result.output
+    models = json.loads((out / "cv.json").read_text())["models"]
+    assert list(models) == ["teacher", "transformer", "tfidf", "transformer+tfidf"]
+    assert all(len(entry["micro_f1"]["folds"]) == 4 for entry in models.values())
+
+    leaky = tmp_path / "leaky.json"
+    leaky.write_text(json.dumps({"encoder": str(tiny_encoder), "teacher": str(tiny_model_dir)}))
+    refused = CliRunner().invoke(app, [*common, "--config", str(leaky)])
+    assert refused.exit_code == 2 and "seen every fold's test policies" in refused.output
