@@ -104,10 +104,9 @@ def test_interrupted_training_resumes_to_the_same_model(tiny_encoder, toy_jsonl,
     assert not (tmp_path / "interrupted" / "checkpoint").exists()
 
 
-def test_frozen_probe_script_embeds_in_input_order_and_reports_each_model(tiny_encoder, toy_jsonl, tmp_path):
+def test_frozen_probe_script_embeds_in_input_order_and_reports_each_model(tiny_encoder, toy_jsonl, tmp_path,
+                                                                           monkeypatch, capsys):
     import runpy
-    import subprocess
-    import sys
 
     script = Path(__file__).parents[1] / "training" / "frozen_probe.py"
     probe = runpy.run_path(str(script))  # functions only: main() runs under __main__
@@ -119,17 +118,25 @@ def test_frozen_probe_script_embeds_in_input_order_and_reports_each_model(tiny_e
     np.testing.assert_allclose(together, alone, atol=1e-5)  # length sorting must not reorder the rows
 
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"opp115": [], "seed_corpus": [], "jsonl": [str(toy_jsonl)], "max_length": 32,
-                                  "validation_fraction": 0.25}))
-    done = subprocess.run([sys.executable, str(script), "--encoder", str(tiny_encoder), "--config", str(config),
-                           "--k", "2", "--out", str(tmp_path / "probe")], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    name = tiny_encoder.name
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert [row.split(" | ")[0] for row in rows[1:]] == ["| tfidf", f"| probe-{name}", f"| tfidf+probe-{name}"]
-    assert (tmp_path / "probe" / f"{name}.embeddings.safetensors").is_file()
-    assert (tmp_path / "probe" / "oof.safetensors").is_file()
 
+    def run(max_length: int) -> tuple[str, str]:
+        config.write_text(json.dumps({"jsonl": [str(toy_jsonl)], "max_length": max_length}))
+        monkeypatch.setattr("sys.argv", ["frozen_probe.py", "--encoder", str(tiny_encoder), "--config", str(config),
+                                         "--k", "4", "--out", str(tmp_path / "probe")])
+        capsys.readouterr()
+        probe["main"]()
+        captured = capsys.readouterr()
+        return captured.out, captured.err
+
+    out, err = run(32)
+    assert "embedding 40 paragraphs" in err
+    name = tiny_encoder.name
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split(" | ")[0] for row in rows[1:]] == ["| tfidf", f"| probe-{name}", f"| tfidf+probe-{name}"]
+    assert (tmp_path / "probe" / "oof.safetensors").is_file()
+    again_out, again_err = run(32)  # the same texts: embeddings come from the cache, figures are identical
+    assert "embedding" not in again_err and again_out == out
+    assert "embedding 40 paragraphs" in run(24)[1]  # another max_length: embedded afresh, not the stale cache
 
 class _ConstantTeacher:
     """A stand-in teacher that gives every paragraph the same probability for every label."""

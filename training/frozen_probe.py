@@ -13,6 +13,7 @@ the README's cross-validation. A linear probe is a lower bound for what fine-tun
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -24,6 +25,7 @@ import numpy as np
 
 from classifier.corpus import label_names, multi_hot
 from classifier.crossval import cross_validate, oof_thresholds, save_oof, tfidf_trainer
+from classifier.labels import LABEL_IDS, OPP115_IDS
 from classifier.metrics import multilabel_report, tune_thresholds
 from classifier.seed_corpus import policy_ids
 from classifier.training import TrainConfig, build_dataset, resolve_encoder
@@ -48,7 +50,7 @@ def embed(encoder_dir: Path, texts: list[str], *, max_length: int = 256, batch_s
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
-            input_ids, mask = pad_batch([ids[i] for i in rows], tokenizer.pad_token_id)
+            input_ids, mask = pad_batch([ids[i] for i in rows], tokenizer.pad_token_id or 0)
             hidden = model(input_ids=input_ids, attention_mask=mask).last_hidden_state
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(1) / weights.sum(1)
@@ -57,6 +59,11 @@ def embed(encoder_dir: Path, texts: list[str], *, max_length: int = 256, batch_s
                 print(f"  {start + len(rows)}/{len(texts)} paragraphs, "
                       f"{(start + len(rows)) / (time.perf_counter() - started):.1f}/s", file=sys.stderr, flush=True)
     return out
+
+
+def _averaged(labels: list[str]) -> list[str] | None:
+    """The labels macro-F1 averages over: the ten OPP-115 categories for the schema's labels, else all."""
+    return list(OPP115_IDS) if labels == list(LABEL_IDS) else None
 
 
 @dataclass
@@ -98,7 +105,7 @@ def probe_trainer(labels: list[str], cache: dict[str, np.ndarray]):
             probs = model.predict_proba(validation["text"])
             model.thresholds = tune_thresholds(y_val, probs)
             preds = (probs >= np.asarray(model.thresholds)[None, :]).astype(int)
-            score = multilabel_report(y_val, preds, labels, average_over=labels[:10])["macro_f1"]
+            score = multilabel_report(y_val, preds, labels, average_over=_averaged(labels))["macro_f1"]
             if best is None or score > best[0]:
                 best = (score, model)
         assert best is not None
@@ -113,7 +120,7 @@ def main() -> None:
     parser.add_argument("--encoder", action="append", required=True,
                         help="encoder directory or weights-shipping package name (repeatable)")
     parser.add_argument("--config", default="training/configs/shipped.json",
-                        help="data, max_length and validation_fraction")
+                        help="the data and max_length")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--fold-seed", type=int, default=13)
     parser.add_argument("--out", type=Path, default=Path("runs/probe"))
@@ -131,18 +138,22 @@ def main() -> None:
     for encoder in args.encoder:
         name = Path(encoder).name if Path(encoder).is_dir() else encoder
         cached = args.out / f"{name}.embeddings.safetensors"
-        if cached.exists():
-            vectors = load_file(str(cached))["embeddings"]
+        # the cache holds the texts' fingerprint: another config (headings in front, another max_length) re-embeds
+        fingerprint = hashlib.sha256("\x00".join([str(settings.max_length), *texts]).encode()).hexdigest()
+        stored = load_file(str(cached)) if cached.exists() else {}
+        if "fingerprint" in stored and stored["fingerprint"].tobytes().decode() == fingerprint:
+            vectors = stored["embeddings"]
         else:
             started = time.perf_counter()
             print(f"embedding {len(texts)} paragraphs with {name}", file=sys.stderr, flush=True)
             vectors = embed(resolve_encoder(encoder), texts, max_length=settings.max_length)
             print(f"  {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-            save_file({"embeddings": vectors}, str(cached))
+            save_file({"embeddings": vectors,
+                       "fingerprint": np.frombuffer(fingerprint.encode(), dtype=np.uint8).copy()}, str(cached))
         trainers[f"probe-{name}"] = probe_trainer(labels, dict(zip(texts, vectors, strict=True)))
 
-    results = cross_validate(dataset, trainers, k=args.k, seed=args.fold_seed, groups=groups,
-                             validation_fraction=settings.validation_fraction)
+    # cross_validate's default validation share (10% of each fold's training policies), as the crossval command
+    results = cross_validate(dataset, trainers, k=args.k, seed=args.fold_seed, groups=groups)
     save_oof(str(args.out / "oof.safetensors"), results)
     folds = results["tfidf"]["fold"]
     probs = {name: entry["probs"] for name, entry in results.items()}
@@ -159,12 +170,13 @@ def main() -> None:
     for name, p in probs.items():
         _, nested = oof_thresholds(y, p, folds)
         preds = (p >= nested).astype(int)
-        per_fold = [multilabel_report(y[rows], preds[rows], labels, average_over=labels[:10])
+        per_fold = [multilabel_report(y[rows], preds[rows], labels, average_over=_averaged(labels))
                     for rows in (opp & (folds == f) for f in np.unique(folds))]
         cells = [f"{np.mean([r[m] for r in per_fold]):.3f} ± {np.std([r[m] for r in per_fold], ddof=1):.3f}"
                  for m in ("micro_f1", "macro_f1")]
         for rows in (opp, ~opp):
-            report = multilabel_report(y[rows], preds[rows], labels, average_over=labels[:10]) if rows.any() else None
+            report = (multilabel_report(y[rows], preds[rows], labels, average_over=_averaged(labels))
+                      if rows.any() else None)
             cells.append(f"{report['micro_f1']:.3f} / {report['macro_f1']:.3f}" if report else "–")
         print(f"| {name} | " + " | ".join(cells) + " |")
 
