@@ -19,6 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+# (name, precision, CPU streams): one stream first, then the defaults (two streams on 2+ threads).
+_PATHS = (("fp32", "fp32", 1), ("bf16 autocast", "bf16-autocast", 1), ("bf16", "bf16", 1), ("int8", "int8", 1),
+          ("fp32 2 streams", "fp32", 2), ("bf16 autocast 2 streams", "bf16-autocast", 2),
+          ("bf16 2 streams", "bf16", 2), ("int8 2 streams", "int8", 2), ("onnx-int8 2 streams", "onnx-int8", 2))
+
 
 def _rate(fn, n: int, repeats: int = 1) -> float:
     best = float("inf")
@@ -42,6 +47,10 @@ def main() -> None:
                         help="comma-separated precisions to time, each with one and two streams (a CPU without "
                              "bf16 hardware runs the bf16 paths slowly: leave them out there)")
     args = parser.parse_args()
+    wanted = {name.strip() for name in args.precisions.split(",")}
+    unknown = wanted - {precision for _, precision, _ in _PATHS}
+    if unknown:
+        parser.error(f"unknown precision(s) in --precisions: {', '.join(sorted(unknown))}")
 
     import torch
     from transformers import pipeline
@@ -83,14 +92,10 @@ def main() -> None:
     reference = max(pipe_rates.values())
 
     results = {}
-    # (name, precision, CPU streams): one stream first, then the defaults (two streams on 2+ threads).
-    paths = (("fp32", "fp32", 1), ("bf16 autocast", "bf16-autocast", 1), ("bf16", "bf16", 1), ("int8", "int8", 1),
-             ("fp32 2 streams", "fp32", 2), ("bf16 autocast 2 streams", "bf16-autocast", 2),
-             ("bf16 2 streams", "bf16", 2), ("int8 2 streams", "int8", 2), ("onnx-int8 2 streams", "onnx-int8", 2))
-    print(f"default CPU path here (precision auto): {PolicyClassifier.from_pretrained(model_dir).precision}, "
+    print(f"default CPU path here (precision auto): "
+          f"{PolicyClassifier.from_pretrained(model_dir, device='cpu').precision}, "
           f"{torch.get_num_threads()} threads")
-    wanted = {name.strip() for name in args.precisions.split(",")}
-    for name, precision, streams in paths:
+    for name, precision, streams in _PATHS:
         if precision not in wanted:
             continue
         clf = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision=precision, streams=streams)
