@@ -414,6 +414,55 @@ def data_validate(
     typer.echo(f"ok: {report.n_policies} policies, {report.n_paragraphs} paragraphs")
 
 
+@data_app.command("agreement")
+def data_agreement(
+    opp115: Annotated[Path | None, typer.Option(help="OPP-115 directory (default: ../shared/opp115).")] = None,
+    cv: Annotated[Path | None, typer.Option(help="A crossval output directory whose out-of-fold predictions of "
+                                                 "these OPP-115 policies are scored the same way.")] = None,
+    entry: Annotated[str, typer.Option(help="Which cross-validated model in --cv.")] = "transformer+tfidf",
+) -> None:
+    """How well single OPP-115 annotators match the labels models are scored against: a human reference.
+
+    Each annotator is scored like a model against the majority labels (their own vote included) and against the
+    consensus of the other annotators; with --cv, the model's out-of-fold predictions (thresholds tuned on the other
+    folds) face the same references.
+    """
+    from classifier.agreement import annotator_f1
+    from classifier.corpus import CorpusError, load_opp115
+    from classifier.labels import OPP115_IDS
+
+    try:
+        dataset = load_opp115(opp115, with_votes=True)
+    except (CorpusError, OSError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_INPUT)
+    predictions = None
+    if cv is not None:
+        from classifier.corpus import multi_hot
+        from classifier.crossval import oof_thresholds
+        from classifier.training import TrainConfig, build_dataset
+
+        results = _load_oof(cv)
+        if entry not in results:
+            fail(f"{cv}: no model {entry!r} (has {', '.join(results)})", EXIT_USAGE)
+        settings = json.loads((cv / "cv.json").read_text())["settings"]
+        cv_data = build_dataset(TrainConfig(**{k: v for k, v in settings.items() if k not in ("k", "fold_seed")}))
+        if cv_data["text"][:len(dataset)] != dataset["text"]:
+            fail(f"{cv}: its first rows are not these OPP-115 segments (another corpus or order)", EXIT_USAGE)
+        probs, folds = results[entry]["probs"], results[entry]["fold"]
+        _, nested = oof_thresholds(multi_hot(cv_data), probs, folds)
+        predictions = (probs >= nested).astype(int)[:len(dataset)]
+    report = annotator_f1(dataset, predictions, average_over=list(OPP115_IDS))
+    typer.echo(f"{report['n_annotations']} annotations (annotator x policy) of {len(dataset)} segments; "
+               "micro / macro-F1 over the ten OPP-115 categories")
+    typer.echo("| who | vs majority labels (≥ 2 annotators) | vs the other annotators' consensus |")
+    typer.echo("| --- | --- | --- |")
+    for who, name in (("annotators", "a single annotator"), ("model", f"model `{entry}` (out-of-fold)")):
+        if who in report:
+            cells = [f"{report[who][ref]['micro_f1']:.3f} / {report[who][ref]['macro_f1']:.3f}"
+                     for ref in ("vs_majority", "vs_others")]
+            typer.echo(f"| {name} | {cells[0]} | {cells[1]} |")
+
+
 class ModelType(str, Enum):
     transformer = "transformer"
     tfidf = "tfidf"

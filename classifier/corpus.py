@@ -106,6 +106,7 @@ def load_opp115(
     min_annotators: int = 2,
     other_subtypes: bool = False,
     keep_unlabeled: bool = True,
+    with_votes: bool = False,
 ) -> Dataset:
     """Load OPP-115 (original layout) as one row per segment.
 
@@ -117,6 +118,8 @@ def load_opp115(
             ``other_practice_not_covered``, ``other_privacy_contact_information`` (the 12-label PrivacyGLUE task;
             ``children`` is then left out).
         keep_unlabeled: keep segments that reached no label.
+        with_votes: add ``annotators`` (everyone who annotated the policy) and ``votes`` (for each label, in label
+            order, the annotators who gave it to the segment), for agreement studies.
 
     Returns:
         A ``Dataset`` with ``policy``, ``policy_id``, ``segment_id``, ``text``, ``labels``, ``section`` (the heading
@@ -140,11 +143,13 @@ def load_opp115(
     for policy_id, stem, html_path, csv_path in _policy_files(root_path):
         segments = html_path.read_text(encoding="utf-8", errors="replace").split("|||")
         votes: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        policy_annotators: set[str] = set()
         with csv_path.open(encoding="utf-8", newline="") as handle:
             for line_no, record in enumerate(csv.reader(handle), 1):
                 if len(record) < 7:
                     raise CorpusError(f"{csv_path}:{line_no}: expected 9 columns, got {len(record)}")
                 annotator, segment, category = record[2], int(record[4]), record[5]
+                policy_annotators.add(annotator)
                 if category not in OPP115_CATEGORY_TO_ID:
                     raise CorpusError(f"{csv_path}:{line_no}: unknown category {category!r}")
                 try:
@@ -180,8 +185,12 @@ def load_opp115(
             rows["section"].append(heading)
             rows["body"].append(body or text)
             rows["labels"].append(labels)
+            if with_votes:
+                rows["annotators"].append(sorted(policy_annotators))
+                rows["votes"].append([sorted(seg_votes.get(label, ())) for label in names])
+    extra = {"annotators": List(Value("string")), "votes": List(List(Value("string")))} if with_votes else {}
     features = _features(names, {"policy_id": Value("int32"), "segment_id": Value("int32"),
-                                 "section": List(Value("string")), "body": Value("string")})
+                                 "section": List(Value("string")), "body": Value("string"), **extra})
     return Dataset.from_dict(dict(rows), features=features)
 
 
