@@ -444,8 +444,11 @@ def data_agreement(
         results = _load_oof(cv)
         if entry not in results:
             fail(f"{cv}: no model {entry!r} (has {', '.join(results)})", EXIT_USAGE)
-        settings = json.loads((cv / "cv.json").read_text())["settings"]
-        cv_data = build_dataset(TrainConfig(**{k: v for k, v in settings.items() if k not in ("k", "fold_seed")}))
+        try:
+            settings = json.loads((cv / "cv.json").read_text())["settings"]
+            cv_data = build_dataset(TrainConfig(**{k: v for k, v in settings.items() if k not in ("k", "fold_seed")}))
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            fail(f"{cv}: cannot rebuild the data of this cross-validation ({str(exc).splitlines()[0]})", EXIT_USAGE)
         if cv_data["text"][:len(dataset)] != dataset["text"]:
             fail(f"{cv}: its first rows are not these OPP-115 segments (another corpus or order)", EXIT_USAGE)
         probs, folds = results[entry]["probs"], results[entry]["fold"]

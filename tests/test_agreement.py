@@ -1,4 +1,5 @@
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +70,8 @@ def test_agreement_cli(tmp_path, toy_jsonl):
     assert CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--k", "4", "--out", str(cv)]).exit_code == 0
     other = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(root), "--cv", str(cv), "--entry", "tfidf"])
     assert other.exit_code == 2 and "not these OPP-115 segments" in other.output
+    saved = json.loads((cv / "cv.json").read_text())
+    saved["settings"]["from_a_newer_version"] = 1
+    (cv / "cv.json").write_text(json.dumps(saved))
+    newer = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(root), "--cv", str(cv), "--entry", "tfidf"])
+    assert newer.exit_code == 2 and "cannot rebuild the data" in newer.output
