@@ -1,0 +1,72 @@
+"""One fold of the README's cross-validation: plain MiniLM (also the teacher) against MiniLM distilled from it.
+
+    python training/fold_distill.py --fold 1 --weight 0.5 --out runs/distill/fold1.json
+
+A cheap look at distillation where the full ``crossval --teacher-config`` does not fit in the time at hand: the
+fold's policies, validation split and seed are those of ``policy-classifier crossval`` with the same config (k 5,
+fold seed 13). Prints micro / macro-F1 on the fold's test policies (fold-validation thresholds) for TF-IDF, the plain
+transformer, the distilled one, and each averaged with TF-IDF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from classifier.corpus import kfold_by_policy, multi_hot, split_by_policy
+from classifier.crossval import tfidf_trainer
+from classifier.ensemble import AveragedModel
+from classifier.evaluation import evaluate
+from classifier.metrics import tune_thresholds
+from classifier.seed_corpus import policy_ids
+from classifier.training import TrainConfig, build_dataset, train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="training/configs/shipped.json")
+    parser.add_argument("--fold", type=int, default=1, help="which of the 5 folds (from 1)")
+    parser.add_argument("--weight", type=float, default=0.5, help="distill_weight of the student")
+    parser.add_argument("--out", type=Path, default=Path("runs/distill/fold1.json"))
+    args = parser.parse_args()
+    settings = TrainConfig.from_json(args.config)
+    dataset = build_dataset(settings)
+    groups = {policy: "seed" for policy in policy_ids(settings.seed_corpus)}
+    train_part, test_part = kfold_by_policy(dataset, 5, seed=13, groups=groups)[args.fold - 1]
+    split = split_by_policy(train_part, (0.9, 0.1, 0.0), seed=13 + args.fold)  # as cross_validate splits
+    fit_data, validation = split["train"], split["validation"]
+    print(f"fold {args.fold}: train {len(fit_data)}, validation {len(validation)}, test {len(test_part)}", flush=True)
+    scores: dict[str, tuple[float, float]] = {}
+    tfidf = tfidf_trainer(seed=13)(fit_data, validation)
+
+    def report(name: str, model) -> None:
+        views = evaluate(model, test_part, model_name=name, data_name=f"fold{args.fold}", n_boot=20).metrics["views"]
+        scores[name] = (views["opp115"]["micro_f1"], views["opp115"]["macro_f1"])
+        print(f"{name}: micro {scores[name][0]:.4f} macro {scores[name][1]:.4f}", flush=True)
+
+    def with_tfidf(model) -> AveragedModel:
+        averaged = AveragedModel([model, tfidf])
+        averaged.thresholds = tune_thresholds(multi_hot(validation), averaged.predict_proba(validation["text"]))
+        return averaged
+
+    report("tfidf", tfidf)
+    started = time.perf_counter()
+    teacher, _ = train(replace(settings), train_data=fit_data, validation_data=validation, save=False)
+    print(f"teacher trained in {time.perf_counter() - started:.0f}s", flush=True)
+    report("transformer", teacher)
+    report("transformer+tfidf", with_tfidf(teacher))
+    started = time.perf_counter()
+    student, _ = train(replace(settings, distill_weight=args.weight), train_data=fit_data, validation_data=validation,
+                       save=False, teacher=teacher)
+    print(f"student trained in {time.perf_counter() - started:.0f}s", flush=True)
+    report("distilled", student)
+    report("distilled+tfidf", with_tfidf(student))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(scores, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
