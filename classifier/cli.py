@@ -438,15 +438,14 @@ def data_agreement(
     predictions = None
     if cv is not None:
         from classifier.corpus import multi_hot
-        from classifier.crossval import oof_thresholds
-        from classifier.training import TrainConfig, build_dataset
+        from classifier.crossval import cv_settings, oof_thresholds
+        from classifier.training import build_dataset
 
         results = _load_oof(cv)
         if entry not in results:
             fail(f"{cv}: no model {entry!r} (has {', '.join(results)})", EXIT_USAGE)
         try:
-            settings = json.loads((cv / "cv.json").read_text())["settings"]
-            cv_data = build_dataset(TrainConfig(**{k: v for k, v in settings.items() if k not in ("k", "fold_seed")}))
+            cv_data = build_dataset(cv_settings(cv))
         except (KeyError, TypeError, ValueError, OSError) as exc:
             fail(f"{cv}: cannot rebuild the data of this cross-validation ({str(exc).splitlines()[0]})", EXIT_USAGE)
         if cv_data["text"][:len(dataset)] != dataset["text"]:

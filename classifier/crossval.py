@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Trainer",
     "cross_validate",
+    "cv_settings",
     "distillation_trainers",
     "oof_result",
     "save_oof",
@@ -219,6 +220,21 @@ def load_oof(directory: str | Path) -> dict[str, dict[str, Any]]:
     return {name: {"folds": entry["fold_details"], "probs": arrays[f"{name}.probs"],
                    "thresholds": arrays[f"{name}.thresholds"], "fold": arrays[f"{name}.fold"]}
             for name, entry in cv["models"].items()}
+
+
+def cv_settings(directory: str | Path) -> TrainConfig:
+    """The training config a ``crossval`` run in ``directory`` used (its ``cv.json``), to rebuild its data with
+    :func:`classifier.training.build_dataset` in the row order of its out-of-fold predictions.
+
+    Raises:
+        OSError, KeyError, TypeError, ValueError: no readable ``cv.json``, or settings this version does not know.
+    """
+    import json
+
+    from classifier.training import TrainConfig
+
+    settings = json.loads((Path(directory) / "cv.json").read_text())["settings"]
+    return TrainConfig(**{k: v for k, v in settings.items() if k not in ("k", "fold_seed")})
 
 
 def oof_thresholds(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray) -> tuple[list[float], np.ndarray]:

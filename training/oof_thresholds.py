@@ -18,11 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from classifier.corpus import label_names, multi_hot
-from classifier.crossval import load_oof, oof_thresholds
+from classifier.crossval import cv_settings, load_oof, oof_thresholds
 from classifier.seed_corpus import policy_ids
-from classifier.training import TrainConfig, build_dataset, evaluate_probs
-
-_CV_ONLY = ("k", "fold_seed")
+from classifier.training import build_dataset, evaluate_probs
 
 
 def main() -> None:
@@ -31,8 +29,7 @@ def main() -> None:
     parser.add_argument("--entry", default="transformer+tfidf", help="which cross-validated model")
     parser.add_argument("--out", type=Path, required=True, help="JSON file for {label: threshold}")
     args = parser.parse_args()
-    cv = json.loads((args.cv_dir / "cv.json").read_text())
-    settings = TrainConfig(**{k: v for k, v in cv["settings"].items() if k not in _CV_ONLY})
+    settings = cv_settings(args.cv_dir)
     dataset = build_dataset(settings)
     labels = label_names(dataset)
     entry = load_oof(args.cv_dir)[args.entry]
