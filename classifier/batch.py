@@ -247,12 +247,15 @@ def run_batch(
                 else:
                     raw = Path(source)
                 policy = read_policy(raw, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
+                paragraphs = segment_policy(policy)
+                if not paragraphs:  # text, but nothing a reader would call a paragraph: say so, write no rows
+                    raise PolicyInputError("no paragraphs found: the text is too short or not prose")
             except PolicyInputError as exc:
                 result.failed.append((source, str(exc)))
                 if on_error:
                     on_error(source, str(exc))
                 continue
-            group.append((source, policy.source, segment_policy(policy)))
+            group.append((source, policy.source, paragraphs))
             if sum(len(paragraphs) for _, _, paragraphs in group) >= group_paragraphs:
                 flush()
         if group:

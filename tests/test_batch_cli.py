@@ -89,6 +89,18 @@ def test_bad_inputs_are_reported_and_the_batch_goes_on(tmp_path, tiny_model_dir)
     assert {r["source"] for r in _jsonl(out.read_text())} == {str(good)}
 
 
+def test_a_file_with_no_paragraphs_is_reported_not_silently_skipped(tmp_path, tiny_model_dir):
+    junk = tmp_path / "junk.txt"
+    junk.write_bytes(b"Privacy \xff\xfe\xfa policy \x81\x8d")  # decodes (a legacy code page), no paragraph
+    good = tmp_path / "good.txt"
+    good.write_text("We collect your email.\n")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["classify", str(junk), str(good), "-o", str(out), "--model", str(tiny_model_dir)])
+    assert result.exit_code == 1
+    assert "junk.txt: no paragraphs found" in result.stderr and "Traceback" not in result.stderr
+    assert {r["source"] for r in _jsonl(out.read_text())} == {str(good)}
+
+
 def test_missing_or_corrupt_model_exit_3(tmp_path):
     policy = tmp_path / "p.txt"
     policy.write_text("We collect data.\n")
