@@ -558,16 +558,29 @@ def _amx_available() -> bool:
         return False
 
 
+def _cpu_flags() -> set[str]:
+    """The CPU feature flags the Linux kernel reports (empty elsewhere, or when they cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
 def _bf16_is_fast(device: str) -> bool:
+    """Whether bf16 autocast makes training faster than fp32 on ``device``.
+
+    On CPU only bf16 matrix hardware counts (AMX tiles, or the AVX512_BF16 dot-product instructions): AVX-512
+    alone, as on Skylake/Cascade Lake, emulates bf16 and is slower than fp32.
+    """
     import torch
 
     if device.startswith("cuda"):
         return bool(torch.cuda.is_bf16_supported())
-    try:  # AVX-512 BF16 / AMX make bf16 matmuls faster than fp32 on CPU; without them it is slower
-        capability = torch.backends.cpu.get_cpu_capability()
-    except AttributeError:
-        return False
-    return "AVX512" in capability.upper() or "AMX" in capability.upper()
+    return _amx_available() or bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
 
 
 def library_versions() -> dict[str, str]:

@@ -1,4 +1,6 @@
+import platform
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,6 +185,29 @@ def test_auto_precision_on_cpu_follows_the_hardware(tiny_model_dir, monkeypatch,
 
     monkeypatch.setattr(model_module, "_amx_available", lambda: amx)
     assert PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu").precision == expected
+
+
+@pytest.mark.parametrize(("amx", "flags", "expected"), [
+    (True, set(), True),                           # Sapphire Rapids and later
+    (False, {"avx512f", "avx512_bf16"}, True),     # Cooper Lake, Zen 4: bf16 dot products in hardware
+    (False, {"avx512f", "avx512bw"}, False),       # Skylake / Cascade Lake: AVX-512 but bf16 only emulated
+    (False, {"avx2"}, False),
+])
+def test_training_uses_bf16_autocast_only_with_bf16_hardware(monkeypatch, amx, flags, expected):
+    import classifier.model as model_module
+
+    monkeypatch.setattr(model_module, "_amx_available", lambda: amx)
+    monkeypatch.setattr(model_module, "_cpu_flags", lambda: flags)
+    assert model_module._bf16_is_fast("cpu") is expected
+
+
+def test_cpu_flags_are_read_from_the_kernel():
+    import classifier.model as model_module
+
+    flags = model_module._cpu_flags()
+    assert isinstance(flags, set)
+    if Path("/proc/cpuinfo").exists() and platform.machine() in ("x86_64", "AMD64"):
+        assert "sse2" in flags  # every x86-64 CPU has it
 
 
 def test_unknown_precision_is_refused(tiny_model_dir):
