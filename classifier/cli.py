@@ -289,7 +289,7 @@ def crossval(
     from dataclasses import replace
 
     from classifier.crossval import cross_validate, tfidf_trainer, transformer_trainer
-    from classifier.training import TrainConfig, build_dataset
+    from classifier.training import TrainConfig, build_dataset, training_environment
 
     types = model_type or [ModelType.tfidf]
     base = TrainConfig.from_json(config) if config else TrainConfig()
@@ -305,7 +305,12 @@ def crossval(
     seed_policies = policy_ids(settings.seed_corpus)
     groups = {policy: "seed" for policy in seed_policies}
     if from_oof:
-        _write_crossval(out, dataset, _load_oof(out), seed_policies, vars(settings) | {"k": k, "fold_seed": seed})
+        try:  # the machine that trained the folds, not this one
+            environment = json.loads((out / "cv.json").read_text()).get("environment")
+        except (OSError, ValueError):
+            environment = None
+        _write_crossval(out, dataset, _load_oof(out), seed_policies, vars(settings) | {"k": k, "fold_seed": seed},
+                        environment)
         return
     if settings.teacher:
         fail("crossval cannot distil from a saved teacher: it has seen every fold's test policies; give "
@@ -328,9 +333,16 @@ def crossval(
     if ModelType.tfidf in types:
         trainers["tfidf"] = tfidf_trainer(seed=seed)
     members = [name for name in ("transformer", "tfidf") if name in trainers]
+    try:
+        environment = training_environment(settings)
+    except ValueError as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+    if "transformer" not in trainers:
+        environment = {"cpu": environment["cpu"], "versions": environment["versions"]}
     results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
                              ensemble=members if ensemble and len(members) == 2 else None)
-    _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed})
+    _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed},
+                    environment)
 
 
 def _load_oof(out: Path) -> dict:
@@ -342,7 +354,8 @@ def _load_oof(out: Path) -> dict:
         fail(f"{out}: no saved cross-validation to rebuild from ({exc})", EXIT_USAGE)
 
 
-def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settings: dict) -> None:
+def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settings: dict,
+                    environment: dict | None) -> None:
     import json as json_module
 
     from classifier.crossval import oof_result, save_oof, subset_fold_summaries, summarize_folds
@@ -380,7 +393,8 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
         evaluations += per_subset
     write_evaluation(out, evaluations, comparisons)
     save_oof(str(out / "oof.safetensors"), results)
-    (out / "cv.json").write_text(json_module.dumps({"settings": settings, "models": summary}, indent=2) + "\n")
+    (out / "cv.json").write_text(json_module.dumps({"settings": settings, "environment": environment,
+                                                         "models": summary}, indent=2) + "\n")
     for name, entry in summary.items():
         typer.echo(f"{name}: micro-F1 {entry['micro_f1']['mean']:.4f} ± {entry['micro_f1']['sd']:.4f}, "
                    f"macro-F1 {entry['macro_f1']['mean']:.4f} ± {entry['macro_f1']['sd']:.4f}", err=True)

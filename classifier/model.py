@@ -558,16 +558,29 @@ def _amx_available() -> bool:
         return False
 
 
-def _cpu_flags() -> set[str]:
-    """The CPU feature flags the Linux kernel reports (empty elsewhere, or when they cannot be read)."""
+def _cpuinfo(field: str) -> str:
+    """The first value of ``field`` in the Linux kernel's /proc/cpuinfo ('' elsewhere, or when unreadable)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
+                key, _, value = line.partition(":")
+                if key.strip() == field:
+                    return value.strip()
     except OSError:
         pass
-    return set()
+    return ""
+
+
+def _cpu_flags() -> set[str]:
+    """The CPU feature flags the Linux kernel reports (empty elsewhere, or when they cannot be read)."""
+    return set(_cpuinfo("flags").split())
+
+
+def cpu_name() -> str:
+    """The CPU's model name, for records of where a run or a benchmark ran."""
+    import platform
+
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def _bf16_is_fast(device: str) -> bool:

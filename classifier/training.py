@@ -204,6 +204,22 @@ def evaluate_probs(y_true: Any, probs: Any, labels: list[str], thresholds: list[
     return multilabel_report(y_true, preds, labels, average_over=over)
 
 
+def training_environment(config: TrainConfig) -> dict[str, Any]:
+    """Describe where and in what arithmetic ``config`` trains on this machine.
+
+    Takes a training config; returns ``{"device", "precision", "cpu", "versions"}``, where ``precision`` is
+    ``"bf16-autocast"`` or ``"fp32"``. ``precision: auto`` resolves differently from one machine to the next (bf16
+    autocast only with bf16 matrix hardware or a GPU), so each run and cross-validation records what it used.
+    Raises ``ValueError`` when the config asks for a GPU that is not there.
+    """
+    from classifier.model import _bf16_is_fast, cpu_name, library_versions, resolve_device
+
+    device = resolve_device(config.device)
+    bf16 = config.precision == "bf16" or (config.precision == "auto" and _bf16_is_fast(device))
+    return {"device": device, "precision": "bf16-autocast" if bf16 else "fp32", "cpu": cpu_name(),
+            "versions": library_versions()}
+
+
 def train(
     config: TrainConfig,
     *,
@@ -240,7 +256,6 @@ def train(
     from classifier.model import (
         DEFAULT_BATCH_SIZE,
         PolicyClassifier,
-        _bf16_is_fast,
         encode_texts,
         pad_batch,
         quiet_transformers,
@@ -299,7 +314,8 @@ def train(
     steps_per_epoch = math.ceil(len(train_ids) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and _bf16_is_fast(device))
+    environment = training_environment(config)
+    use_bf16 = environment["precision"] == "bf16-autocast"
     autocast_device = "cuda" if device.startswith("cuda") else "cpu"
 
     run_dir = Path(config.output_dir)
@@ -400,6 +416,8 @@ def train(
         "n_train": len(train_ids),
         "n_validation": len(val_ids),
         "device": device,
+        "precision": environment["precision"],
+        "cpu": environment["cpu"],
     }
     if teacher is not None:
         metrics["distill_weight"] = config.distill_weight

@@ -235,9 +235,20 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
     entry = cv["models"]["tfidf"]
     assert len(entry["micro_f1"]["folds"]) == 4 and "data_out_of_fold" in entry
     assert len(entry["data_folds"]["fold_details"]) == 4
+    assert "precision" not in cv["environment"] and cv["environment"]["cpu"]  # no transformer trained
     arrays = load_file(str(out / "oof.safetensors"))
     assert arrays["tfidf.probs"].shape == (40, len(LABEL_IDS)) and set(arrays["tfidf.fold"].tolist()) == {1, 2, 3, 4}
     assert (out / "report.md").is_file()
+
+    # --from-oof rebuilds the same figures from the saved predictions and keeps the record of the training machine
+    cv["environment"] = {"cpu": "the machine that trained the folds"}
+    (out / "cv.json").write_text(json.dumps(cv))
+    rebuilt = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf", "--k", "4",
+                                       "--out", str(out), "--from-oof"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    again = json.loads((out / "cv.json").read_text())
+    assert again["environment"] == {"cpu": "the machine that trained the folds"}
+    assert again["models"]["tfidf"]["micro_f1"] == entry["micro_f1"]
 
 
 def test_oof_thresholds_nested_ignore_their_own_fold():

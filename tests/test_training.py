@@ -28,6 +28,7 @@ def test_training_end_to_end_saves_a_self_describing_model(tiny_encoder, toy_jso
     assert len(saved["policy_classifier"]["thresholds"]) == 11
     assert json.loads((model_dir / "train_config.json").read_text())["epochs"] == 2
     assert len(metrics["history"]) >= 1 and 0.0 <= metrics["validation"]["macro_f1"] <= 1.0
+    assert metrics["precision"] == config.precision == "fp32" and metrics["device"] == "cpu"
     assert (tmp_path / "run" / "log.jsonl").read_text().count("\n") == len(metrics["history"])
 
     texts = ["We share data with partners.", "Contact us."]
@@ -196,8 +197,12 @@ def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder
               "--ensemble", "--k", "4", "--out", str(out)]
     result = CliRunner().invoke(app, [*common, "--config", str(student), "--teacher-config", str(teacher)])
     assert result.exit_code == 0, result.output
-    models = json.loads((out / "cv.json").read_text())["models"]
+    saved = json.loads((out / "cv.json").read_text())
+    models = saved["models"]
     assert list(models) == ["teacher", "transformer", "tfidf", "transformer+tfidf"]
+    # "auto" resolves per machine, so the run records what it trained with
+    assert saved["environment"]["precision"] == "fp32" and saved["environment"]["device"] == "cpu"
+    assert saved["environment"]["versions"]["torch"]
     assert all(len(entry["micro_f1"]["folds"]) == 4 for entry in models.values())
 
     leaky = tmp_path / "leaky.json"

@@ -21,7 +21,7 @@ def main() -> None:
     model_dir, cv_dir = Path(args.model_dir), Path(args.cv_dir)
     cv = json.loads((cv_dir / "cv.json").read_text())
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    metrics["cross_validation"] = {"settings": cv["settings"], "models": {
+    metrics["cross_validation"] = {"settings": cv["settings"], "environment": cv.get("environment"), "models": {
         name: {k: v for k, v in entry.items() if k != "fold_details"} for name, entry in cv["models"].items()}}
     metrics["cross_validation_entry"] = args.entry
     (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
