@@ -27,10 +27,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Trainer",
+    "compare_folds",
     "cross_validate",
     "cv_settings",
     "distillation_trainers",
     "oof_result",
+    "read_cv_record",
     "save_oof",
     "subset_fold_summaries",
     "summarize_folds",
@@ -235,6 +237,72 @@ def cv_settings(directory: str | Path) -> TrainConfig:
 
     settings = json.loads((Path(directory) / "cv.json").read_text())["settings"]
     return TrainConfig(**{k: v for k, v in settings.items() if k not in ("k", "fold_seed")})
+
+
+def read_cv_record(path: str | Path) -> dict[str, Any]:
+    """Read a cross-validation's figures from a ``crossval`` output directory (its ``cv.json``), the file itself, or a
+    model directory whose ``metrics.json`` carries them (``training/attach_cv_metrics.py``).
+
+    Returns:
+        ``{"settings", "environment", "models"}`` as ``crossval`` wrote them (``environment`` may be ``None``).
+
+    Raises:
+        OSError, ValueError: nothing readable there, or no cross-validation in it.
+    """
+    import json
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "cv.json" if (path / "cv.json").exists() else path / "metrics.json"
+    record = json.loads(path.read_text())
+    record = record.get("cross_validation", record)
+    if not isinstance(record, dict) or "models" not in record:
+        raise ValueError(f"{path}: no cross-validation figures in it")
+    return {"settings": record.get("settings", {}), "environment": record.get("environment"),
+            "models": record["models"]}
+
+
+_PAIRED_METRICS = ("micro_f1", "macro_f1", "children_f1")
+
+
+def compare_folds(a: dict[str, Any], b: dict[str, Any], entry_a: str, entry_b: str | None = None,
+                  subset: str = "opp115") -> dict[str, Any]:
+    """Pair two cross-validations fold by fold (B minus A), for runs that differ in one setting on the same folds.
+
+    Takes two records from :func:`read_cv_record`, the model entry of each (``entry_b`` defaults to ``entry_a``)
+    and the subset whose per-fold figures to pair (``"opp115"``, ``"seed_corpus"`` or ``"data"``). Fold figures are
+    paired only when both runs split the same way: the same ``k`` and fold seed, and folds of the same size.
+
+    Returns:
+        ``{"folds": [{metric: (a, b)}...], "mean_difference": {metric: float}, "sd_difference": {...},
+        "b_better": {metric: int}, "per_label_difference": {label: mean B − A}}``.
+
+    Raises:
+        KeyError: an entry or subset is missing. ValueError: the two runs' folds differ.
+    """
+    entry_b = entry_b or entry_a
+    for key in ("k", "fold_seed"):
+        if a["settings"].get(key) != b["settings"].get(key):
+            raise ValueError(f"the runs use different folds ({key} {a['settings'].get(key)} vs "
+                             f"{b['settings'].get(key)})")
+    folds_a = a["models"][entry_a][f"{subset}_folds"]["fold_details"]
+    folds_b = b["models"][entry_b][f"{subset}_folds"]["fold_details"]
+    sizes_a = [(f["n_policies"], f["n_paragraphs"]) for f in folds_a]
+    sizes_b = [(f["n_policies"], f["n_paragraphs"]) for f in folds_b]
+    if sizes_a != sizes_b:
+        raise ValueError(f"the runs use different folds (policies, paragraphs per fold: {sizes_a} vs {sizes_b})")
+    metrics = [m for m in _PAIRED_METRICS if all(m in f for f in folds_a + folds_b)]
+    diffs = {m: [fb[m] - fa[m] for fa, fb in zip(folds_a, folds_b, strict=True)] for m in metrics}
+    labels = [label for label in folds_a[0]["per_label_f1"] if all(label in f["per_label_f1"] for f in folds_b)]
+    return {
+        "folds": [{m: (fa[m], fb[m]) for m in metrics} for fa, fb in zip(folds_a, folds_b, strict=True)],
+        "mean_difference": {m: statistics.fmean(d) for m, d in diffs.items()},
+        "sd_difference": {m: statistics.stdev(d) if len(d) > 1 else 0.0 for m, d in diffs.items()},
+        "b_better": {m: sum(x > 0 for x in d) for m, d in diffs.items()},
+        "per_label_difference": {label: statistics.fmean(fb["per_label_f1"][label] - fa["per_label_f1"][label]
+                                                         for fa, fb in zip(folds_a, folds_b, strict=True))
+                                 for label in labels},
+    }
 
 
 def oof_thresholds(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray) -> tuple[list[float], np.ndarray]:

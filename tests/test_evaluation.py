@@ -267,3 +267,37 @@ def test_oof_thresholds_nested_ignore_their_own_fold():
     np.testing.assert_array_equal(nested[folds == 1], nested_flipped[folds == 1])
     assert not np.array_equal(nested[folds == 2], nested_flipped[folds == 2])
     np.testing.assert_allclose(nested[folds == 3][0], tune_thresholds(y[folds != 3], probs[folds != 3]))
+
+
+def _cv_record(tmp_path, name, macro, sizes=((18, 500), (19, 520)), fold_seed=13):
+    folds = [{"micro_f1": m, "macro_f1": m, "n_policies": p, "n_paragraphs": n,
+              "per_label_f1": {"children": m, "other": 0.5}} for m, (p, n) in zip(macro, sizes, strict=True)]
+    record = {"settings": {"k": len(folds), "fold_seed": fold_seed}, "environment": {"precision": name},
+              "models": {"transformer": {"opp115_folds": {"fold_details": folds}}}}
+    directory = tmp_path / name
+    directory.mkdir()
+    (directory / "cv.json").write_text(json.dumps(record))
+    return directory
+
+
+def test_compare_folds_pairs_runs_on_the_same_folds_and_refuses_others(tmp_path):
+    from classifier.crossval import compare_folds, read_cv_record
+
+    a = read_cv_record(_cv_record(tmp_path, "bf16", [0.70, 0.80]))
+    b = read_cv_record(_cv_record(tmp_path, "fp32", [0.75, 0.79]))
+    result = compare_folds(a, b, "transformer")
+    assert result["mean_difference"]["macro_f1"] == pytest.approx(0.02)
+    assert result["b_better"]["macro_f1"] == 1 and result["folds"][0]["macro_f1"] == (0.70, 0.75)
+    assert result["per_label_difference"] == pytest.approx({"children": 0.02, "other": 0.0})
+    assert "children_f1" not in result["mean_difference"]  # only figures both runs have
+
+    other_split = read_cv_record(_cv_record(tmp_path, "other", [0.7, 0.8], sizes=((18, 500), (19, 521))))
+    with pytest.raises(ValueError, match="different folds"):
+        compare_folds(a, other_split, "transformer")
+    with pytest.raises(ValueError, match="different folds"):
+        compare_folds(a, read_cv_record(_cv_record(tmp_path, "seed7", [0.7, 0.8], fold_seed=7)), "transformer")
+    with pytest.raises(KeyError):
+        compare_folds(a, b, "tfidf")
+    (tmp_path / "empty.json").write_text("{}")
+    with pytest.raises(ValueError, match="no cross-validation"):
+        read_cv_record(tmp_path / "empty.json")
