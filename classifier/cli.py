@@ -305,12 +305,11 @@ def crossval(
     seed_policies = policy_ids(settings.seed_corpus)
     groups = {policy: "seed" for policy in seed_policies}
     if from_oof:
-        try:  # the machine that trained the folds, not this one
-            environment = json.loads((out / "cv.json").read_text()).get("environment")
-        except (OSError, ValueError):
-            environment = None
-        _write_crossval(out, dataset, _load_oof(out), seed_policies, vars(settings) | {"k": k, "fold_seed": seed},
-                        environment)
+        oof = _load_oof(out)
+        # the saved predictions' folds and the machine that trained them, not this command line's or this machine
+        previous = json.loads((out / "cv.json").read_text())
+        folds = {key: previous.get("settings", {}).get(key, value) for key, value in (("k", k), ("fold_seed", seed))}
+        _write_crossval(out, dataset, oof, seed_policies, vars(settings) | folds, previous.get("environment"))
         return
     if settings.teacher:
         fail("crossval cannot distil from a saved teacher: it has seen every fold's test policies; give "
@@ -334,11 +333,12 @@ def crossval(
         trainers["tfidf"] = tfidf_trainer(seed=seed)
     members = [name for name in ("transformer", "tfidf") if name in trainers]
     try:
-        environment = training_environment(settings)
+        environment = training_environment(settings if "transformer" in trainers else None)
+        if "teacher" in trainers:
+            teacher_environment = training_environment(teacher_settings)
+            environment["teacher"] = {key: teacher_environment[key] for key in ("device", "precision")}
     except ValueError as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
-    if "transformer" not in trainers:
-        environment = {"cpu": environment["cpu"], "versions": environment["versions"]}
     results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
                              ensemble=members if ensemble and len(members) == 2 else None)
     _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed},

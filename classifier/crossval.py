@@ -255,7 +255,8 @@ def read_cv_record(path: str | Path) -> dict[str, Any]:
     if path.is_dir():
         path = path / "cv.json" if (path / "cv.json").exists() else path / "metrics.json"
     record = json.loads(path.read_text())
-    record = record.get("cross_validation", record)
+    if isinstance(record, dict):
+        record = record.get("cross_validation", record)
     if not isinstance(record, dict) or "models" not in record:
         raise ValueError(f"{path}: no cross-validation figures in it")
     return {"settings": record.get("settings", {}), "environment": record.get("environment"),
@@ -293,7 +294,8 @@ def compare_folds(a: dict[str, Any], b: dict[str, Any], entry_a: str, entry_b: s
         raise ValueError(f"the runs use different folds (policies, paragraphs per fold: {sizes_a} vs {sizes_b})")
     metrics = [m for m in _PAIRED_METRICS if all(m in f for f in folds_a + folds_b)]
     diffs = {m: [fb[m] - fa[m] for fa, fb in zip(folds_a, folds_b, strict=True)] for m in metrics}
-    labels = [label for label in folds_a[0]["per_label_f1"] if all(label in f["per_label_f1"] for f in folds_b)]
+    labels = [label for label in folds_a[0]["per_label_f1"]
+              if all(label in f["per_label_f1"] for f in folds_a + folds_b)]
     return {
         "folds": [{m: (fa[m], fb[m]) for m in metrics} for fa, fb in zip(folds_a, folds_b, strict=True)],
         "mean_difference": {m: statistics.fmean(d) for m, d in diffs.items()},

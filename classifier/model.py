@@ -592,7 +592,10 @@ def _bf16_is_fast(device: str) -> bool:
     import torch
 
     if device.startswith("cuda"):
-        return bool(torch.cuda.is_bf16_supported())
+        try:  # pre-Ampere GPUs (T4, V100) only emulate bf16, which torch counts as support by default
+            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+        except TypeError:  # a torch without the argument counts native support only
+            return bool(torch.cuda.is_bf16_supported())
     return _amx_available() or bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
 
 

@@ -204,20 +204,23 @@ def evaluate_probs(y_true: Any, probs: Any, labels: list[str], thresholds: list[
     return multilabel_report(y_true, preds, labels, average_over=over)
 
 
-def training_environment(config: TrainConfig) -> dict[str, Any]:
+def training_environment(config: TrainConfig | None = None) -> dict[str, Any]:
     """Describe where and in what arithmetic ``config`` trains on this machine.
 
-    Takes a training config; returns ``{"device", "precision", "cpu", "versions"}``, where ``precision`` is
-    ``"bf16-autocast"`` or ``"fp32"``. ``precision: auto`` resolves differently from one machine to the next (bf16
-    autocast only with bf16 matrix hardware or a GPU), so each run and cross-validation records what it used.
-    Raises ``ValueError`` when the config asks for a GPU that is not there.
+    Takes a transformer's training config, or ``None`` when no transformer is trained (the TF-IDF model alone);
+    returns ``{"device", "precision", "cpu", "versions"}`` (only ``cpu`` and ``versions`` for ``None``), where
+    ``precision`` is ``"bf16-autocast"`` or ``"fp32"``. ``precision: auto`` resolves differently from one machine to
+    the next (bf16 autocast only on a GPU or a CPU with bf16 matrix hardware), so each run and cross-validation
+    records what it used. Raises ``ValueError`` when the config asks for a GPU that is not there.
     """
     from classifier.model import _bf16_is_fast, cpu_name, library_versions, resolve_device
 
+    environment: dict[str, Any] = {"cpu": cpu_name(), "versions": library_versions()}
+    if config is None:
+        return environment
     device = resolve_device(config.device)
     bf16 = config.precision == "bf16" or (config.precision == "auto" and _bf16_is_fast(device))
-    return {"device": device, "precision": "bf16-autocast" if bf16 else "fp32", "cpu": cpu_name(),
-            "versions": library_versions()}
+    return {"device": device, "precision": "bf16-autocast" if bf16 else "fp32"} | environment
 
 
 def train(

@@ -190,6 +190,7 @@ def test_auto_precision_on_cpu_follows_the_hardware(tiny_model_dir, monkeypatch,
 @pytest.mark.parametrize(("amx", "flags", "expected"), [
     (True, set(), True),                           # Sapphire Rapids and later
     (False, {"avx512f", "avx512_bf16"}, True),     # Cooper Lake, Zen 4: bf16 dot products in hardware
+    (False, {"amx_bf16", "amx_tile"}, True),       # AMX that torch's own probe missed
     (False, {"avx512f", "avx512bw"}, False),       # Skylake / Cascade Lake: AVX-512 but bf16 only emulated
     (False, {"avx2"}, False),
 ])

@@ -243,11 +243,12 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
     # --from-oof rebuilds the same figures from the saved predictions and keeps the record of the training machine
     cv["environment"] = {"cpu": "the machine that trained the folds"}
     (out / "cv.json").write_text(json.dumps(cv))
-    rebuilt = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf", "--k", "4",
-                                       "--out", str(out), "--from-oof"])
+    rebuilt = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf",
+                                       "--out", str(out), "--from-oof"])  # no --k: the saved folds say 4
     assert rebuilt.exit_code == 0, rebuilt.output
     again = json.loads((out / "cv.json").read_text())
     assert again["environment"] == {"cpu": "the machine that trained the folds"}
+    assert again["settings"]["k"] == 4 and again["settings"]["fold_seed"] == 13
     assert again["models"]["tfidf"]["micro_f1"] == entry["micro_f1"]
 
 
@@ -269,8 +270,8 @@ def test_oof_thresholds_nested_ignore_their_own_fold():
     np.testing.assert_allclose(nested[folds == 3][0], tune_thresholds(y[folds != 3], probs[folds != 3]))
 
 
-def _cv_record(tmp_path, name, macro, sizes=((18, 500), (19, 520)), fold_seed=13):
-    folds = [{"micro_f1": m, "macro_f1": m, "n_policies": p, "n_paragraphs": n,
+def _cv_record(tmp_path, name, macro, sizes=((18, 500), (19, 520)), fold_seed=13, extra=None):
+    folds = [{"micro_f1": m, "macro_f1": m, "n_policies": p, "n_paragraphs": n, **(extra or {}),
               "per_label_f1": {"children": m, "other": 0.5}} for m, (p, n) in zip(macro, sizes, strict=True)]
     record = {"settings": {"k": len(folds), "fold_seed": fold_seed}, "environment": {"precision": name},
               "models": {"transformer": {"opp115_folds": {"fold_details": folds}}}}
@@ -283,7 +284,7 @@ def _cv_record(tmp_path, name, macro, sizes=((18, 500), (19, 520)), fold_seed=13
 def test_compare_folds_pairs_runs_on_the_same_folds_and_refuses_others(tmp_path):
     from classifier.crossval import compare_folds, read_cv_record
 
-    a = read_cv_record(_cv_record(tmp_path, "bf16", [0.70, 0.80]))
+    a = read_cv_record(_cv_record(tmp_path, "bf16", [0.70, 0.80], extra={"children_f1": 0.9}))
     b = read_cv_record(_cv_record(tmp_path, "fp32", [0.75, 0.79]))
     result = compare_folds(a, b, "transformer")
     assert result["mean_difference"]["macro_f1"] == pytest.approx(0.02)
@@ -298,6 +299,7 @@ def test_compare_folds_pairs_runs_on_the_same_folds_and_refuses_others(tmp_path)
         compare_folds(a, read_cv_record(_cv_record(tmp_path, "seed7", [0.7, 0.8], fold_seed=7)), "transformer")
     with pytest.raises(KeyError):
         compare_folds(a, b, "tfidf")
-    (tmp_path / "empty.json").write_text("{}")
-    with pytest.raises(ValueError, match="no cross-validation"):
-        read_cv_record(tmp_path / "empty.json")
+    for name, text in (("empty.json", "{}"), ("list.json", "[1, 2]")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match="no cross-validation"):
+            read_cv_record(tmp_path / name)

@@ -202,6 +202,7 @@ def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder
     assert list(models) == ["teacher", "transformer", "tfidf", "transformer+tfidf"]
     # "auto" resolves per machine, so the run records what it trained with
     assert saved["environment"]["precision"] == "fp32" and saved["environment"]["device"] == "cpu"
+    assert saved["environment"]["teacher"] == {"device": "cpu", "precision": "fp32"}
     assert saved["environment"]["versions"]["torch"]
     assert all(len(entry["micro_f1"]["folds"]) == 4 for entry in models.values())
 
@@ -209,3 +210,15 @@ def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder
     leaky.write_text(json.dumps({"encoder": str(tiny_encoder), "teacher": str(tiny_model_dir)}))
     refused = CliRunner().invoke(app, [*common, "--config", str(leaky)])
     assert refused.exit_code == 2 and "seen every fold's test policies" in refused.output
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_training_environment_records_what_auto_precision_resolves_to(monkeypatch, fast):
+    import classifier.model as model_module
+    from classifier.training import training_environment
+
+    monkeypatch.setattr(model_module, "_bf16_is_fast", lambda device: fast)
+    environment = training_environment(TrainConfig(device="cpu", precision="auto"))
+    assert environment["precision"] == ("bf16-autocast" if fast else "fp32") and environment["device"] == "cpu"
+    assert training_environment(TrainConfig(device="cpu", precision="fp32"))["precision"] == "fp32"
+    assert set(training_environment(None)) == {"cpu", "versions"}  # TF-IDF alone: no device, no torch precision
