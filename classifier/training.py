@@ -262,7 +262,6 @@ def train(
         encode_texts,
         pad_batch,
         quiet_transformers,
-        resolve_device,
     )
 
     config.validate()
@@ -273,7 +272,8 @@ def train(
     if train_data is None:
         train_data, validation_data = split_for_training(config)
     labels = label_names(train_data)
-    device = resolve_device(config.device)
+    environment = training_environment(config)  # resolves the device and what "auto" precision means here
+    device = environment["device"]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     encoder_dir = resolve_encoder(config.encoder)
     with quiet_transformers():
@@ -317,7 +317,6 @@ def train(
     steps_per_epoch = math.ceil(len(train_ids) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    environment = training_environment(config)
     use_bf16 = environment["precision"] == "bf16-autocast"
     autocast_device = "cuda" if device.startswith("cuda") else "cpu"
 
