@@ -508,6 +508,8 @@ def train(
     labels_from_data: Annotated[bool, typer.Option(help="Take the label set from the JSONL data.")] = False,
     section_context: Annotated[bool, typer.Option(help="Read each paragraph with its section heading in front "
                                                        "(saved with the model).")] = False,
+    soft_labels: Annotated[bool, typer.Option(help="Train OPP-115 rows towards the share of annotators who gave "
+                                                   "each label (e.g. 2/3) instead of the majority label.")] = False,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     precision: Annotated[Precision | None, typer.Option(help="Mixed precision.")] = None,
     model_type: Annotated[ModelType, typer.Option(help="transformer, or the TF-IDF baseline.")]
@@ -535,6 +537,7 @@ def train(
         "learning_rate": learning_rate, "batch_size": batch_size, "max_length": max_length, "seed": seed,
         "device": device, "precision": precision.value if precision else None,
         "labels_from_data": labels_from_data or None, "section_context": section_context or None,
+        "soft_labels": soft_labels or None,
         "teacher": str(teacher) if teacher else None, "distill_weight": distill_weight,
     }
     settings = replace(base, **{k: v for k, v in overrides.items() if v is not None})

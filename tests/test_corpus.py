@@ -44,6 +44,25 @@ def test_majority_labels_on_hand_checked_segments(opp115, opp115_dir: Path):
     assert _labels_of(union, "1028_redorbit.com", 5) == ["first_party_collection", "third_party_sharing", "other"]
 
 
+def test_vote_shares_count_annotators(opp115_dir: Path, opp115):
+    import numpy as np
+
+    from classifier.corpus import multi_hot, vote_shares
+
+    voted = load_opp115(opp115_dir, with_votes=True)
+    shares = vote_shares(voted)
+    row = next(i for i, (p, s) in enumerate(zip(voted["policy"], voted["segment_id"], strict=True))
+               if p == "1028_redorbit.com" and s == 5)
+    by_label = dict(zip(LABEL_IDS, shares[row].tolist(), strict=True))
+    # the same hand-checked segment: FPC by 3 annotators, TPS by 2, Other by 1
+    assert by_label["first_party_collection"] == 1.0 and by_label["other"] == pytest.approx(1 / 3)
+    assert by_label["third_party_sharing"] == pytest.approx(2 / 3) and by_label["data_security"] == 0.0
+    # every policy has three annotators, so a majority label is exactly a share of at least 2/3
+    np.testing.assert_array_equal(shares >= 0.6, multi_hot(opp115) == 1)
+    with pytest.raises(ValueError, match="with_votes"):
+        vote_shares(opp115)
+
+
 def test_opp115_other_subtypes(opp115_dir: Path):
     twelve = load_opp115(opp115_dir, other_subtypes=True)
     names = label_names(twelve)

@@ -166,6 +166,49 @@ def test_distillation_pulls_the_student_towards_its_teacher(tiny_encoder, toy_js
     assert means[1.0] < means[0.0] - 0.05, means
 
 
+def test_soft_labels_are_the_training_targets(tiny_encoder, toy_jsonl, tmp_path):
+    from classifier.corpus import load_jsonl
+
+    data = load_jsonl(toy_jsonl)
+    means = {}
+    for name, targets in (("labels", None), ("soft", [[0.0] * 11] * len(data))):
+        rows = data if targets is None else data.add_column("targets", targets)
+        config = _config(tiny_encoder, toy_jsonl, tmp_path / name, epochs=5, learning_rate=5e-3,
+                         validation_fraction=0.0)
+        clf, _ = train(config, train_data=rows, save=False, log=lambda line: None)
+        means[name] = float(clf.predict_proba(data["text"]).mean())
+    # all-zero soft targets, where the rows' labels say yes, leave the model far less sure
+    assert means["soft"] < means["labels"] - 0.05, means
+
+
+def test_soft_labels_config_builds_vote_shares_for_opp115_only(opp115_dir, toy_jsonl, tmp_path):
+    from classifier.corpus import load_opp115, multi_hot, vote_shares
+    from classifier.training import build_dataset
+
+    with pytest.raises(ValueError, match="soft_labels needs OPP-115"):
+        TrainConfig(jsonl=[str(toy_jsonl)], soft_labels=True).validate()
+    data = build_dataset(TrainConfig(opp115=[str(opp115_dir)], jsonl=[str(toy_jsonl)], soft_labels=True))
+    targets = np.asarray(data["targets"])
+    n_opp = len(load_opp115(opp115_dir))
+    np.testing.assert_allclose(targets[:n_opp], vote_shares(load_opp115(opp115_dir, with_votes=True)), rtol=1e-6)
+    np.testing.assert_array_equal(targets[n_opp:], multi_hot(data)[n_opp:])
+    assert sorted(data.column_names) == ["labels", "policy", "targets", "text"]
+    plain = build_dataset(TrainConfig(opp115=[str(opp115_dir)], jsonl=[str(toy_jsonl)]))
+    assert "targets" not in plain.column_names and plain["labels"] == data["labels"]
+
+
+def test_cli_soft_labels_without_opp115_is_one_clear_error(tiny_encoder, toy_jsonl, tmp_path):
+    from typer.testing import CliRunner
+
+    from classifier.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--jsonl", str(toy_jsonl), "--encoder", str(tiny_encoder),
+                                      "-o", str(tmp_path / "run"), "--soft-labels"])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "soft_labels needs OPP-115 data" in result.output
+    assert not (tmp_path / "run" / "model").exists()
+
+
 def test_distillation_refuses_a_teacher_with_other_labels(tiny_encoder, toy_jsonl, tmp_path):
     config = _config(tiny_encoder, toy_jsonl, tmp_path / "run")
     with pytest.raises(ValueError, match="the teacher predicts"):
