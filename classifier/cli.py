@@ -546,6 +546,9 @@ def train(
         if model_type is ModelType.tfidf:
             from classifier.training import train_baseline
 
+            if settings.soft_labels:
+                raise ValueError("--soft-labels trains the transformer only; the TF-IDF baseline takes 0/1 labels")
+
             train_baseline(settings)
         else:
             run_training(settings, resume=resume)

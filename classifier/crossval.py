@@ -114,7 +114,8 @@ def cross_validate(
     """Run k-fold cross-validation by policy for one or more trainers on the same folds.
 
     Args:
-        dataset: all labelled rows (``policy``, ``text``, ``labels``).
+        dataset: all labelled rows (``policy``, ``text``, ``labels``; any other column, such as soft ``targets``,
+            reaches the trainers).
         trainers: name -> ``fit(train, validation) -> model``.
         groups: policy -> group, to spread small groups over the folds (see :func:`policy_folds`).
         ensemble: names of trainers whose models are also averaged (thresholds tuned on the fold's validation).

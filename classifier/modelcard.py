@@ -56,6 +56,11 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
             "itself, and `predict(texts, sections=...)` when given the headings. Plain `transformers` users should "
             "build the same text."
         )
+    if train_config.get("soft_labels"):
+        ensemble_text += (
+            "\n- Targets: OPP-115 paragraphs were trained towards the share of the three annotators who gave each "
+            "category (`soft_labels`), not the 0/1 majority label; thresholds were tuned on majority labels."
+        )
     data = ", ".join(train_config.get("opp115", []) + train_config.get("seed_corpus", [])
                      + train_config.get("jsonl", []))
     if train_config.get("validation_fraction", 0) or train_config.get("validation_jsonl"):

