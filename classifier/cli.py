@@ -505,11 +505,13 @@ def train(
     batch_size: Annotated[int | None, typer.Option(help="Training batch size.")] = None,
     max_length: Annotated[int | None, typer.Option(help="Tokens per paragraph (head+tail).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    labels_from_data: Annotated[bool, typer.Option(help="Take the label set from the JSONL data.")] = False,
-    section_context: Annotated[bool, typer.Option(help="Read each paragraph with its section heading in front "
-                                                       "(saved with the model).")] = False,
-    soft_labels: Annotated[bool, typer.Option(help="Train OPP-115 rows towards the share of annotators who gave "
-                                                   "each label (e.g. 2/3) instead of the majority label.")] = False,
+    # on/off flags default to None so that --no-X can switch off what a --config file switched on
+    labels_from_data: Annotated[bool | None, typer.Option(help="Take the label set from the JSONL data.")] = None,
+    section_context: Annotated[bool | None, typer.Option(help="Read each paragraph with its section heading in "
+                                                              "front (saved with the model).")] = None,
+    soft_labels: Annotated[bool | None, typer.Option(help="Train OPP-115 rows towards the share of annotators who "
+                                                          "gave each label (e.g. 2/3) instead of the majority "
+                                                          "label.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     precision: Annotated[Precision | None, typer.Option(help="Mixed precision.")] = None,
     model_type: Annotated[ModelType, typer.Option(help="transformer, or the TF-IDF baseline.")]
@@ -536,8 +538,7 @@ def train(
         "encoder": encoder, "output_dir": str(output_dir) if output_dir else None, "epochs": epochs,
         "learning_rate": learning_rate, "batch_size": batch_size, "max_length": max_length, "seed": seed,
         "device": device, "precision": precision.value if precision else None,
-        "labels_from_data": labels_from_data or None, "section_context": section_context or None,
-        "soft_labels": soft_labels or None,
+        "labels_from_data": labels_from_data, "section_context": section_context, "soft_labels": soft_labels,
         "teacher": str(teacher) if teacher else None, "distill_weight": distill_weight,
     }
     settings = replace(base, **{k: v for k, v in overrides.items() if v is not None})

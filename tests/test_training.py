@@ -233,6 +233,16 @@ def test_cli_soft_labels_without_opp115_is_one_clear_error(tiny_encoder, toy_jso
     baseline = CliRunner().invoke(app, ["train", "--opp115", "x", "--model-type", "tfidf", "--soft-labels", "-o",
                                         str(tmp_path / "tfidf")])
     assert baseline.exit_code != 0 and "transformer only" in baseline.output and "Traceback" not in baseline.output
+    # --no-soft-labels switches off what a config file switched on
+    config = tmp_path / "soft.json"
+    config.write_text(json.dumps({"jsonl": [str(toy_jsonl)], "soft_labels": True, "validation_fraction": 0.25}))
+    refused = CliRunner().invoke(app, ["train", "--config", str(config), "--model-type", "tfidf", "-o",
+                                       str(tmp_path / "t1")])
+    assert refused.exit_code != 0 and "transformer only" in refused.output
+    switched_off = CliRunner().invoke(app, ["train", "--config", str(config), "--no-soft-labels", "--model-type",
+                                            "tfidf", "-o", str(tmp_path / "t2")])
+    assert switched_off.exit_code == 0, switched_off.output
+    assert (tmp_path / "t2" / "model").is_dir()
 
 
 def test_distillation_refuses_a_teacher_with_other_labels(tiny_encoder, toy_jsonl, tmp_path):
