@@ -165,24 +165,25 @@ def build_dataset(config: TrainConfig) -> Dataset:
     if config.soft_labels and not config.opp115:
         raise ValueError("soft_labels needs OPP-115 data: the only source annotated by several people")
     names = infer_label_names(config.jsonl) if config.labels_from_data else list(LABEL_IDS)
+    def with_targets(data: Dataset) -> Dataset:
+        # rows outside OPP-115 carry one annotation: their soft target is their label
+        shares = vote_shares(data) if "votes" in data.column_names else multi_hot(data)
+        return data.add_column("targets", shares.tolist())
+
     def rows(data: Dataset) -> Dataset:
         if config.section_context:
             from classifier.context import with_section
 
             data = data.map(lambda row: {"text": with_section(row.get("body") or row["text"], row["section"])})
-        kept = ["policy", "text", "labels"] + (["votes", "annotators"] if config.soft_labels else [])
-        return data.select_columns([column for column in kept if column in data.column_names])
+        if config.soft_labels:
+            data = with_targets(data)
+        return data.select_columns(["policy", "text", "labels"] + (["targets"] if config.soft_labels else []))
 
     parts = [rows(load_opp115(d, with_votes=config.soft_labels)) for d in config.opp115]
     parts += [rows(load_seed_corpus(d)) for d in config.seed_corpus]
     if config.jsonl:
-        parts.append(load_jsonl(config.jsonl, names=names))
-    if config.soft_labels:
-        # rows outside OPP-115 carry one annotation: their soft target is their label
-        parts = [part.add_column("targets", (vote_shares(part) if "votes" in part.column_names
-                                             else multi_hot(part)).astype("float64").tolist())
-                 .remove_columns([c for c in ("votes", "annotators") if c in part.column_names])
-                 for part in parts]
+        jsonl = load_jsonl(config.jsonl, names=names)
+        parts.append(with_targets(jsonl) if config.soft_labels else jsonl)
     for part in parts:
         if label_names(part) != names:
             raise ValueError(f"label sets differ: {label_names(part)} vs {names}")
