@@ -512,6 +512,9 @@ def train(
     soft_labels: Annotated[bool | None, typer.Option(help="Train OPP-115 rows towards the share of annotators who "
                                                           "gave each label (e.g. 2/3) instead of the majority "
                                                           "label.")] = None,
+    attention_dropout: Annotated[float | None, typer.Option(help="Dropout on attention probabilities while "
+                                                                "training (default: the encoder's own, 0.1); 0 "
+                                                                "trains about 1.4x faster on CPU.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
     precision: Annotated[Precision | None, typer.Option(help="Mixed precision.")] = None,
     model_type: Annotated[ModelType, typer.Option(help="transformer, or the TF-IDF baseline.")]
@@ -540,6 +543,7 @@ def train(
         "device": device, "precision": precision.value if precision else None,
         "labels_from_data": labels_from_data, "section_context": section_context, "soft_labels": soft_labels,
         "teacher": str(teacher) if teacher else None, "distill_weight": distill_weight,
+        "attention_dropout": attention_dropout,
     }
     settings = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     try:

