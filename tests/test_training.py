@@ -105,6 +105,30 @@ def test_interrupted_training_resumes_to_the_same_model(tiny_encoder, toy_jsonl,
     assert not (tmp_path / "interrupted" / "checkpoint").exists()
 
 
+def test_resume_refuses_a_changed_config(tiny_encoder, toy_jsonl, tmp_path, monkeypatch):
+    import classifier.checkpoint as checkpoint
+
+    real_save = checkpoint.save_checkpoint
+
+    def save_then_die(directory, **kwargs):
+        real_save(directory, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_die)
+    config = _config(tiny_encoder, toy_jsonl, tmp_path / "run", epochs=3, patience=5)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, log=lambda line: None)
+    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
+    changed = _config(tiny_encoder, toy_jsonl, tmp_path / "run", epochs=3, patience=5, learning_rate=5e-4,
+                      attention_dropout=0.0)
+    with pytest.raises(ValueError, match=r"another config \(attention_dropout None -> 0.0, learning_rate 0.001"):
+        train(changed, resume=True, log=lambda line: None)
+    # where and how fast it runs may change; what it learns may not
+    _, metrics = train(_config(tiny_encoder, toy_jsonl, tmp_path / "run", epochs=3, patience=5, device="auto"),
+                       resume=True, log=lambda line: None)
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+
+
 def test_frozen_probe_script_embeds_in_input_order_and_reports_each_model(tiny_encoder, toy_jsonl, tmp_path,
                                                                            monkeypatch, capsys):
     import runpy
