@@ -328,6 +328,11 @@ def train(
     )
 
     config.validate()
+    run_dir = Path(config.output_dir)
+    checkpoint_dir = run_dir / "checkpoint"
+    resuming = resume and (checkpoint_dir / "state.json").is_file()
+    if resuming:
+        _check_resumable(run_dir / "train_config.json", config)
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -397,11 +402,6 @@ def train(
     use_bf16 = environment["precision"] == "bf16-autocast"
     autocast_device = "cuda" if device.startswith("cuda") else "cpu"
 
-    run_dir = Path(config.output_dir)
-    checkpoint_dir = run_dir / "checkpoint"
-    resuming = resume and (checkpoint_dir / "state.json").is_file()
-    if resuming:
-        _check_resumable(run_dir / "train_config.json", config)
     if save:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
