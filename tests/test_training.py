@@ -75,28 +75,32 @@ def test_training_without_validation_uses_given_thresholds(tiny_encoder, toy_jso
     assert (tmp_path / "all" / "model" / "model.safetensors").is_file()
 
 
-def test_interrupted_training_resumes_to_the_same_model(tiny_encoder, toy_jsonl, tmp_path, monkeypatch):
-    import classifier.checkpoint as checkpoint
+class Interrupted(Exception):
+    pass
 
-    texts = ["We keep data for two years.", "We encrypt your data."]
-    straight, _ = train(_config(tiny_encoder, toy_jsonl, tmp_path / "straight", epochs=3, patience=5),
-                        log=lambda line: None)
+
+def _interrupt_after_epoch_1(config: TrainConfig, monkeypatch) -> None:
+    """Run ``config`` until its first epoch checkpoint is written, then stop it as a crash would."""
+    import classifier.checkpoint as checkpoint
 
     real_save = checkpoint.save_checkpoint
 
-    class Interrupted(Exception):
-        pass
-
     def save_then_die(directory, **kwargs):
         real_save(directory, **kwargs)
-        if kwargs["state"]["epoch"] == 1:
-            raise Interrupted
+        raise Interrupted
 
-    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_die)
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint, "save_checkpoint", save_then_die)
+        with pytest.raises(Interrupted):
+            train(config, log=lambda line: None)
+
+
+def test_interrupted_training_resumes_to_the_same_model(tiny_encoder, toy_jsonl, tmp_path, monkeypatch):
+    texts = ["We keep data for two years.", "We encrypt your data."]
+    straight, _ = train(_config(tiny_encoder, toy_jsonl, tmp_path / "straight", epochs=3, patience=5),
+                        log=lambda line: None)
     config = _config(tiny_encoder, toy_jsonl, tmp_path / "interrupted", epochs=3, patience=5)
-    with pytest.raises(Interrupted):
-        train(config, log=lambda line: None)
-    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
+    _interrupt_after_epoch_1(config, monkeypatch)
     lines = []
     resumed, metrics = train(config, resume=True, log=lines.append)
     assert any("resuming after epoch 1" in line for line in lines)
@@ -106,19 +110,7 @@ def test_interrupted_training_resumes_to_the_same_model(tiny_encoder, toy_jsonl,
 
 
 def test_resume_refuses_a_changed_config(tiny_encoder, toy_jsonl, tmp_path, monkeypatch):
-    import classifier.checkpoint as checkpoint
-
-    real_save = checkpoint.save_checkpoint
-
-    def save_then_die(directory, **kwargs):
-        real_save(directory, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_die)
-    config = _config(tiny_encoder, toy_jsonl, tmp_path / "run", epochs=3, patience=5)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, log=lambda line: None)
-    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
+    _interrupt_after_epoch_1(_config(tiny_encoder, toy_jsonl, tmp_path / "run", epochs=3, patience=5), monkeypatch)
     changed = _config(tiny_encoder, toy_jsonl, tmp_path / "run", epochs=3, patience=5, learning_rate=5e-4,
                       attention_dropout=0.0)
     with pytest.raises(ValueError, match=r"another config \(attention_dropout None -> 0.0, learning_rate 0.001"):
