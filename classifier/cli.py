@@ -280,6 +280,8 @@ def crossval(
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/crossval"),
     from_oof: Annotated[bool, typer.Option(help="Rebuild the reports in --out from its saved out-of-fold "
                                                 "predictions (cv.json, oof.safetensors) without training.")] = False,
+    resume: Annotated[bool, typer.Option(help="Go on from the folds an interrupted run saved in --out/folds "
+                                              "(same data and options); train only the others.")] = False,
 ) -> None:
     """k-fold cross-validation by policy: trains and evaluates each fold, reports mean ± sd and out-of-fold figures.
 
@@ -289,7 +291,7 @@ def crossval(
     from dataclasses import replace
 
     from classifier.crossval import cross_validate, tfidf_trainer, transformer_trainer
-    from classifier.training import TrainConfig, build_dataset, training_environment
+    from classifier.training import TrainConfig, build_dataset, learning_settings, training_environment
 
     types = model_type or [ModelType.tfidf]
     base = TrainConfig.from_json(config) if config else TrainConfig()
@@ -339,10 +341,25 @@ def crossval(
             environment["teacher"] = {key: teacher_environment[key] for key in ("device", "precision")}
     except ValueError as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
-    results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
-                             ensemble=members if ensemble and len(members) == 2 else None)
+    # what the trainers learn from besides the rows, whose digest the folds keep: a resumed run must match it
+    learning = {}
+    if "transformer" in trainers:
+        learning["transformer"] = _without_sources(learning_settings(settings))
+    if "teacher" in trainers:
+        learning["teacher"] = _without_sources(learning_settings(teacher_settings))
+    try:
+        results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
+                                 ensemble=members if ensemble and len(members) == 2 else None,
+                                 fold_dir=out / "folds", resume=resume, settings=learning)
+    except (ValueError, OSError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
     _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed},
                     environment)
+
+
+def _without_sources(settings: dict) -> dict:
+    # where the data was read from may move between an interruption and its resume; the rows' digest stands for it
+    return {key: value for key, value in settings.items() if key not in ("opp115", "seed_corpus", "jsonl")}
 
 
 def _load_oof(out: Path) -> dict:

@@ -7,6 +7,9 @@ that never saw its policy.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import statistics
 import sys
 from collections.abc import Callable, Sequence
@@ -31,6 +34,7 @@ __all__ = [
     "cross_validate",
     "cv_settings",
     "distillation_trainers",
+    "fold_fingerprint",
     "oof_result",
     "read_cv_record",
     "save_oof",
@@ -110,6 +114,9 @@ def cross_validate(
     groups: dict[str, str] | None = None,
     ensemble: Sequence[str] | None = None,
     log: Callable[[str], None] | None = None,
+    fold_dir: str | Path | None = None,
+    resume: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run k-fold cross-validation by policy for one or more trainers on the same folds.
 
@@ -119,16 +126,34 @@ def cross_validate(
         trainers: name -> ``fit(train, validation) -> model``.
         groups: policy -> group, to spread small groups over the folds (see :func:`policy_folds`).
         ensemble: names of trainers whose models are also averaged (thresholds tuned on the fold's validation).
+        fold_dir: where each finished fold's predictions are saved (``fold{n}.safetensors``, written atomically),
+            so that an interrupted run can go on from the folds it finished.
+        resume: reuse the folds found in ``fold_dir`` instead of training them again.
+        settings: whatever else decides what the trainers learn (their training configs), stored with each fold
+            and compared on resume.
 
     Returns:
         name -> ``{"folds": [per-fold summaries], "probs": out-of-fold probabilities, "thresholds": the fold
         thresholds of each row, "fold": the fold (from 1) of each row}``.
+
+    Raises:
+        ValueError: ``resume`` finds a fold computed from other data, folds, trainers or settings.
     """
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
     names = label_names(dataset)
     indexed = dataset.add_column("row_id", list(range(len(dataset))))
     folds = kfold_by_policy(indexed, k, seed=seed, groups=groups)
     entries = [*trainers, *([f"{'+'.join(ensemble)}"] if ensemble else [])]
+    fingerprint = fold_fingerprint(dataset, k=k, seed=seed, validation_fraction=validation_fraction, groups=groups,
+                                   entries=entries, settings=settings)
+    if fold_dir is not None:
+        fold_dir = Path(fold_dir)
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        for saved_fold in sorted(fold_dir.glob("fold*.safetensors")):
+            if resume:  # every saved fold is checked before hours go into training the missing ones
+                _check_fold(saved_fold, fingerprint)
+            else:  # a fresh run: no fold of an older one may be taken for this one's later
+                saved_fold.unlink()
     out: dict[str, dict[str, Any]] = {
         name: {"folds": [], "probs": np.zeros((len(dataset), len(names)), dtype=np.float32),
                "thresholds": np.zeros((len(dataset), len(names)), dtype=np.float32),
@@ -136,6 +161,16 @@ def cross_validate(
         for name in entries
     }
     for fold, (train_part, test_part) in enumerate(folds, 1):
+        rows = test_part["row_id"]
+        saved = fold_dir / f"fold{fold}.safetensors" if fold_dir is not None else None
+        if resume and saved is not None and saved.is_file():
+            summaries = _load_fold(saved, fingerprint, rows, out)
+            for name in entries:
+                out[name]["folds"].append(summaries[name])
+                out[name]["fold"][rows] = fold
+            emit(f"fold {fold}/{k}: taken from {saved} ("
+                 + ", ".join(f"{name} micro-F1 {summaries[name]['micro_f1']:.4f}" for name in entries) + ")")
+            continue
         split = split_by_policy(train_part, (1 - validation_fraction, validation_fraction, 0.0), seed=seed + fold)
         emit(f"fold {fold}/{k}: train {len(split['train'])}, validation {len(split['validation'])}, "
              f"test {len(test_part)} paragraphs ({len(set(test_part['policy']))} policies)")
@@ -147,7 +182,6 @@ def cross_validate(
             averaged.thresholds = tune_thresholds(multi_hot(split["validation"]),
                                                   averaged.predict_proba(split["validation"]["text"]))
             models[entries[-1]] = averaged
-        rows = test_part["row_id"]
         for name, model in models.items():
             result = evaluate(model, test_part, model_name=name, data_name=f"fold{fold}", n_boot=200)
             out[name]["folds"].append(_fold_summary(result))
@@ -156,7 +190,71 @@ def cross_validate(
             out[name]["fold"][rows] = fold
             emit(f"[{name}] fold {fold}: micro-F1 {result.metrics['views']['opp115']['micro_f1']:.4f}  "
                  f"macro-F1 {result.metrics['views']['opp115']['macro_f1']:.4f}")
+        if saved is not None:
+            _save_fold(saved, fingerprint, rows, {name: out[name] for name in entries})
     return out
+
+
+def fold_fingerprint(dataset: Dataset, *, k: int, seed: int, validation_fraction: float,
+                     groups: dict[str, str] | None, entries: Sequence[str],
+                     settings: dict[str, Any] | None) -> dict[str, Any]:
+    """What a cross-validation fold's result depends on, in JSON form: a digest of the rows (policy, text,
+    labels and any soft targets), the folds, the trainers and their settings. A saved fold is reused only under
+    an equal fingerprint."""
+    digest = hashlib.sha256()
+    columns = [c for c in ("policy", "text", "labels", "targets") if c in dataset.column_names]
+    for row in dataset.select_columns(columns):
+        digest.update(json.dumps([row[c] for c in columns]).encode("utf-8"))
+    fingerprint = {"data": digest.hexdigest(), "rows": len(dataset), "k": k, "fold_seed": seed,
+                   "validation_fraction": validation_fraction, "groups": dict(sorted((groups or {}).items())),
+                   "models": list(entries), "settings": settings or {}}
+    return json.loads(json.dumps(fingerprint, default=str))  # as it reads back from the fold file
+
+
+def _save_fold(path: Path, fingerprint: dict[str, Any], rows: list[int], entries: dict[str, dict[str, Any]]) -> None:
+    from safetensors.numpy import save_file
+
+    tensors = {"rows": np.asarray(rows, dtype=np.int64)}
+    for name, entry in entries.items():
+        tensors[f"{name}.probs"] = np.ascontiguousarray(entry["probs"][rows])
+        tensors[f"{name}.thresholds"] = np.ascontiguousarray(entry["thresholds"][rows[0]])
+    metadata = {"fingerprint": json.dumps(fingerprint),
+                "summaries": json.dumps({name: entry["folds"][-1] for name, entry in entries.items()})}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)  # a fold file is whole or absent, never half-written
+
+
+def _check_fold(path: Path, fingerprint: dict[str, Any]) -> None:
+    """Refuse a saved fold whose fingerprint differs from this run's, naming what changed."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as handle:
+        saved = json.loads((handle.metadata() or {}).get("fingerprint", "{}"))
+    changed = sorted(key for key in saved.keys() | fingerprint.keys() if saved.get(key) != fingerprint.get(key))
+    if "settings" in changed:
+        before, now = saved.get("settings", {}), fingerprint["settings"]
+        changed.remove("settings")
+        changed += sorted(f"settings of {name}" for name in before.keys() | now.keys()
+                          if before.get(name) != now.get(name))
+    if changed:
+        raise ValueError(f"--resume: {path} was computed with other {', '.join(changed)}; "
+                         "resume with the same data and options or start a new run")
+
+
+def _load_fold(path: Path, fingerprint: dict[str, Any], rows: list[int],
+               out: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Put a saved fold's predictions into ``out`` and return its per-model summaries."""
+    from safetensors import safe_open
+
+    _check_fold(path, fingerprint)
+    with safe_open(str(path), framework="numpy") as handle:
+        if handle.get_tensor("rows").tolist() != list(rows):
+            raise ValueError(f"--resume: {path} holds other rows than its fold")
+        for name, entry in out.items():
+            entry["probs"][rows] = handle.get_tensor(f"{name}.probs")
+            entry["thresholds"][rows] = handle.get_tensor(f"{name}.thresholds")[None, :]
+        return json.loads((handle.metadata() or {})["summaries"])
 
 
 def _fold_summary(result: EvalResult) -> dict[str, Any]:

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
     from classifier.model import PolicyClassifier
 
-__all__ = ["TrainConfig", "build_dataset", "resolve_encoder", "split_for_training", "train", "train_baseline"]
+__all__ = ["TrainConfig", "build_dataset", "learning_settings", "resolve_encoder", "split_for_training", "train",
+           "train_baseline"]
 
 
 @dataclass
@@ -264,6 +265,12 @@ def training_environment(config: TrainConfig | None = None) -> dict[str, Any]:
 _RESUME_MAY_CHANGE = frozenset({"device", "threads", "output_dir"})
 
 
+def learning_settings(config: TrainConfig) -> dict[str, Any]:
+    """The fields of ``config`` that decide what a run learns, as a dict: all but ``device``, ``threads`` and
+    ``output_dir``, which an interrupted run (``train --resume``, ``crossval --resume``) may change."""
+    return {key: value for key, value in asdict(config).items() if key not in _RESUME_MAY_CHANGE}
+
+
 def _check_resumable(saved: Path, config: TrainConfig) -> None:
     """Refuse to resume a run under another config: the model would be a mix of two recipes.
 
@@ -272,7 +279,7 @@ def _check_resumable(saved: Path, config: TrainConfig) -> None:
     if not saved.is_file():
         raise ValueError(f"--resume: {saved} is missing, so the interrupted run's config is unknown")
     before = json.loads(saved.read_text(encoding="utf-8"))
-    now = asdict(config)
+    now = learning_settings(config)
     changed = sorted(k for k in before.keys() | now.keys()
                      if k not in _RESUME_MAY_CHANGE and before.get(k) != now.get(k))
     if changed:

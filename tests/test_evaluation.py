@@ -221,6 +221,52 @@ def test_crossval_tfidf_by_policy(toy_jsonl):
     assert 0 <= summary["micro_f1"]["mean"] <= 1 and len(summary["micro_f1"]["folds"]) == 4
 
 
+def test_crossval_resumes_from_the_folds_it_finished(toy_jsonl, tmp_path):
+    from classifier.crossval import cross_validate, tfidf_trainer
+
+    data = load_jsonl(toy_jsonl)
+    fits = {"a": tfidf_trainer(), "b": tfidf_trainer(c=1.0)}
+    calls: list[str] = []
+
+    def trainers(stop_at: int | None = None) -> dict:
+        def wrap(name):
+            def fit(train, validation):
+                calls.append(name)
+                if len(calls) == stop_at:
+                    raise KeyboardInterrupt
+                return fits[name](train, validation)
+            return fit
+        return {name: wrap(name) for name in fits}
+
+    common = {"k": 4, "validation_fraction": 0.2, "ensemble": ["a", "b"], "log": lambda line: None,
+              "fold_dir": tmp_path / "folds", "settings": {"b": {"c": 1.0}}}
+    with pytest.raises(KeyboardInterrupt):  # in fold 3, after two whole folds
+        cross_validate(data, trainers(stop_at=5), **common)
+    assert sorted(p.name for p in (tmp_path / "folds").iterdir()) == ["fold1.safetensors", "fold2.safetensors"]
+
+    calls.clear()
+    resumed = cross_validate(data, trainers(), resume=True, **common)
+    assert calls == ["a", "b", "a", "b"]  # folds 3 and 4 only
+    whole = cross_validate(data, fits, **(common | {"fold_dir": None}))
+    for name in ("a", "b", "a+b"):
+        np.testing.assert_allclose(resumed[name]["probs"], whole[name]["probs"], atol=1e-6)
+        np.testing.assert_array_equal(resumed[name]["thresholds"], whole[name]["thresholds"])
+        np.testing.assert_array_equal(resumed[name]["fold"], whole[name]["fold"])
+        assert resumed[name]["folds"] == json.loads(json.dumps(whole[name]["folds"]))
+
+    # folds saved under other settings or folds are refused before anything is trained
+    calls.clear()
+    with pytest.raises(ValueError, match="other settings of b"):
+        cross_validate(data, trainers(), resume=True, **(common | {"settings": {"b": {"c": 10.0}}}))
+    with pytest.raises(ValueError, match="other fold_seed"):
+        cross_validate(data, trainers(), resume=True, seed=14, **common)
+    assert calls == []
+    # without resume, a new run discards them
+    with pytest.raises(KeyboardInterrupt):
+        cross_validate(data, trainers(stop_at=1), **common)
+    assert list((tmp_path / "folds").iterdir()) == []
+
+
 def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
     from safetensors.numpy import load_file
     from typer.testing import CliRunner
@@ -250,6 +296,16 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
     assert again["environment"] == {"cpu": "the machine that trained the folds"}
     assert again["settings"]["k"] == 4 and again["settings"]["fold_seed"] == 13
     assert again["models"]["tfidf"]["micro_f1"] == entry["micro_f1"]
+
+    # --resume takes the saved folds (all four here) and trains nothing; other folds are one line and exit 2
+    assert sorted(p.name for p in (out / "folds").iterdir()) == [f"fold{n}.safetensors" for n in range(1, 5)]
+    args = ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf", "--out", str(out), "--resume"]
+    resumed = CliRunner().invoke(app, [*args, "--k", "4"])
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.stderr.count("taken from") == 4
+    assert json.loads((out / "cv.json").read_text())["models"]["tfidf"]["micro_f1"] == entry["micro_f1"]
+    refused = CliRunner().invoke(app, [*args, "--k", "3"])
+    assert refused.exit_code == 2 and "other k" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
 
 def test_oof_thresholds_nested_ignore_their_own_fold():
