@@ -347,11 +347,13 @@ def crossval(
         learning["transformer"] = _without_sources(learning_settings(settings))
     if "teacher" in trainers:
         learning["teacher"] = _without_sources(learning_settings(teacher_settings))
+    from classifier.crossval import FoldMismatch
+
     try:
         results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
                                  ensemble=members if ensemble and len(members) == 2 else None,
                                  fold_dir=out / "folds", resume=resume, settings=learning)
-    except (ValueError, OSError) as exc:
+    except FoldMismatch as exc:  # raised before training; an error while training keeps its traceback
         fail(str(exc).splitlines()[0], EXIT_USAGE)
     _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed},
                     environment)

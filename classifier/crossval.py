@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from classifier.training import TrainConfig
 
 __all__ = [
+    "FoldMismatch",
     "Trainer",
     "compare_folds",
     "cross_validate",
@@ -45,6 +46,10 @@ __all__ = [
 ]
 
 Trainer = Callable[["Dataset", "Dataset"], Any]
+
+
+class FoldMismatch(ValueError):
+    """A saved fold that a resumed cross-validation cannot take: unreadable, or computed from other data or options."""
 
 
 def tfidf_trainer(seed: int = 13, **options: Any) -> Trainer:
@@ -137,7 +142,8 @@ def cross_validate(
         thresholds of each row, "fold": the fold (from 1) of each row}``.
 
     Raises:
-        ValueError: ``resume`` finds a fold computed from other data, folds, trainers or settings.
+        FoldMismatch: ``resume`` finds an unreadable fold, or one computed from other data, labels, folds, trainers
+            or settings; raised before anything is trained.
     """
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
     names = label_names(dataset)
@@ -149,6 +155,8 @@ def cross_validate(
     if fold_dir is not None:
         fold_dir = Path(fold_dir)
         fold_dir.mkdir(parents=True, exist_ok=True)
+        for torn in fold_dir.glob(".fold*.tmp"):  # a write the interruption cut short
+            torn.unlink()
         for saved_fold in sorted(fold_dir.glob("fold*.safetensors")):
             if resume:  # every saved fold is checked before hours go into training the missing ones
                 _check_fold(saved_fold, fingerprint)
@@ -205,7 +213,9 @@ def fold_fingerprint(dataset: Dataset, *, k: int, seed: int, validation_fraction
     columns = [c for c in ("policy", "text", "labels", "targets") if c in dataset.column_names]
     for row in dataset.select_columns(columns):
         digest.update(json.dumps([row[c] for c in columns]).encode("utf-8"))
-    fingerprint = {"data": digest.hexdigest(), "rows": len(dataset), "k": k, "fold_seed": seed,
+    # label names too: the rows store label indices, which a renamed or reordered label set would keep
+    fingerprint = {"data": digest.hexdigest(), "rows": len(dataset), "labels": label_names(dataset), "k": k,
+                   "fold_seed": seed,
                    "validation_fraction": validation_fraction, "groups": dict(sorted((groups or {}).items())),
                    "models": list(entries), "settings": settings or {}}
     return json.loads(json.dumps(fingerprint, default=str))  # as it reads back from the fold file
@@ -222,15 +232,23 @@ def _save_fold(path: Path, fingerprint: dict[str, Any], rows: list[int], entries
                 "summaries": json.dumps({name: entry["folds"][-1] for name, entry in entries.items()})}
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata=metadata)
+    with open(tmp, "rb") as handle:  # on disk before the rename, so a power cut leaves no empty fold file
+        os.fsync(handle.fileno())
     os.replace(tmp, path)  # a fold file is whole or absent, never half-written
 
 
 def _check_fold(path: Path, fingerprint: dict[str, Any]) -> None:
     """Refuse a saved fold whose fingerprint differs from this run's, naming what changed."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(path), framework="numpy") as handle:
-        saved = json.loads((handle.metadata() or {}).get("fingerprint", "{}"))
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            saved = json.loads((handle.metadata() or {}).get("fingerprint", "{}"))
+    except (SafetensorError, OSError, json.JSONDecodeError) as exc:
+        raise FoldMismatch(f"--resume: {path} is not a readable fold file ({exc}); delete it or start a new run") \
+            from exc
+    if not isinstance(saved, dict):
+        raise FoldMismatch(f"--resume: {path} is not a fold file of this program; delete it or start a new run")
     changed = sorted(key for key in saved.keys() | fingerprint.keys() if saved.get(key) != fingerprint.get(key))
     if "settings" in changed:
         before, now = saved.get("settings", {}), fingerprint["settings"]
@@ -238,7 +256,7 @@ def _check_fold(path: Path, fingerprint: dict[str, Any]) -> None:
         changed += sorted(f"settings of {name}" for name in before.keys() | now.keys()
                           if before.get(name) != now.get(name))
     if changed:
-        raise ValueError(f"--resume: {path} was computed with other {', '.join(changed)}; "
+        raise FoldMismatch(f"--resume: {path} was computed with other {', '.join(changed)}; "
                          "resume with the same data and options or start a new run")
 
 
@@ -250,7 +268,7 @@ def _load_fold(path: Path, fingerprint: dict[str, Any], rows: list[int],
     _check_fold(path, fingerprint)
     with safe_open(str(path), framework="numpy") as handle:
         if handle.get_tensor("rows").tolist() != list(rows):
-            raise ValueError(f"--resume: {path} holds other rows than its fold")
+            raise FoldMismatch(f"--resume: {path} holds other rows than its fold")
         for name, entry in out.items():
             entry["probs"][rows] = handle.get_tensor(f"{name}.probs")
             entry["thresholds"][rows] = handle.get_tensor(f"{name}.thresholds")[None, :]

@@ -222,6 +222,8 @@ def test_crossval_tfidf_by_policy(toy_jsonl):
 
 
 def test_crossval_resumes_from_the_folds_it_finished(toy_jsonl, tmp_path):
+    from datasets import ClassLabel
+
     from classifier.crossval import cross_validate, tfidf_trainer
 
     data = load_jsonl(toy_jsonl)
@@ -260,6 +262,15 @@ def test_crossval_resumes_from_the_folds_it_finished(toy_jsonl, tmp_path):
         cross_validate(data, trainers(), resume=True, **(common | {"settings": {"b": {"c": 10.0}}}))
     with pytest.raises(ValueError, match="other fold_seed"):
         cross_validate(data, trainers(), resume=True, seed=14, **common)
+    labels_feature = data.features["labels"]  # the same label indices under other names
+    renamed = data.cast_column("labels", type(labels_feature)(
+        ClassLabel(names=[f"x{i}" for i in range(len(labels_feature.feature.names))])))
+    assert renamed["labels"] == data["labels"]
+    with pytest.raises(ValueError, match="other labels"):
+        cross_validate(renamed, trainers(), resume=True, **common)
+    (tmp_path / "folds" / "fold4.safetensors").write_bytes(b"")  # a fold file cut short
+    with pytest.raises(ValueError, match=r"fold4\.safetensors is not a readable fold file"):
+        cross_validate(data, trainers(), resume=True, **common)
     assert calls == []
     # without resume, a new run discards them
     with pytest.raises(KeyboardInterrupt):
