@@ -290,7 +290,7 @@ def crossval(
     """
     from dataclasses import replace
 
-    from classifier.crossval import cross_validate, tfidf_trainer, transformer_trainer
+    from classifier.crossval import FoldMismatch, cross_validate, tfidf_trainer, transformer_trainer
     from classifier.training import TrainConfig, build_dataset, learning_settings, training_environment
 
     types = model_type or [ModelType.tfidf]
@@ -347,8 +347,6 @@ def crossval(
         learning["transformer"] = _without_sources(learning_settings(settings))
     if "teacher" in trainers:
         learning["teacher"] = _without_sources(learning_settings(teacher_settings))
-    from classifier.crossval import FoldMismatch
-
     try:
         results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
                                  ensemble=members if ensemble and len(members) == 2 else None,
