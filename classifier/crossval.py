@@ -35,7 +35,6 @@ __all__ = [
     "cross_validate",
     "cv_settings",
     "distillation_trainers",
-    "fold_fingerprint",
     "oof_result",
     "read_cv_record",
     "save_oof",
@@ -150,7 +149,7 @@ def cross_validate(
     indexed = dataset.add_column("row_id", list(range(len(dataset))))
     folds = kfold_by_policy(indexed, k, seed=seed, groups=groups)
     entries = [*trainers, *([f"{'+'.join(ensemble)}"] if ensemble else [])]
-    fingerprint = fold_fingerprint(dataset, k=k, seed=seed, validation_fraction=validation_fraction, groups=groups,
+    fingerprint = _fold_fingerprint(dataset, k=k, seed=seed, validation_fraction=validation_fraction, groups=groups,
                                    entries=entries, settings=settings)
     if fold_dir is not None:
         fold_dir = Path(fold_dir)
@@ -172,7 +171,7 @@ def cross_validate(
         rows = test_part["row_id"]
         saved = fold_dir / f"fold{fold}.safetensors" if fold_dir is not None else None
         if resume and saved is not None and saved.is_file():
-            summaries = _load_fold(saved, fingerprint, rows, out)
+            summaries = _load_fold(saved, rows, out)  # its fingerprint was checked above
             for name in entries:
                 out[name]["folds"].append(summaries[name])
                 out[name]["fold"][rows] = fold
@@ -203,7 +202,7 @@ def cross_validate(
     return out
 
 
-def fold_fingerprint(dataset: Dataset, *, k: int, seed: int, validation_fraction: float,
+def _fold_fingerprint(dataset: Dataset, *, k: int, seed: int, validation_fraction: float,
                      groups: dict[str, str] | None, entries: Sequence[str],
                      settings: dict[str, Any] | None) -> dict[str, Any]:
     """What a cross-validation fold's result depends on, in JSON form: a digest of the rows (policy, text,
@@ -215,9 +214,8 @@ def fold_fingerprint(dataset: Dataset, *, k: int, seed: int, validation_fraction
         digest.update(json.dumps([row[c] for c in columns]).encode("utf-8"))
     # label names too: the rows store label indices, which a renamed or reordered label set would keep
     fingerprint = {"data": digest.hexdigest(), "rows": len(dataset), "labels": label_names(dataset), "k": k,
-                   "fold_seed": seed,
-                   "validation_fraction": validation_fraction, "groups": dict(sorted((groups or {}).items())),
-                   "models": list(entries), "settings": settings or {}}
+                   "fold_seed": seed, "validation_fraction": validation_fraction,
+                   "groups": dict(sorted((groups or {}).items())), "models": list(entries), "settings": settings or {}}
     return json.loads(json.dumps(fingerprint, default=str))  # as it reads back from the fold file
 
 
@@ -260,12 +258,10 @@ def _check_fold(path: Path, fingerprint: dict[str, Any]) -> None:
                          "resume with the same data and options or start a new run")
 
 
-def _load_fold(path: Path, fingerprint: dict[str, Any], rows: list[int],
-               out: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _load_fold(path: Path, rows: list[int], out: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Put a saved fold's predictions into ``out`` and return its per-model summaries."""
     from safetensors import safe_open
 
-    _check_fold(path, fingerprint)
     with safe_open(str(path), framework="numpy") as handle:
         if handle.get_tensor("rows").tolist() != list(rows):
             raise FoldMismatch(f"--resume: {path} holds other rows than its fold")
