@@ -9,8 +9,10 @@ fold's policies, validation split and seed are those of ``policy-classifier cros
 fold seed 13). Prints micro / macro-F1 on the fold's test policies (fold-validation thresholds) for TF-IDF, the plain
 transformer, the distilled one, and each averaged with TF-IDF. ``--teacher-config`` trains the teacher from another
 config (say, MPNet-base as ``encoder``) on the same fold data; without it the teacher is the student's own recipe.
-``--teacher-lr`` overrides the teacher's learning rate and ``--no-student`` stops after the teacher. The scores are
-written to ``--out`` after each model, so an interruption keeps those finished.
+``--teacher-lr`` overrides the teacher's learning rate and ``--no-student`` stops after the teacher.
+``--teacher-dir DIR`` saves the trained teacher there, or loads it when DIR already holds one (an hour of MPNet on a
+2-core CPU, kept for the next student). The scores are written to ``--out`` after each model, so an interruption
+keeps those finished.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
+from classifier import PolicyClassifier
 from classifier.corpus import kfold_by_policy, multi_hot, split_by_policy
 from classifier.crossval import tfidf_trainer
 from classifier.ensemble import AveragedModel
@@ -39,6 +42,7 @@ def main() -> None:
     parser.add_argument("--teacher-lr", type=float, default=None, help="the teacher's learning rate (default: its "
                                                                          "config's)")
     parser.add_argument("--no-student", action="store_true", help="train and score the teacher only")
+    parser.add_argument("--teacher-dir", type=Path, default=None, help="save the teacher here, or load it if saved")
     parser.add_argument("--out", type=Path, default=Path("runs/distill/fold1.json"))
     args = parser.parse_args()
     settings = TrainConfig.from_json(args.config)
@@ -68,8 +72,15 @@ def main() -> None:
 
     report("tfidf", tfidf)
     started = time.perf_counter()
-    teacher, _ = train(replace(teacher_settings), train_data=fit_data, validation_data=validation, save=False)
-    print(f"teacher trained in {time.perf_counter() - started:.0f}s", flush=True)
+    if args.teacher_dir is not None and (args.teacher_dir / "config.json").is_file():
+        # fp32: the precision it was validated in on a CPU without AMX; its thresholds were tuned there
+        teacher = PolicyClassifier.from_pretrained(args.teacher_dir, precision="fp32")
+        print(f"teacher loaded from {args.teacher_dir}", flush=True)
+    else:
+        teacher, _ = train(replace(teacher_settings), train_data=fit_data, validation_data=validation, save=False)
+        print(f"teacher trained in {time.perf_counter() - started:.0f}s", flush=True)
+        if args.teacher_dir is not None:
+            teacher.save_pretrained(args.teacher_dir, train_config=asdict(teacher_settings))
     report("teacher", teacher)
     report("teacher+tfidf", with_tfidf(teacher))
     if args.no_student:
