@@ -353,6 +353,11 @@ def crossval(
                                  fold_dir=out / "folds", resume=resume, settings=learning)
     except FoldMismatch as exc:  # raised before training; an error while training keeps its traceback
         fail(str(exc).splitlines()[0], EXIT_USAGE)
+    for name, entry in results.items():
+        precisions = sorted({fold["precision"] for fold in entry["folds"] if "precision" in fold})
+        if len(precisions) > 1:  # resumed folds from a machine with other bf16 support, say
+            typer.echo(f"warning: {name}'s folds were scored in different precisions ({', '.join(precisions)}); "
+                       "each fold's is in cv.json's fold_details", err=True)
     _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed},
                     environment)
 

@@ -191,7 +191,11 @@ def cross_validate(
             models[entries[-1]] = averaged
         for name, model in models.items():
             result = evaluate(model, test_part, model_name=name, data_name=f"fold{fold}", n_boot=200)
-            out[name]["folds"].append(_fold_summary(result))
+            summary = _fold_summary(result)
+            if isinstance(getattr(model, "precision", None), str):
+                # a resumed run may join folds trained on other machines: each fold says what it was scored in
+                summary["precision"] = model.precision
+            out[name]["folds"].append(summary)
             out[name]["probs"][rows] = result.probs
             out[name]["thresholds"][rows] = np.asarray(result.thresholds)[None, :]
             out[name]["fold"][rows] = fold

@@ -300,6 +300,27 @@ def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder
     assert saved["environment"]["teacher"] == {"device": "cpu", "precision": "fp32"}
     assert saved["environment"]["versions"]["torch"]
     assert all(len(entry["micro_f1"]["folds"]) == 4 for entry in models.values())
+    # each fold records the precision it was scored in; TF-IDF and the average have none
+    assert [fold.get("precision") for fold in models["transformer"]["fold_details"]] == ["fp32"] * 4
+    assert all("precision" not in fold for fold in models["tfidf"]["fold_details"])
+
+    # a resumed run that joins a fold scored in another precision (an AMX machine's bf16) says so
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    fold2 = out / "folds" / "fold2.safetensors"
+    with safe_open(str(fold2), framework="np") as handle:
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+        metadata = handle.metadata()
+    summaries = json.loads(metadata["summaries"])
+    summaries["transformer"]["precision"] = "bf16-autocast"
+    save_file(tensors, str(fold2), metadata=metadata | {"summaries": json.dumps(summaries)})
+    resumed = CliRunner().invoke(app, [*common, "--config", str(student), "--teacher-config", str(teacher),
+                                       "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert resumed.stderr.count("taken from") == 4
+    assert "warning: transformer's folds were scored in different precisions (bf16-autocast, fp32)" in resumed.stderr
+    assert "warning: teacher" not in resumed.stderr
 
     leaky = tmp_path / "leaky.json"
     leaky.write_text(json.dumps({"encoder": str(tiny_encoder), "teacher": str(tiny_model_dir)}))
