@@ -150,7 +150,7 @@ def cross_validate(
     folds = kfold_by_policy(indexed, k, seed=seed, groups=groups)
     entries = [*trainers, *([f"{'+'.join(ensemble)}"] if ensemble else [])]
     fingerprint = _fold_fingerprint(dataset, k=k, seed=seed, validation_fraction=validation_fraction, groups=groups,
-                                   entries=entries, settings=settings)
+                                    entries=entries, settings=settings)
     if fold_dir is not None:
         fold_dir = Path(fold_dir)
         fold_dir.mkdir(parents=True, exist_ok=True)
@@ -207,8 +207,8 @@ def cross_validate(
 
 
 def _fold_fingerprint(dataset: Dataset, *, k: int, seed: int, validation_fraction: float,
-                     groups: dict[str, str] | None, entries: Sequence[str],
-                     settings: dict[str, Any] | None) -> dict[str, Any]:
+                      groups: dict[str, str] | None, entries: Sequence[str],
+                      settings: dict[str, Any] | None) -> dict[str, Any]:
     """What a cross-validation fold's result depends on, in JSON form: a digest of the rows (policy, text,
     labels and any soft targets), the folds, the trainers and their settings. A saved fold is reused only under
     an equal fingerprint."""
