@@ -277,6 +277,9 @@ def crossval(
     teacher_config: Annotated[Path | None, typer.Option(
         help="train_config.json of a teacher (e.g. a base-size encoder): each fold trains it, then distils it into "
              "the transformer; the teacher is reported too.")] = None,
+    teacher_dir: Annotated[Path | None, typer.Option(
+        help="With --teacher-config: keep each fold's trained teacher here and load it, instead of training it "
+             "again, when a run with the same fold data and teacher config comes back (another student, say).")] = None,
     out: Annotated[Path, typer.Option(help="Output directory.")] = Path("runs/crossval"),
     from_oof: Annotated[bool, typer.Option(help="Rebuild the reports in --out from its saved out-of-fold "
                                                 "predictions (cv.json, oof.safetensors) without training.")] = False,
@@ -316,6 +319,8 @@ def crossval(
     if settings.teacher:
         fail("crossval cannot distil from a saved teacher: it has seen every fold's test policies; give "
              "--teacher-config to train a teacher in each fold", EXIT_USAGE)
+    if teacher_dir is not None and not teacher_config:
+        fail("--teacher-dir keeps the teachers that --teacher-config trains: give both", EXIT_USAGE)
     trainers: dict[str, Any] = {}
     if ModelType.transformer in types:
         if teacher_config:
@@ -328,7 +333,7 @@ def crossval(
                 teacher_settings.validate()
             except (OSError, TypeError, ValueError) as exc:
                 fail(f"{teacher_config}: {str(exc).splitlines()[0]}", EXIT_USAGE)
-            trainers |= distillation_trainers(settings, teacher_settings)
+            trainers |= distillation_trainers(settings, teacher_settings, teacher_dir=teacher_dir)
         else:
             trainers["transformer"] = transformer_trainer(settings)
     if ModelType.tfidf in types:
@@ -344,9 +349,9 @@ def crossval(
     # what the trainers learn from besides the rows, whose digest the folds keep: a resumed run must match it
     learning = {}
     if "transformer" in trainers:
-        learning["transformer"] = _without_sources(learning_settings(settings))
+        learning["transformer"] = learning_settings(settings, sources=False)
     if "teacher" in trainers:
-        learning["teacher"] = _without_sources(learning_settings(teacher_settings))
+        learning["teacher"] = learning_settings(teacher_settings, sources=False)
     try:
         results = cross_validate(dataset, trainers, k=k, seed=seed, groups=groups,
                                  ensemble=members if ensemble and len(members) == 2 else None,
@@ -360,11 +365,6 @@ def crossval(
                        "each fold's is in cv.json's fold_details", err=True)
     _write_crossval(out, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": seed},
                     environment)
-
-
-def _without_sources(settings: dict) -> dict:
-    # where the data was read from may move between an interruption and its resume; the rows' digest stands for it
-    return {key: value for key, value in settings.items() if key not in ("opp115", "seed_corpus", "jsonl")}
 
 
 def _load_oof(out: Path) -> dict:

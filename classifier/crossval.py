@@ -40,6 +40,7 @@ __all__ = [
     "save_oof",
     "subset_fold_summaries",
     "summarize_folds",
+    "teacher_key",
     "tfidf_trainer",
     "transformer_trainer",
 ]
@@ -79,25 +80,49 @@ def transformer_trainer(config: TrainConfig, log: Callable[[str], None] | None =
     return fit
 
 
-def distillation_trainers(student: TrainConfig, teacher: TrainConfig,
-                          log: Callable[[str], None] | None = None) -> dict[str, Trainer]:
+def distillation_trainers(student: TrainConfig, teacher: TrainConfig, log: Callable[[str], None] | None = None,
+                          teacher_dir: str | Path | None = None) -> dict[str, Trainer]:
     """Trainers for :func:`cross_validate` that distil a fold's teacher into its student.
 
     Returns ``{"teacher": ..., "transformer": ...}`` (in that order, the order :func:`cross_validate` calls them):
     each fold fine-tunes ``teacher`` (say MPNet-base) on the fold's training policies, then ``student`` (MiniLM)
     on the same policies with the teacher's probabilities blended into its targets. The teacher is trained once per
     fold and reported as a model of its own; it never sees the fold's test policies.
+
+    ``teacher_dir``: keep each fold's trained teacher there, in a subdirectory named by a digest of its training
+    and validation rows and its config (see :func:`teacher_key`), and load it from there instead of training it
+    again when present: a base-size teacher takes an hour a fold on a CPU, and students with other settings
+    (another ``distill_weight``) can share it. A teacher is found only for the very same fold data and config, so
+    one that has seen a fold's test policies is never taken for it.
     """
+    from classifier.training import learning_settings, training_environment
     from classifier.training import train as run
 
+    emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
     trained: dict[tuple[str, ...], Any] = {}
 
     def fit_teacher(train: Dataset, validation: Dataset) -> Any:
         key = tuple(sorted(set(train["policy"])))
-        if key not in trained:
-            trained.clear()  # one fold's teacher at a time
-            trained[key], _ = run(replace(teacher, teacher=None), train_data=train, validation_data=validation,
-                                  save=False, log=log)
+        if key in trained:
+            return trained[key]
+        trained.clear()  # one fold's teacher at a time
+        recipe = replace(teacher, teacher=None)
+        saved = Path(teacher_dir) / f"teacher-{teacher_key(train, validation, recipe)[:16]}" if teacher_dir else None
+        if saved is not None and (saved / "config.json").is_file():
+            from classifier.model import PolicyClassifier
+
+            # in the precision it was validated and its thresholds tuned in
+            trained[key] = PolicyClassifier.from_pretrained(saved,
+                                                            precision=training_environment(recipe)["precision"])
+            emit(f"teacher: loaded from {saved} (trained before on this fold's data with this config)")
+            return trained[key]
+        trained[key], _ = run(recipe, train_data=train, validation_data=validation, save=False, log=log)
+        if saved is not None:
+            tmp = saved.with_name(f".{saved.name}.tmp")
+            provenance = {"fold_data": _rows_digest(train), "validation_data": _rows_digest(validation)}
+            trained[key].save_pretrained(tmp, train_config=learning_settings(recipe, sources=False) | provenance)
+            os.replace(tmp, saved)  # whole or absent: a half-saved teacher is never loaded
+            emit(f"teacher: saved to {saved}")
         return trained[key]
 
     def fit_student(train: Dataset, validation: Dataset) -> Any:
@@ -106,6 +131,29 @@ def distillation_trainers(student: TrainConfig, teacher: TrainConfig,
         return model
 
     return {"teacher": fit_teacher, "transformer": fit_student}
+
+
+def teacher_key(train: Dataset, validation: Dataset, config: TrainConfig) -> str:
+    """A hex digest of what a fold's teacher learns from: its training and validation rows (policy, text, labels,
+    soft targets), their label names, and the learning settings of ``config`` (not where the data was read from).
+
+    Equal keys mean the same teacher (training is deterministic on a CPU for a fixed seed), so a saved teacher under
+    this key can stand in for training it again.
+    """
+    from classifier.training import learning_settings
+
+    recipe = {"train": _rows_digest(train), "validation": _rows_digest(validation), "labels": label_names(train),
+              "config": learning_settings(config, sources=False)}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def _rows_digest(dataset: Dataset) -> str:
+    """SHA-256 of the rows' policy, text, labels and soft targets, in order."""
+    digest = hashlib.sha256()
+    columns = [c for c in ("policy", "text", "labels", "targets") if c in dataset.column_names]
+    for row in dataset.select_columns(columns):
+        digest.update(json.dumps([row[c] for c in columns]).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def cross_validate(
@@ -212,12 +260,8 @@ def _fold_fingerprint(dataset: Dataset, *, k: int, seed: int, validation_fractio
     """What a cross-validation fold's result depends on, in JSON form: a digest of the rows (policy, text,
     labels and any soft targets), the folds, the trainers and their settings. A saved fold is reused only under
     an equal fingerprint."""
-    digest = hashlib.sha256()
-    columns = [c for c in ("policy", "text", "labels", "targets") if c in dataset.column_names]
-    for row in dataset.select_columns(columns):
-        digest.update(json.dumps([row[c] for c in columns]).encode("utf-8"))
     # label names too: the rows store label indices, which a renamed or reordered label set would keep
-    fingerprint = {"data": digest.hexdigest(), "rows": len(dataset), "labels": label_names(dataset), "k": k,
+    fingerprint = {"data": _rows_digest(dataset), "rows": len(dataset), "labels": label_names(dataset), "k": k,
                    "fold_seed": seed, "validation_fraction": validation_fraction,
                    "groups": dict(sorted((groups or {}).items())), "models": list(entries), "settings": settings or {}}
     return json.loads(json.dumps(fingerprint, default=str))  # as it reads back from the fold file

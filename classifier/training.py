@@ -265,10 +265,15 @@ def training_environment(config: TrainConfig | None = None) -> dict[str, Any]:
 _RESUME_MAY_CHANGE = frozenset({"device", "threads", "output_dir"})
 
 
-def learning_settings(config: TrainConfig) -> dict[str, Any]:
+def learning_settings(config: TrainConfig, *, sources: bool = True) -> dict[str, Any]:
     """The fields of ``config`` that decide what a run learns, as a dict: all but ``device``, ``threads`` and
-    ``output_dir``, which an interrupted run (``train --resume``, ``crossval --resume``) may change."""
-    return {key: value for key, value in asdict(config).items() if key not in _RESUME_MAY_CHANGE}
+    ``output_dir``, which an interrupted run (``train --resume``, ``crossval --resume``) may change.
+
+    ``sources=False`` also leaves out where the data is read from (``opp115``, ``seed_corpus``, ``jsonl``), for
+    callers that fingerprint the rows themselves: a corpus may move between an interruption and its resume.
+    """
+    skip = _RESUME_MAY_CHANGE if sources else _RESUME_MAY_CHANGE | {"opp115", "seed_corpus", "jsonl"}
+    return {key: value for key, value in asdict(config).items() if key not in skip}
 
 
 def _check_resumable(saved: Path, config: TrainConfig) -> None:

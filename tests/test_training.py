@@ -369,3 +369,46 @@ def test_attention_dropout_on_an_encoder_without_it_is_one_clear_error(tiny_enco
     config = _config(other, toy_jsonl, tmp_path / "run", attention_dropout=0.0)
     with pytest.raises(ValueError, match="no attention dropout setting"):
         train(config, save=False, log=lambda line: None)
+
+
+def test_crossval_keeps_each_folds_teacher_and_loads_it_for_the_next_student(tiny_encoder, toy_jsonl, tmp_path):
+    from typer.testing import CliRunner
+
+    from classifier.cli import app
+
+    configs = {}
+    for name, extra in (("student", {}), ("student-w25", {"distill_weight": 0.25}), ("teacher", {"seed": 7}),
+                        ("teacher-seed8", {"seed": 8})):
+        configs[name] = tmp_path / f"{name}.json"
+        configs[name].write_text(json.dumps({"encoder": str(tiny_encoder), "epochs": 1, "batch_size": 8,
+                                             "max_length": 32, "device": "cpu", "precision": "fp32"} | extra))
+    teachers = tmp_path / "teachers"
+
+    def crossval(student: str, teacher: str, out: str) -> tuple[object, dict]:
+        result = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "transformer",
+                                          "--k", "4", "--out", str(tmp_path / out), "--config", str(configs[student]),
+                                          "--teacher-config", str(configs[teacher]), "--teacher-dir", str(teachers)])
+        assert result.exit_code == 0, result.output
+        return result, json.loads((tmp_path / out / "cv.json").read_text())["models"]
+
+    first, first_models = crossval("student", "teacher", "cv1")
+    assert first.stderr.count("teacher: saved to") == 4 and "loaded from" not in first.stderr
+    saved = sorted(teachers.glob("teacher-*"))
+    assert len(saved) == 4 and not list(teachers.glob(".*"))  # no temporary directory left behind
+    provenance = json.loads((saved[0] / "train_config.json").read_text())
+    assert provenance["seed"] == 7 and "jsonl" not in provenance and len(provenance["fold_data"]) == 64
+
+    # another student on the same folds: the teachers are loaded, not trained, and teach the same
+    second, second_models = crossval("student-w25", "teacher", "cv2")
+    assert second.stderr.count("teacher: loaded from") == 4 and "saved to" not in second.stderr
+    assert second_models["teacher"]["micro_f1"]["folds"] == first_models["teacher"]["micro_f1"]["folds"]
+    assert len(list(teachers.glob("teacher-*"))) == 4
+
+    # a teacher trained otherwise is another teacher: trained and kept beside the first ones
+    third, _ = crossval("student", "teacher-seed8", "cv3")
+    assert third.stderr.count("teacher: saved to") == 4
+    assert len(list(teachers.glob("teacher-*"))) == 8
+
+    alone = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "transformer",
+                                     "--teacher-dir", str(teachers), "--out", str(tmp_path / "cv4")])
+    assert alone.exit_code == 2 and "give both" in alone.output
