@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -40,7 +42,7 @@ __all__ = [
     "save_oof",
     "subset_fold_summaries",
     "summarize_folds",
-    "teacher_key",
+    "teacher_provenance",
     "tfidf_trainer",
     "transformer_trainer",
 ]
@@ -90,13 +92,13 @@ def distillation_trainers(student: TrainConfig, teacher: TrainConfig, log: Calla
     fold and reported as a model of its own; it never sees the fold's test policies.
 
     ``teacher_dir``: keep each fold's trained teacher there, in a subdirectory named by a digest of its training
-    and validation rows and its config (see :func:`teacher_key`), and load it from there instead of training it
+    and validation rows and its config (see :func:`teacher_provenance`), and load it from there instead of training it
     again when present: a base-size teacher takes an hour a fold on a CPU, and students with other settings
     (another ``distill_weight``) can share it. A teacher is found only for the very same fold data and config, so
     one that has seen a fold's test policies is never taken for it.
     """
-    from classifier.training import learning_settings, training_environment
     from classifier.training import train as run
+    from classifier.training import training_environment
 
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
     trained: dict[tuple[str, ...], Any] = {}
@@ -107,22 +109,31 @@ def distillation_trainers(student: TrainConfig, teacher: TrainConfig, log: Calla
             return trained[key]
         trained.clear()  # one fold's teacher at a time
         recipe = replace(teacher, teacher=None)
-        saved = Path(teacher_dir) / f"teacher-{teacher_key(train, validation, recipe)[:16]}" if teacher_dir else None
-        if saved is not None and (saved / "config.json").is_file():
+        if teacher_dir is None:
+            trained[key], _ = run(recipe, train_data=train, validation_data=validation, save=False, log=log)
+            return trained[key]
+        provenance = teacher_provenance(train, validation, recipe)
+        digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode("utf-8")).hexdigest()
+        saved = Path(teacher_dir) / f"teacher-{digest[:16]}"
+        if (saved / "config.json").is_file():
             from classifier.model import PolicyClassifier
 
-            # in the precision it was validated and its thresholds tuned in
-            trained[key] = PolicyClassifier.from_pretrained(saved,
-                                                            precision=training_environment(recipe)["precision"])
+            # on the device and in the precision it was trained, validated and its thresholds tuned in
+            environment = training_environment(recipe)
+            trained[key] = PolicyClassifier.from_pretrained(saved, device=environment["device"],
+                                                            precision=environment["precision"])
             emit(f"teacher: loaded from {saved} (trained before on this fold's data with this config)")
             return trained[key]
         trained[key], _ = run(recipe, train_data=train, validation_data=validation, save=False, log=log)
-        if saved is not None:
-            tmp = saved.with_name(f".{saved.name}.tmp")
-            provenance = {"fold_data": _rows_digest(train), "validation_data": _rows_digest(validation)}
-            trained[key].save_pretrained(tmp, train_config=learning_settings(recipe, sources=False) | provenance)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        # a temporary directory of its own, so that two runs sharing teacher_dir never write into the same one
+        tmp = Path(tempfile.mkdtemp(dir=saved.parent, prefix=f".{saved.name}.", suffix=".tmp"))
+        trained[key].save_pretrained(tmp, train_config=provenance)
+        try:
             os.replace(tmp, saved)  # whole or absent: a half-saved teacher is never loaded
             emit(f"teacher: saved to {saved}")
+        except OSError:  # another run saved the same teacher meanwhile: keep theirs, use ours
+            shutil.rmtree(tmp, ignore_errors=True)
         return trained[key]
 
     def fit_student(train: Dataset, validation: Dataset) -> Any:
@@ -133,18 +144,27 @@ def distillation_trainers(student: TrainConfig, teacher: TrainConfig, log: Calla
     return {"teacher": fit_teacher, "transformer": fit_student}
 
 
-def teacher_key(train: Dataset, validation: Dataset, config: TrainConfig) -> str:
-    """A hex digest of what a fold's teacher learns from: its training and validation rows (policy, text, labels,
-    soft targets), their label names, and the learning settings of ``config`` (not where the data was read from).
+def teacher_provenance(train: Dataset, validation: Dataset, config: TrainConfig) -> dict[str, Any]:
+    """What a fold's teacher learns from, in JSON form: its learning settings (not where the data was read from),
+    digests of its training and validation rows (policy, text, labels, soft targets), their label names, the
+    encoder's files (its ``config.json`` digest and weight file sizes, as the directory may be replaced under the
+    same name) and the precision ``precision: auto`` resolves to on this machine.
 
-    Equal keys mean the same teacher (training is deterministic on a CPU for a fixed seed), so a saved teacher under
-    this key can stand in for training it again.
+    :func:`distillation_trainers` saves a teacher under a digest of this and writes it to the teacher's
+    ``train_config.json``; equal provenance means the same teacher (training is deterministic for a fixed seed),
+    so a saved one can stand in for training it again.
     """
-    from classifier.training import learning_settings
+    from classifier.training import learning_settings, resolve_encoder, training_environment
 
-    recipe = {"train": _rows_digest(train), "validation": _rows_digest(validation), "labels": label_names(train),
-              "config": learning_settings(config, sources=False)}
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    encoder = resolve_encoder(config.encoder)
+    files = {"config": hashlib.sha256((encoder / "config.json").read_bytes()).hexdigest(),
+             "weights": {f.name: f.stat().st_size for f in sorted(encoder.iterdir())
+                         if f.suffix in (".safetensors", ".bin")}}
+    provenance = learning_settings(config, sources=False) | {
+        "fold_data": _rows_digest(train), "validation_data": _rows_digest(validation),
+        "labels": label_names(train), "encoder_files": files,
+        "resolved_precision": training_environment(config)["precision"]}
+    return json.loads(json.dumps(provenance, default=str))
 
 
 def _rows_digest(dataset: Dataset) -> str:

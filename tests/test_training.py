@@ -384,8 +384,8 @@ def test_crossval_keeps_each_folds_teacher_and_loads_it_for_the_next_student(tin
                                              "max_length": 32, "device": "cpu", "precision": "fp32"} | extra))
     teachers = tmp_path / "teachers"
 
-    def crossval(student: str, teacher: str, out: str) -> tuple[object, dict]:
-        result = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "transformer",
+    def crossval(student: str, teacher: str, out: str, data: Path = toy_jsonl) -> tuple[object, dict]:
+        result = CliRunner().invoke(app, ["crossval", "--jsonl", str(data), "--model-type", "transformer",
                                           "--k", "4", "--out", str(tmp_path / out), "--config", str(configs[student]),
                                           "--teacher-config", str(configs[teacher]), "--teacher-dir", str(teachers)])
         assert result.exit_code == 0, result.output
@@ -402,12 +402,27 @@ def test_crossval_keeps_each_folds_teacher_and_loads_it_for_the_next_student(tin
     second, second_models = crossval("student-w25", "teacher", "cv2")
     assert second.stderr.count("teacher: loaded from") == 4 and "saved to" not in second.stderr
     assert second_models["teacher"]["micro_f1"]["folds"] == first_models["teacher"]["micro_f1"]["folds"]
+    from classifier.crossval import load_oof
+
+    first_probs, second_probs = (load_oof(tmp_path / out)["teacher"]["probs"] for out in ("cv1", "cv2"))
+    np.testing.assert_array_equal(first_probs, second_probs)
     assert len(list(teachers.glob("teacher-*"))) == 4
+
+    # one paragraph changed, same config and folds: the three folds that train or validate on it need new
+    # teachers; the fold that tests on it keeps its teacher, whose training and validation rows are unchanged
+    rows = toy_jsonl.read_text().splitlines()
+    edited = json.loads(rows[0])
+    edited["text"] += " We may update this paragraph."
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text("\n".join([json.dumps(edited), *rows[1:]]) + "\n")
+    fourth, _ = crossval("student", "teacher", "cv-changed", data=changed)
+    assert fourth.stderr.count("teacher: saved to") == 3 and fourth.stderr.count("teacher: loaded from") == 1
+    assert len(list(teachers.glob("teacher-*"))) == 7
 
     # a teacher trained otherwise is another teacher: trained and kept beside the first ones
     third, _ = crossval("student", "teacher-seed8", "cv3")
     assert third.stderr.count("teacher: saved to") == 4
-    assert len(list(teachers.glob("teacher-*"))) == 8
+    assert len(list(teachers.glob("teacher-*"))) == 11
 
     alone = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "transformer",
                                      "--teacher-dir", str(teachers), "--out", str(tmp_path / "cv4")])
