@@ -456,12 +456,14 @@ def data_agreement(
     cv: Annotated[Path | None, typer.Option(help="A crossval output directory whose out-of-fold predictions of "
                                                  "these OPP-115 policies are scored the same way.")] = None,
     entry: Annotated[str, typer.Option(help="Which cross-validated model in --cv.")] = "transformer+tfidf",
+    per_label: Annotated[bool, typer.Option(help="Also print F1 per category: where the annotators (and the "
+                                                 "model) disagree.")] = False,
 ) -> None:
     """How well single OPP-115 annotators match the labels models are scored against: a human reference.
 
     Each annotator is scored like a model against the majority labels (their own vote included) and against the
     consensus of the other annotators; with --cv, the model's out-of-fold predictions (thresholds tuned on the other
-    folds) face the same references.
+    folds) face the same references. --per-label adds a table of F1 per category.
     """
     from classifier.agreement import annotator_f1
     from classifier.corpus import CorpusError, load_opp115
@@ -499,6 +501,16 @@ def data_agreement(
             cells = [f"{report[who][ref]['micro_f1']:.3f} / {report[who][ref]['macro_f1']:.3f}"
                      for ref in ("vs_majority", "vs_others")]
             typer.echo(f"| {name} | {cells[0]} | {cells[1]} |")
+    if per_label:
+        whos = [who for who in ("annotators", "model") if who in report]
+        typer.echo("\nF1 per category (annotator" + (", model" if "model" in report else "")
+                   + "); vs majority labels | vs the other annotators' consensus")
+        typer.echo("| category | " + " | ".join(f"{who} vs majority | {who} vs others" for who in whos) + " |")
+        typer.echo("| --- |" + " --- |" * (2 * len(whos)))
+        for label in OPP115_IDS:
+            cells = [f"{report[who][ref]['per_label'][label]['f1']:.3f}" for who in whos
+                     for ref in ("vs_majority", "vs_others")]
+            typer.echo(f"| `{label}` | " + " | ".join(cells) + " |")
 
 
 class ModelType(str, Enum):

@@ -64,6 +64,13 @@ def test_agreement_cli(tmp_path, toy_jsonl):
     result = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(root)])
     assert result.exit_code == 0, result.output
     assert "| a single annotator | 0.909 / " in result.output
+    assert "per category" not in result.output
+    detailed = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(root), "--per-label"])
+    assert detailed.exit_code == 0, detailed.output
+    # retention: a and b agree (2 TP vs majority), c misses (1 FN) -> 0.8; vs others, each of a and b claims it
+    # alone (2 FP) and c misses it (1 FN) -> 0.0; every annotator agrees on first-party collection
+    assert "| `data_retention` | 0.800 | 0.000 |" in detailed.output
+    assert "| `first_party_collection` | 1.000 | 1.000 |" in detailed.output
     missing = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "not an OPP-115 directory" in missing.output
     cv = tmp_path / "cv"  # a cross-validation of other data cannot be scored against these annotators

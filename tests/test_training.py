@@ -155,6 +155,25 @@ def test_frozen_probe_script_embeds_in_input_order_and_reports_each_model(tiny_e
     assert "embedding" not in again_err and again_out == out
     assert "embedding 40 paragraphs" in run(24)[1]  # another max_length: embedded afresh, not the stale cache
 
+def test_threshold_rules_tune_for_pooled_micro_f1_and_fill_empty_rows():
+    import runpy
+
+    rules = runpy.run_path(str(Path(__file__).parents[1] / "training" / "threshold_rules.py"))
+    # label 0 is frequent and cleanly separated above 0.6; label 1 is rare and its positives sit at 0.3 among
+    # negatives at 0.2 and 0.4. Micro-F1 pooled over both is what the tuner maximises.
+    truth = np.array([[1, 0]] * 6 + [[0, 1]] * 2 + [[0, 0]] * 4)
+    probs = np.array([[0.9, 0.1]] * 6 + [[0.1, 0.3]] * 2 + [[0.1, 0.2]] * 2 + [[0.1, 0.4]] * 2)
+    cuts = rules["tune_for_micro"](truth, probs, np.array([0.5, 0.5]), [0, 1])
+    predicted = probs >= cuts
+    assert rules["pooled_micro_f1"](truth > 0, predicted) == pytest.approx(
+        rules["pooled_micro_f1"](truth > 0, probs >= np.array([0.5, 0.25])))  # the best micro-F1 on offer
+    # ties go to the cut nearest 0.5; a cut at or below 0.2 would add two false positives
+    assert cuts[0] == pytest.approx(0.5) and 0.2 < cuts[1] <= 0.3
+    # a row above no threshold takes the label with the highest probability relative to its threshold
+    filled = rules["at_least_one"](np.array([[0.4, 0.1], [0.1, 0.2], [0.9, 0.9]]), np.array([0.5, 0.25]), [0, 1])
+    assert filled.tolist() == [[True, False], [False, True], [True, True]]
+
+
 class _ConstantTeacher:
     """A stand-in teacher that gives every paragraph the same probability for every label."""
 
