@@ -10,9 +10,10 @@ fold seed 13). Prints micro / macro-F1 on the fold's test policies (fold-validat
 transformer, the distilled one, and each averaged with TF-IDF. ``--teacher-config`` trains the teacher from another
 config (say, MPNet-base as ``encoder``) on the same fold data; without it the teacher is the student's own recipe.
 ``--teacher-lr`` overrides the teacher's learning rate and ``--no-student`` stops after the teacher. ``--teacher-dir
-DIR`` saves the trained teacher there, or loads it when DIR already holds one (an hour of MPNet on a 2-core CPU, kept
-for the next student); one trained from another config or fold is refused before any work. The scores are written to
-``--out`` after each model, so an interruption keeps those finished.
+DIR`` keeps the trained teacher there, or loads it when DIR holds one trained on the same fold data with the same
+config (an hour of MPNet on a 2-core CPU, kept for the next student): the same store as ``crossval --teacher-dir``,
+so a teacher trained here serves the cross-validation's fold too, and the other way round. The scores are written
+to ``--out`` after each model, so an interruption keeps those finished.
 """
 
 from __future__ import annotations
@@ -20,17 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
-from classifier import PolicyClassifier
 from classifier.corpus import kfold_by_policy, multi_hot, split_by_policy
-from classifier.crossval import tfidf_trainer
+from classifier.crossval import distillation_trainers, tfidf_trainer
 from classifier.ensemble import AveragedModel
 from classifier.evaluation import evaluate
 from classifier.metrics import tune_thresholds
 from classifier.seed_corpus import policy_ids
-from classifier.training import TrainConfig, build_dataset, train, training_environment
+from classifier.training import TrainConfig, build_dataset, train
 
 
 def main() -> None:
@@ -42,22 +42,14 @@ def main() -> None:
     parser.add_argument("--teacher-lr", type=float, default=None, help="the teacher's learning rate (default: its "
                                                                          "config's)")
     parser.add_argument("--no-student", action="store_true", help="train and score the teacher only")
-    parser.add_argument("--teacher-dir", type=Path, default=None, help="save the teacher here, or load it if saved")
+    parser.add_argument("--teacher-dir", type=Path, default=None,
+                        help="keep the teacher here, or load it if one of this fold and config is kept")
     parser.add_argument("--out", type=Path, default=Path("runs/distill/fold1.json"))
     args = parser.parse_args()
     settings = TrainConfig.from_json(args.config)
     teacher_settings = TrainConfig.from_json(args.teacher_config) if args.teacher_config else settings
     if args.teacher_lr is not None:
         teacher_settings = replace(teacher_settings, learning_rate=args.teacher_lr)
-    # what a saved teacher was trained from, checked before any work: one of another fold has seen this fold's test
-    # policies
-    recipe = json.loads(json.dumps(asdict(teacher_settings) | {"fold": args.fold}, default=str))
-    saved_teacher = args.teacher_dir is not None and (args.teacher_dir / "config.json").is_file()
-    if saved_teacher:
-        saved = json.loads((args.teacher_dir / "train_config.json").read_text())
-        if saved != recipe:
-            changed = sorted(key for key in recipe.keys() | saved.keys() if recipe.get(key) != saved.get(key))
-            raise SystemExit(f"error: {args.teacher_dir} holds a teacher trained otherwise ({', '.join(changed)})")
     dataset = build_dataset(settings)
     groups = {policy: "seed" for policy in policy_ids(settings.seed_corpus)}
     train_part, test_part = kfold_by_policy(dataset, 5, seed=13, groups=groups)[args.fold - 1]
@@ -81,16 +73,10 @@ def main() -> None:
 
     report("tfidf", tfidf)
     started = time.perf_counter()
-    if saved_teacher:
-        # in the precision it was validated and its thresholds tuned in
-        teacher = PolicyClassifier.from_pretrained(args.teacher_dir,
-                                                   precision=training_environment(teacher_settings)["precision"])
-        print(f"teacher loaded from {args.teacher_dir}", flush=True)
-    else:
-        teacher, _ = train(replace(teacher_settings), train_data=fit_data, validation_data=validation, save=False)
-        print(f"teacher trained in {time.perf_counter() - started:.0f}s", flush=True)
-        if args.teacher_dir is not None:
-            teacher.save_pretrained(args.teacher_dir, train_config=recipe)
+    # crossval's teacher, kept in (or loaded from) --teacher-dir under a digest of this fold's data and its config
+    teacher = distillation_trainers(settings, teacher_settings, teacher_dir=args.teacher_dir)["teacher"](
+        fit_data, validation)
+    print(f"teacher ready in {time.perf_counter() - started:.0f}s", flush=True)
     report("teacher", teacher)
     report("teacher+tfidf", with_tfidf(teacher))
     if args.no_student:
