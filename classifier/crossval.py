@@ -109,31 +109,31 @@ def distillation_trainers(student: TrainConfig, teacher: TrainConfig, log: Calla
             return trained[key]
         trained.clear()  # one fold's teacher at a time
         recipe = replace(teacher, teacher=None)
-        if teacher_dir is None:
-            trained[key], _ = run(recipe, train_data=train, validation_data=validation, save=False, log=log)
-            return trained[key]
-        provenance = teacher_provenance(train, validation, recipe)
-        digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode("utf-8")).hexdigest()
-        saved = Path(teacher_dir) / f"teacher-{digest[:16]}"
-        if (saved / "config.json").is_file():
-            from classifier.model import PolicyClassifier
+        saved = None
+        if teacher_dir is not None:
+            provenance = teacher_provenance(train, validation, recipe)
+            digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode("utf-8")).hexdigest()
+            saved = Path(teacher_dir) / f"teacher-{digest[:16]}"
+            if (saved / "config.json").is_file():
+                from classifier.model import PolicyClassifier
 
-            # on the device and in the precision it was trained, validated and its thresholds tuned in
-            environment = training_environment(recipe)
-            trained[key] = PolicyClassifier.from_pretrained(saved, device=environment["device"],
-                                                            precision=environment["precision"])
-            emit(f"teacher: loaded from {saved} (trained before on this fold's data with this config)")
-            return trained[key]
+                # on the device and in the precision it was trained, validated and its thresholds tuned in
+                environment = training_environment(recipe)
+                trained[key] = PolicyClassifier.from_pretrained(saved, device=environment["device"],
+                                                                precision=environment["precision"])
+                emit(f"teacher: loaded from {saved} (trained before on this fold's data with this config)")
+                return trained[key]
         trained[key], _ = run(recipe, train_data=train, validation_data=validation, save=False, log=log)
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        # a temporary directory of its own, so that two runs sharing teacher_dir never write into the same one
-        tmp = Path(tempfile.mkdtemp(dir=saved.parent, prefix=f".{saved.name}.", suffix=".tmp"))
-        trained[key].save_pretrained(tmp, train_config=provenance)
-        try:
-            os.replace(tmp, saved)  # whole or absent: a half-saved teacher is never loaded
-            emit(f"teacher: saved to {saved}")
-        except OSError:  # another run saved the same teacher meanwhile: keep theirs, use ours
-            shutil.rmtree(tmp, ignore_errors=True)
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            # a temporary directory of its own, so that two runs sharing teacher_dir never write into the same one
+            tmp = Path(tempfile.mkdtemp(dir=saved.parent, prefix=f".{saved.name}.", suffix=".tmp"))
+            trained[key].save_pretrained(tmp, train_config=provenance)
+            try:
+                os.replace(tmp, saved)  # whole or absent: a half-saved teacher is never loaded
+                emit(f"teacher: saved to {saved}")
+            except OSError:  # another run saved the same teacher meanwhile: keep theirs, use ours
+                shutil.rmtree(tmp, ignore_errors=True)
         return trained[key]
 
     def fit_student(train: Dataset, validation: Dataset) -> Any:
