@@ -141,6 +141,8 @@ def classify(
     if fmt is OutputFormatChoice.parquet and (output is None or resume):
         fail("parquet output needs -o/--output and cannot --resume", EXIT_USAGE)
     inputs, problems = discover_inputs(paths, tuple(glob) if glob else DEFAULT_GLOBS)
+    if not inputs and len(problems) == 1:  # the usual mistyped path: one line says both what and so what
+        fail(f"{problems[0][0]}: {problems[0][1]}; no policies to classify", EXIT_INPUT)
     for source, reason in problems:
         typer.echo(f"error: {source}: {reason}", err=True)
     if not inputs:

@@ -117,6 +117,7 @@ def test_missing_or_corrupt_model_exit_3(tmp_path):
 def test_no_policies_at_all_exits_1(tmp_path, tiny_model_dir):
     result = runner.invoke(app, ["classify", str(tmp_path / "missing"), "--model", str(tiny_model_dir)])
     assert result.exit_code == 1 and "no policies to classify" in result.stderr
+    assert result.stderr.count("\n") == 1 and "missing: no such file" in result.stderr  # one line for one bad path
 
 
 def test_csv_and_jsonl_round_trip(tmp_path, tiny_model_dir):
