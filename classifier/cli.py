@@ -457,7 +457,8 @@ def data_agreement(
     opp115: Annotated[Path | None, typer.Option(help="OPP-115 directory (default: ../shared/opp115).")] = None,
     cv: Annotated[Path | None, typer.Option(help="A crossval output directory whose out-of-fold predictions of "
                                                  "these OPP-115 policies are scored the same way.")] = None,
-    entry: Annotated[str, typer.Option(help="Which cross-validated model in --cv.")] = "transformer+tfidf",
+    entry: Annotated[str, typer.Option(help="Which cross-validated model in --cv, or an equal-weight average of "
+                                            "several (teacher+tfidf).")] = "transformer+tfidf",
     per_label: Annotated[bool, typer.Option(help="Also print F1 per category: where the annotators (and the "
                                                  "model) disagree.")] = False,
 ) -> None:
@@ -478,19 +479,20 @@ def data_agreement(
     predictions = None
     if cv is not None:
         from classifier.corpus import multi_hot
-        from classifier.crossval import cv_settings, oof_thresholds
+        from classifier.crossval import cv_settings, oof_entry, oof_thresholds
         from classifier.training import build_dataset
 
-        results = _load_oof(cv)
-        if entry not in results:
-            fail(f"{cv}: no model {entry!r} (has {', '.join(results)})", EXIT_USAGE)
+        try:
+            chosen = oof_entry(_load_oof(cv), entry)
+        except KeyError as exc:
+            fail(f"{cv}: {exc.args[0]}", EXIT_USAGE)
         try:
             cv_data = build_dataset(cv_settings(cv))
         except (KeyError, TypeError, ValueError, OSError) as exc:
             fail(f"{cv}: cannot rebuild the data of this cross-validation ({str(exc).splitlines()[0]})", EXIT_USAGE)
         if cv_data["text"][:len(dataset)] != dataset["text"]:
             fail(f"{cv}: its first rows are not these OPP-115 segments (another corpus or order)", EXIT_USAGE)
-        probs, folds = results[entry]["probs"], results[entry]["fold"]
+        probs, folds = chosen["probs"], chosen["fold"]
         _, nested = oof_thresholds(multi_hot(cv_data), probs, folds)
         predictions = (probs >= nested).astype(int)[:len(dataset)]
     report = annotator_f1(dataset, predictions, average_over=list(OPP115_IDS))

@@ -37,7 +37,10 @@ __all__ = [
     "cross_validate",
     "cv_settings",
     "distillation_trainers",
+    "load_oof",
+    "oof_entry",
     "oof_result",
+    "oof_thresholds",
     "read_cv_record",
     "save_oof",
     "subset_fold_summaries",
@@ -403,6 +406,27 @@ def load_oof(directory: str | Path) -> dict[str, dict[str, Any]]:
     return {name: {"folds": entry["fold_details"], "probs": arrays[f"{name}.probs"],
                    "thresholds": arrays[f"{name}.thresholds"], "fold": arrays[f"{name}.fold"]}
             for name, entry in cv["models"].items()}
+
+
+def oof_entry(results: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    """One model's out-of-fold predictions from :func:`load_oof`, or the equal-weight average of several (``"a+b"``).
+
+    An average the run did not compute itself (say ``teacher+tfidf`` of a distillation run, whose ensemble is the
+    student's) is formed from its members' out-of-fold probabilities, as :class:`classifier.ensemble.AveragedModel`
+    would have averaged them. It has no fold-validation thresholds (the folds' validation predictions are not
+    kept), so its ``"thresholds"`` is ``None``: cut it with :func:`oof_thresholds`.
+
+    Raises:
+        KeyError: neither the entry nor every member of the average is in ``results``.
+    """
+    if name in results:
+        return results[name]
+    members = name.split("+")
+    missing = [member for member in members if member not in results]
+    if len(members) < 2 or missing:
+        raise KeyError(f"no model {name!r} (has {', '.join(results)})")
+    return {"probs": np.mean([results[member]["probs"] for member in members], axis=0, dtype=np.float32),
+            "thresholds": None, "fold": results[members[0]]["fold"], "folds": []}
 
 
 def cv_settings(directory: str | Path) -> TrainConfig:

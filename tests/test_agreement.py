@@ -77,6 +77,9 @@ def test_agreement_cli(tmp_path, toy_jsonl):
     assert CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--k", "4", "--out", str(cv)]).exit_code == 0
     other = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(root), "--cv", str(cv), "--entry", "tfidf"])
     assert other.exit_code == 2 and "not these OPP-115 segments" in other.output
+    unknown = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(root), "--cv", str(cv),
+                                       "--entry", "teacher+tfidf"])  # an average of members the run lacks
+    assert unknown.exit_code == 2 and "no model 'teacher+tfidf' (has " in unknown.output
     saved = json.loads((cv / "cv.json").read_text())
     saved["settings"]["from_a_newer_version"] = 1
     (cv / "cv.json").write_text(json.dumps(saved))

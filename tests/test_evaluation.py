@@ -337,6 +337,23 @@ def test_oof_thresholds_nested_ignore_their_own_fold():
     np.testing.assert_allclose(nested[folds == 3][0], tune_thresholds(y[folds != 3], probs[folds != 3]))
 
 
+def test_oof_entry_averages_members_the_run_did_not_average():
+    from classifier.crossval import oof_entry
+
+    folds = np.array([1, 1, 2, 2], dtype=np.int32)
+    results = {name: {"probs": np.full((4, 2), value, dtype=np.float32), "thresholds": np.full((4, 2), 0.4),
+                      "fold": folds, "folds": [{}]}
+               for name, value in (("teacher", 0.9), ("transformer", 0.5), ("tfidf", 0.2))}
+    assert oof_entry(results, "tfidf") is results["tfidf"]  # a run's own entry keeps its fold thresholds
+    averaged = oof_entry(results, "teacher+tfidf")
+    np.testing.assert_allclose(averaged["probs"], 0.55)
+    assert averaged["thresholds"] is None  # no validation predictions to have tuned them on
+    np.testing.assert_array_equal(averaged["fold"], folds)
+    for unknown in ("teacher+mpnet", "mpnet", "teacher+"):
+        with pytest.raises(KeyError, match="has teacher, transformer, tfidf"):
+            oof_entry(results, unknown)
+
+
 def _cv_record(tmp_path, name, macro, sizes=((18, 500), (19, 520)), fold_seed=13, extra=None):
     folds = [{"micro_f1": m, "macro_f1": m, "n_policies": p, "n_paragraphs": n, **(extra or {}),
               "per_label_f1": {"children": m, "other": 0.5}} for m, (p, n) in zip(macro, sizes, strict=True)]

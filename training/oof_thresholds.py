@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.corpus import label_names, multi_hot
-from classifier.crossval import cv_settings, load_oof, oof_thresholds
+from classifier.crossval import cv_settings, load_oof, oof_entry, oof_thresholds
 from classifier.seed_corpus import policy_ids
 from classifier.training import build_dataset, evaluate_probs
 
@@ -26,21 +26,27 @@ from classifier.training import build_dataset, evaluate_probs
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cv_dir", type=Path)
-    parser.add_argument("--entry", default="transformer+tfidf", help="which cross-validated model")
+    parser.add_argument("--entry", default="transformer+tfidf",
+                        help="which cross-validated model, or an average of several (teacher+tfidf)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file for {label: threshold}")
     args = parser.parse_args()
     settings = cv_settings(args.cv_dir)
     dataset = build_dataset(settings)
     labels = label_names(dataset)
-    entry = load_oof(args.cv_dir)[args.entry]
+    try:
+        entry = oof_entry(load_oof(args.cv_dir), args.entry)
+    except KeyError as exc:
+        raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
     y, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]
     pooled, nested = oof_thresholds(y, probs, folds)
     seeds = policy_ids(settings.seed_corpus)
     is_seed = np.array([p in seeds for p in dataset["policy"]])
     at_half = [0.5] * len(labels)
     estimate = {}
-    for name, row_thresholds in (("fold validation thresholds", entry["thresholds"]),
-                                 ("out-of-fold thresholds (other folds)", nested)):
+    cuts = {"fold validation thresholds": entry["thresholds"], "out-of-fold thresholds (other folds)": nested}
+    for name, row_thresholds in cuts.items():
+        if row_thresholds is None:  # an average of entries (see oof_entry) has no fold-validation thresholds
+            continue
         shifted = probs - row_thresholds + 0.5  # each row cut at its own thresholds, expressed as a cut at 0.5
         reports = [evaluate_probs(y[(folds == f) & ~is_seed], shifted[(folds == f) & ~is_seed], labels, at_half)
                    for f in np.unique(folds)]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.corpus import label_names, multi_hot
-from classifier.crossval import cv_settings, load_oof
+from classifier.crossval import cv_settings, load_oof, oof_entry
 from classifier.labels import OPP115_IDS
 from classifier.metrics import tune_thresholds
 from classifier.seed_corpus import policy_ids
@@ -65,14 +65,18 @@ def at_least_one(probs: np.ndarray, thresholds: np.ndarray, columns: list[int]) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cv_dir", type=Path)
-    parser.add_argument("--entry", default="transformer+tfidf", help="which cross-validated model")
+    parser.add_argument("--entry", default="transformer+tfidf",
+                        help="which cross-validated model, or an average of several (teacher+tfidf)")
     args = parser.parse_args()
     settings = cv_settings(args.cv_dir)
     dataset = build_dataset(settings)
     labels = label_names(dataset)
     if not set(OPP115_IDS) <= set(labels):
         raise SystemExit(f"error: {args.cv_dir} was not trained on the OPP-115 categories")
-    entry = load_oof(args.cv_dir)[args.entry]
+    try:
+        entry = oof_entry(load_oof(args.cv_dir), args.entry)
+    except KeyError as exc:
+        raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
     truth, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]
     columns = [labels.index(label) for label in OPP115_IDS]
     seeds = policy_ids(settings.seed_corpus)
@@ -84,11 +88,13 @@ def main() -> None:
         per_label = np.asarray(tune_thresholds(truth[other], probs[other]))
         nested[folds == fold] = per_label
         for_micro = tune_for_micro(truth[other], probs[other], per_label, columns)
-        rules = {"fold validation thresholds": probs[test] >= entry["thresholds"][test],
-                 "per-label F1 (other folds)": probs[test] >= per_label,
-                 "per-label F1, at least one": at_least_one(probs[test], per_label, columns),
-                 "pooled micro-F1 (other folds)": probs[test] >= for_micro,
-                 "pooled micro-F1, at least one": at_least_one(probs[test], for_micro, columns)}
+        rules = {}
+        if entry["thresholds"] is not None:  # an average of entries has none (see oof_entry)
+            rules["fold validation thresholds"] = probs[test] >= entry["thresholds"][test]
+        rules |= {"per-label F1 (other folds)": probs[test] >= per_label,
+                  "per-label F1, at least one": at_least_one(probs[test], per_label, columns),
+                  "pooled micro-F1 (other folds)": probs[test] >= for_micro,
+                  "pooled micro-F1, at least one": at_least_one(probs[test], for_micro, columns)}
         for name, predicted in rules.items():
             report = evaluate_probs(truth[test], predicted.astype(float), labels, [0.5] * len(labels))
             scores.setdefault(name, []).append((report["micro_f1"], report["macro_f1"]))
