@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from classifier.context import model_inputs
+from classifier.files import umask_mode
 from classifier.labels import Scheme
 from classifier.model import DEFAULT_BATCH_SIZE, ModelLoadError, Prediction
 from classifier.text import normalize_text
@@ -295,6 +296,7 @@ class TfidfBaseline:
             (directory / "char_vocab.json").write_text(json.dumps(self.char_vocabulary, ensure_ascii=False))
         save_file({"idf": self.idf.astype(np.float32), "coef": self.coef.astype(np.float16 if half else np.float32),
                    "intercept": self.intercept.astype(np.float32)}, str(directory / "weights.safetensors"))
+        umask_mode(directory / "weights.safetensors")
         if metrics is not None:
             (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         return directory

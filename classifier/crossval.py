@@ -23,6 +23,7 @@ import numpy as np
 
 from classifier.corpus import kfold_by_policy, label_names, multi_hot, split_by_policy
 from classifier.evaluation import EvalResult, evaluate
+from classifier.files import umask_mode
 from classifier.metrics import tune_thresholds
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ def distillation_trainers(student: TrainConfig, teacher: TrainConfig, log: Calla
             saved.parent.mkdir(parents=True, exist_ok=True)
             # a temporary directory of its own, so that two runs sharing teacher_dir never write into the same one
             tmp = Path(tempfile.mkdtemp(dir=saved.parent, prefix=f".{saved.name}.", suffix=".tmp"))
+            umask_mode(tmp)  # a store a team shares: readable like any directory, not mkdtemp's 0700
             trained[key].save_pretrained(tmp, train_config=provenance)
             try:
                 os.replace(tmp, saved)  # whole or absent: a half-saved teacher is never loaded
@@ -301,6 +303,7 @@ def _save_fold(path: Path, fingerprint: dict[str, Any], rows: list[int], entries
                 "summaries": json.dumps({name: entry["folds"][-1] for name, entry in entries.items()})}
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata=metadata)
+    umask_mode(tmp)
     with open(tmp, "rb") as handle:  # on disk before the rename, so a power cut leaves no empty fold file
         os.fsync(handle.fileno())
     os.replace(tmp, path)  # a fold file is whole or absent, never half-written
@@ -386,6 +389,7 @@ def save_oof(path: str, results: dict[str, dict[str, Any]]) -> None:
         for key in ("probs", "thresholds", "fold"):
             tensors[f"{name}.{key}"] = np.ascontiguousarray(entry[key])
     save_file(tensors, path)
+    umask_mode(path)
 
 
 def load_oof(directory: str | Path) -> dict[str, dict[str, Any]]:

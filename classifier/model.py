@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.context import model_inputs
+from classifier.files import umask_mode
 from classifier.labels import Scheme, card_label_ids, card_scores, to_card
 from classifier.text import normalize_text
 
@@ -340,6 +341,7 @@ class PolicyClassifier:
             else:
                 model.save_pretrained(directory, safe_serialization=True)
             self.tokenizer.save_pretrained(directory)
+        umask_mode(*directory.glob("*.safetensors"))
         for name, content in (("train_config.json", train_config), ("metrics.json", metrics)):
             if content is not None:
                 (directory / name).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")

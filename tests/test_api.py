@@ -1,4 +1,6 @@
+import os
 import platform
+import stat
 import threading
 from pathlib import Path
 
@@ -233,6 +235,25 @@ def test_tfidf_member_is_saved_loaded_and_averaged(tiny_classifier, toy_jsonl, t
     reloaded = PolicyClassifier.from_pretrained(path, device="cpu", precision="fp32")
     assert reloaded.tfidf_weight == 0.25
     np.testing.assert_allclose(reloaded.predict_proba(texts), expected, atol=1e-5)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_saved_weights_are_readable_like_the_files_beside_them(tiny_classifier, toy_jsonl, tmp_path):
+    from classifier.baseline import TfidfBaseline
+    from classifier.corpus import label_names, load_jsonl, multi_hot
+
+    data = load_jsonl(toy_jsonl)
+    tfidf = TfidfBaseline.fit(data["text"], multi_hot(data), label_names(data))
+    combined = PolicyClassifier(tiny_classifier.model, tiny_classifier.tokenizer, max_length=32, device="cpu",
+                                precision="fp32", tfidf=tfidf, tfidf_weight=0.25)
+    before = os.umask(0o027)  # a team server's: group may read, others may not
+    try:
+        path = combined.save_pretrained(tmp_path / "shared")
+    finally:
+        os.umask(before)
+    # safetensors 0.8 alone leaves its files 0600: a colleague could read config.json but not load the model
+    for weights in (path / "model.safetensors", path / "tfidf" / "weights.safetensors"):
+        assert stat.S_IMODE(weights.stat().st_mode) == 0o640 == stat.S_IMODE((path / "config.json").stat().st_mode)
 
 
 def test_onnx_int8_path_matches_torch(tiny_model_dir, tmp_path, monkeypatch):

@@ -296,6 +296,8 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
     arrays = load_file(str(out / "oof.safetensors"))
     assert arrays["tfidf.probs"].shape == (40, len(LABEL_IDS)) and set(arrays["tfidf.fold"].tolist()) == {1, 2, 3, 4}
     assert (out / "report.md").is_file()
+    modes = {path.name: path.stat().st_mode & 0o777 for path in (out / "oof.safetensors", *(out / "folds").iterdir())}
+    assert set(modes.values()) == {(out / "cv.json").stat().st_mode & 0o777}, modes  # not safetensors' 0600
 
     # --from-oof rebuilds the same figures from the saved predictions and keeps the record of the training machine
     cv["environment"] = {"cpu": "the machine that trained the folds"}

@@ -414,6 +414,7 @@ def test_crossval_keeps_each_folds_teacher_and_loads_it_for_the_next_student(tin
     assert first.stderr.count("teacher: saved to") == 4 and "loaded from" not in first.stderr
     saved = sorted(teachers.glob("teacher-*"))
     assert len(saved) == 4 and not list(teachers.glob(".*"))  # no temporary directory left behind
+    assert {path.stat().st_mode & 0o777 for path in saved} == {teachers.stat().st_mode & 0o777}  # not mkdtemp's 0700
     provenance = json.loads((saved[0] / "train_config.json").read_text())
     assert provenance["seed"] == 7 and "jsonl" not in provenance and len(provenance["fold_data"]) == 64
 
