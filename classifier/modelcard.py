@@ -4,7 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["render_card"]
+__all__ = ["cv_reference", "render_card"]
+
+
+def cv_reference(name: str, run: str, record: dict[str, Any], entry: str, against: dict[str, Any],
+                 against_entry: str) -> dict[str, Any]:
+    """Summarise one entry of another cross-validation for the card's comparison rows.
+
+    Args:
+        name: what the card calls it (``"MPNet-base, 3 epochs"``); run: where it came from (a directory, as given).
+        record, entry: the other run (:func:`classifier.crossval.read_cv_record`) and which of its models.
+        against, against_entry: the model's own cross-validation record and entry, whose folds it must share.
+
+    Returns:
+        ``{"name", "run", "entry", "environment", "opp115_folds": {metric: {"mean", "sd", "folds"}}}``, the form
+        ``render_card`` reads from ``metrics["cross_validation_references"]``.
+
+    Raises:
+        ValueError: no such entry, or the runs' folds differ, so their figures are not comparable.
+    """
+    from classifier.crossval import compare_folds
+
+    if entry not in record["models"]:
+        raise ValueError(f"{run}: no model {entry!r} (has {', '.join(record['models'])})")
+    compare_folds(against, record, against_entry, entry)
+    folds = record["models"][entry].get("opp115_folds", record["models"][entry])
+    return {"name": name, "run": run, "entry": entry, "environment": record.get("environment"),
+            "opp115_folds": {metric: {k: v for k, v in figure.items() if k in ("mean", "sd", "folds")}
+                             for metric, figure in folds.items() if isinstance(figure, dict) and "mean" in figure}}
 
 
 def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[str, Any]) -> str:
@@ -30,6 +57,19 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
                          f"{folds.get('children_f1', {}).get('mean', 0):.3f} | "
                          f"{folds.get('card_macro_f1', {}).get('mean', 0):.3f} |")
             cv_rows.append(fold_line)
+        references = metrics.get("cross_validation_references") or []
+        reference_text = ""
+        if references:
+            reference_rows = [
+                f"| {ref['name']} (`{ref['entry']}` of `{ref['run']}`) | "
+                f"{_mean_sd(ref['opp115_folds'], 'micro_f1')} | {_mean_sd(ref['opp115_folds'], 'macro_f1')} | "
+                f"{_mean_sd(ref['opp115_folds'], 'children_f1')} |"
+                for ref in references]
+            reference_text = (
+                "\nOther models cross-validated on the same folds, for comparison (not part of this model; "
+                "OPP-115 folds, mean ± sd):\n\n"
+                "| model | micro-F1 | macro-F1 | children F1 |\n"
+                "| --- | --- | --- | --- |\n" + "\n".join(reference_rows) + "\n")
         cv_text = (
             f"\n## Cross-validated figures ({settings.get('k')}-fold by policy, seed policies spread over the "
             "folds)\n\n"
@@ -37,7 +77,7 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
             f"this model corresponds to `{metrics.get('cross_validation_entry', 'transformer')}`.\n\n"
             "| model | data | micro-F1 | macro-F1 | children F1 | card macro-F1 |\n"
             "| --- | --- | --- | --- | --- | --- |\n"
-            + "\n".join(cv_rows) + "\n"
+            + "\n".join(cv_rows) + "\n" + reference_text
         )
     ensemble_text = ""
     weight = validation.get("tfidf_weight")
@@ -96,6 +136,14 @@ categories (Do Not Track, Data Retention) and on policies unlike its training da
 seed corpus: five policies of Chinese companies, 2020-2023). OPP-115 is licensed for research, teaching and
 scholarship only (CC BY-NC spirit); models trained on it inherit that restriction.
 """
+
+
+def _mean_sd(folds: dict[str, Any], key: str) -> str:
+    """``mean ± sd`` of one figure over the folds, or ``n/a`` where the run did not report it."""
+    figure = folds.get(key)
+    if not figure:
+        return "n/a"
+    return f"{figure['mean']:.3f} ± {figure['sd']:.3f}"
 
 
 def _thresholds_section(labels: list[str], metrics: dict[str, Any], validation: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
 import json
+import statistics
 
 import numpy as np
 import pytest
@@ -389,3 +390,35 @@ def test_compare_folds_pairs_runs_on_the_same_folds_and_refuses_others(tmp_path)
         (tmp_path / name).write_text(text)
         with pytest.raises(ValueError, match="no cross-validation"):
             read_cv_record(tmp_path / name)
+
+
+def test_model_card_shows_reference_runs_on_the_same_folds_only(tmp_path):
+    from classifier.crossval import read_cv_record
+    from classifier.modelcard import cv_reference, render_card
+
+    def with_means(directory):
+        record = read_cv_record(directory)
+        folds = record["models"]["transformer"]["opp115_folds"]
+        for metric in ("micro_f1", "macro_f1"):
+            values = [f[metric] for f in folds["fold_details"]]
+            folds[metric] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values), "folds": values}
+        return record
+
+    own = with_means(_cv_record(tmp_path, "own", [0.70, 0.80]))
+    mpnet = with_means(_cv_record(tmp_path, "mpnet", [0.72, 0.84]))
+    reference = cv_reference("MPNet-base", "runs/mpnet", mpnet, "transformer", own, "transformer")
+    assert reference["opp115_folds"]["macro_f1"]["mean"] == pytest.approx(0.78)
+    assert "fold_details" not in reference["opp115_folds"]
+
+    labels = ["other", "children"]
+    metrics = {"thresholds": {"other": 0.5, "children": 0.5}, "cross_validation": own,
+               "cross_validation_references": [reference]}
+    card = render_card(labels, {"epochs": 8}, metrics)
+    assert "| MPNet-base (`transformer` of `runs/mpnet`) | 0.780 ± 0.085 | 0.780 ± 0.085 | n/a |" in card
+    assert "MPNet-base" not in render_card(labels, {"epochs": 8}, {**metrics, "cross_validation_references": []})
+
+    other_split = read_cv_record(_cv_record(tmp_path, "other", [0.7, 0.8], sizes=((18, 500), (19, 521))))
+    with pytest.raises(ValueError, match="different folds"):
+        cv_reference("other", "runs/other", other_split, "transformer", own, "transformer")
+    with pytest.raises(ValueError, match="no model 'teacher'"):
+        cv_reference("MPNet-base", "runs/mpnet", mpnet, "teacher", own, "transformer")
