@@ -7,6 +7,13 @@ predictions of ``policy-classifier crossval`` (same recipe, each paragraph predi
 policy) are the next best thing and ten times larger than one validation split. The script also estimates how well
 that works, honestly: each fold scored with thresholds tuned on the *other* folds' predictions, next to the fold's
 own validation-tuned thresholds that the cross-validation reported.
+
+``--also NAME DIR ENTRY`` (repeatable) adds an entry of another crossval run on the same rows and folds under NAME,
+so that ``--entry`` can average models of two runs, for example MPNet from a distillation run with MiniLM and TF-IDF
+from the recipe's run:
+
+    python training/oof_thresholds.py training/results/cv-fastattn --entry mpnet+transformer+tfidf \
+        --also mpnet training/results/cv-distill teacher --out runs/thresholds-three.json
 """
 
 from __future__ import annotations
@@ -29,12 +36,20 @@ def main() -> None:
     parser.add_argument("--entry", default="transformer+tfidf",
                         help="which cross-validated model, or an average of several (teacher+tfidf)")
     parser.add_argument("--out", type=Path, required=True, help="JSON file for {label: threshold}")
+    parser.add_argument("--also", nargs=3, action="append", default=[], metavar=("NAME", "DIR", "ENTRY"),
+                        help="another crossval run's entry on the same rows and folds, to average under NAME")
     args = parser.parse_args()
     settings = cv_settings(args.cv_dir)
     dataset = build_dataset(settings)
     labels = label_names(dataset)
     try:
-        entry = oof_entry(load_oof(args.cv_dir), args.entry)
+        results = load_oof(args.cv_dir)
+        for name, other_dir, other_entry in args.also:
+            other = oof_entry(load_oof(other_dir), other_entry)
+            if not np.array_equal(other["fold"], next(iter(results.values()))["fold"]):
+                raise SystemExit(f"error: {other_dir}: not the same rows and folds as {args.cv_dir}")
+            results[name] = {**other, "thresholds": None}  # its fold thresholds belong to the other run's entry
+        entry = oof_entry(results, args.entry)
     except KeyError as exc:
         raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
     y, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]
