@@ -46,9 +46,13 @@ def main() -> None:
         results = load_oof(args.cv_dir)
         for name, other_dir, other_entry in args.also:
             other = oof_entry(load_oof(other_dir), other_entry)
-            if not np.array_equal(other["fold"], next(iter(results.values()))["fold"]):
+            other_data = cv_settings(other_dir)
+            # Rows line up only when both runs read the same data in the same order and cut it into the same folds.
+            same_data = all(getattr(other_data, key) == getattr(settings, key)
+                            for key in ("opp115", "seed_corpus", "jsonl", "labels_from_data"))
+            if not same_data or not np.array_equal(other["fold"], next(iter(results.values()))["fold"]):
                 raise SystemExit(f"error: {other_dir}: not the same rows and folds as {args.cv_dir}")
-            results[name] = {**other, "thresholds": None}  # its fold thresholds belong to the other run's entry
+            results[name] = other
         entry = oof_entry(results, args.entry)
     except KeyError as exc:
         raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
