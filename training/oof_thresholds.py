@@ -56,6 +56,8 @@ def main() -> None:
         entry = oof_entry(results, args.entry)
     except KeyError as exc:
         raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
+    except (OSError, ValueError) as exc:  # a run without oof.safetensors (some committed runs keep cv.json only)
+        raise SystemExit(f"error: no out-of-fold predictions to read: {exc}") from None
     y, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]
     pooled, nested = oof_thresholds(y, probs, folds)
     seeds = policy_ids(settings.seed_corpus)

@@ -77,6 +77,8 @@ def main() -> None:
         entry = oof_entry(load_oof(args.cv_dir), args.entry)
     except KeyError as exc:
         raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
+    except (OSError, ValueError) as exc:  # a run without oof.safetensors (some committed runs keep cv.json only)
+        raise SystemExit(f"error: no out-of-fold predictions to read: {exc}") from None
     truth, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]
     columns = [labels.index(label) for label in OPP115_IDS]
     seeds = policy_ids(settings.seed_corpus)
