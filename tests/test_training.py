@@ -174,6 +174,29 @@ def test_threshold_rules_tune_for_pooled_micro_f1_and_fill_empty_rows():
     assert filled.tolist() == [[True, False], [False, True], [True, True]]
 
 
+def test_neighbour_stack_reads_neighbours_within_a_policy_only():
+    import runpy
+
+    stack = runpy.run_path(str(Path(__file__).parents[1] / "training" / "neighbour_stack.py"))
+    policies = np.array(["a", "a", "a", "b", "b"])
+    probs = np.array([[0.5], [0.9], [0.1], [0.8], [0.2]])
+    odds = np.log(probs[:, 0] / (1 - probs[:, 0]))
+    own = stack["context_features"](probs, policies, 0, "none")
+    assert own.shape == (5, 1) and np.allclose(own[:, 0], odds)
+    near = stack["context_features"](probs, policies, 0, "neighbours")
+    # previous / next log-odds, zero across a policy boundary, where the first / last flags are set
+    assert np.allclose(near[:, 1], [0, odds[0], odds[1], 0, odds[3]])
+    assert np.allclose(near[:, 2], [odds[1], odds[2], 0, odds[4], 0])
+    assert near[:, 3].tolist() == [1, 0, 0, 1, 0] and near[:, 4].tolist() == [0, 0, 1, 0, 1]
+    whole = stack["context_features"](probs, policies, 0, "policy")
+    assert np.allclose(whole[:, 5], [0.5, 0.5, 0.5, 0.5, 0.5]) and np.allclose(whole[:, 6], [0, 0.5, 1, 0, 1])
+    # a label no training row carries keeps its prior instead of failing the fit
+    truth = np.array([[1, 0], [0, 0], [1, 0], [0, 0], [1, 0]])
+    train = np.array([True, True, True, False, False])
+    out = stack["fit_predict"]([near, near], truth, train, ~train, 1.0)
+    assert out.shape == (2, 2) and (out[:, 1] == 0).all() and ((out[:, 0] > 0) & (out[:, 0] < 1)).all()
+
+
 class _ConstantTeacher:
     """A stand-in teacher that gives every paragraph the same probability for every label."""
 

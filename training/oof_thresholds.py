@@ -79,6 +79,8 @@ def main() -> None:
         print(f"{name:38s} OPP-115 folds micro {np.mean(micro):.4f} ± {np.std(micro, ddof=1):.4f}  "
               f"macro {np.mean(macro):.4f} ± {np.std(macro, ddof=1):.4f}"
               + (f"  | seed LOPO micro {seed['micro_f1']:.4f} macro {seed['macro_f1']:.4f}" if seed else ""))
+        print(f"{'':38s} per fold micro {' '.join(f'{m:.3f}' for m in micro)}  macro "
+              f"{' '.join(f'{m:.3f}' for m in macro)}")
     document = {"entry": args.entry, "thresholds": dict(zip(labels, pooled, strict=True)), "estimate": estimate}
     args.out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"thresholds tuned on all {len(y)} out-of-fold rows -> {args.out}")
