@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from classifier.files import atomic_write
 from classifier.labels import Scheme, label_ids
 from classifier.model import DEFAULT_BATCH_SIZE
 
@@ -114,15 +115,6 @@ def _read_journal(journal: Path) -> tuple[set[str], int]:
             done.add(entry["source"])
             size = int(entry["size"])
     return done, size
-
-
-def _atomic_write(path: Path, content: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(content.encode("utf-8") if isinstance(content, str) else content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def summary_markdown(summaries: list[tuple[str, dict[str, Any]]], scheme: Scheme) -> str:
@@ -270,7 +262,7 @@ def run_batch(
         if output is None:
             sys.stdout.write(text)
         else:
-            _atomic_write(output, text)
+            atomic_write(output, text)
     return result
 
 

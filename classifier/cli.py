@@ -384,6 +384,7 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
 
     from classifier.crossval import oof_result, save_oof, subset_fold_summaries, summarize_folds
     from classifier.evaluation import comparison
+    from classifier.files import atomic_write
     from classifier.report import write_evaluation
 
     out.mkdir(parents=True, exist_ok=True)
@@ -417,8 +418,8 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
         evaluations += per_subset
     write_evaluation(out, evaluations, comparisons)
     save_oof(str(out / "oof.safetensors"), results)
-    (out / "cv.json").write_text(json_module.dumps({"settings": settings, "environment": environment,
-                                                         "models": summary}, indent=2) + "\n")
+    atomic_write(out / "cv.json", json_module.dumps({"settings": settings, "environment": environment,
+                                                      "models": summary}, indent=2) + "\n")
     for name, entry in summary.items():
         typer.echo(f"{name}: micro-F1 {entry['micro_f1']['mean']:.4f} ± {entry['micro_f1']['sd']:.4f}, "
                    f"macro-F1 {entry['macro_f1']['mean']:.4f} ± {entry['macro_f1']['sd']:.4f}", err=True)

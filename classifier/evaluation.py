@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from classifier.corpus import label_names, multi_hot
+from classifier.files import atomic_write
 from classifier.labels import CARD_MAP, LABEL_IDS, OPP115_IDS, card_label_ids
 from classifier.metrics import multilabel_report
 
@@ -317,7 +318,4 @@ def save_metrics(path: str | os.PathLike[str], results: Sequence[EvalResult], co
     """Write the stable ``metrics.json`` (all results and comparisons) atomically."""
     payload = {"schema_version": SCHEMA_VERSION, "results": [r.metrics for r in results],
                "comparisons": list(comparisons)}
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, target)
+    atomic_write(path, json.dumps(payload, indent=2) + "\n")

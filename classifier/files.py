@@ -1,11 +1,11 @@
-"""File modes of what the library saves: the ones an ordinary ``open()`` would have given them."""
+"""Writing what the library saves: whole or not at all, with the modes an ordinary ``open()`` would give."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["umask_mode"]
+__all__ = ["atomic_write", "umask_mode"]
 
 
 def umask_mode(*paths: str | os.PathLike[str]) -> None:
@@ -23,3 +23,25 @@ def umask_mode(*paths: str | os.PathLike[str]) -> None:
     os.umask(mask)
     for path in paths:
         os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~mask)
+
+
+def atomic_write(path: str | os.PathLike[str], content: str | bytes) -> None:
+    """Write ``content`` (str as UTF-8, or bytes) to ``path`` through a hidden temporary file beside it.
+
+    The file is flushed to disk and renamed over ``path``, so a reader, or a run interrupted half-way, sees the old
+    file or the new one, never a torn one.
+
+    Raises:
+        OSError: the directory is missing or not writable.
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:  # an interrupt too: no stale temporary file beside the target
+        tmp.unlink(missing_ok=True)
+        raise

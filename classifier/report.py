@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from classifier.evaluation import EvalResult, save_metrics
+from classifier.files import atomic_write
 
 __all__ = ["load_evaluation", "render_report", "write_evaluation"]
 
@@ -77,7 +78,7 @@ def write_evaluation(out_dir: str | os.PathLike[str], results: Sequence[EvalResu
     directory.mkdir(parents=True, exist_ok=True)
     save_metrics(directory / "metrics.json", results, comparisons)
     metrics = load_evaluation(directory)
-    (directory / "report.md").write_text(render_report(metrics), encoding="utf-8")
+    atomic_write(directory / "report.md", render_report(metrics))
     with (directory / "errors.jsonl").open("w", encoding="utf-8") as handle:
         for result in results:
             for error in result.metrics["errors"]:

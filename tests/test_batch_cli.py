@@ -260,3 +260,22 @@ def test_resume_refuses_an_output_without_journal(tmp_path, tiny_model_dir):
     result = runner.invoke(app, ["classify", str(policy), "-o", str(out), "--resume", "--model", str(tiny_model_dir)])
     assert result.exit_code == 2 and "no progress journal" in result.stderr
     assert out.read_text() == '{"keep": "me"}\n'
+
+
+def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path, monkeypatch):
+    from classifier.files import atomic_write
+
+    target = tmp_path / "metrics.json"
+    atomic_write(target, "first\n")
+    atomic_write(target, "zweite – ü\n")
+    assert target.read_text(encoding="utf-8") == "zweite – ü\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left behind
+
+    def crash(*_):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        atomic_write(target, b"third")
+    assert target.read_text(encoding="utf-8") == "zweite – ü\n"  # a failed write never tears the old file
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from classifier.crossval import read_cv_record
+from classifier.files import atomic_write
 from classifier.modelcard import cv_reference, render_card
 
 
@@ -42,11 +43,11 @@ def main() -> None:
         name: {k: v for k, v in entry.items() if k != "fold_details"} for name, entry in cv["models"].items()}}
     metrics["cross_validation_entry"] = args.entry
     metrics["cross_validation_references"] = references
-    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    atomic_write(model_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     config = json.loads((model_dir / "config.json").read_text())
     labels = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
     train_config = json.loads((model_dir / "train_config.json").read_text())
-    (model_dir / "README.md").write_text(render_card(labels, train_config, metrics), encoding="utf-8")
+    atomic_write(model_dir / "README.md", render_card(labels, train_config, metrics))
     print(f"updated {model_dir}/metrics.json and README.md")
 
 

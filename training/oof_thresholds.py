@@ -26,6 +26,7 @@ import numpy as np
 
 from classifier.corpus import label_names, multi_hot
 from classifier.crossval import cv_settings, load_oof, oof_entry, oof_thresholds
+from classifier.files import atomic_write
 from classifier.seed_corpus import policy_ids
 from classifier.training import build_dataset, evaluate_probs
 
@@ -82,7 +83,7 @@ def main() -> None:
         print(f"{'':38s} per fold micro {' '.join(f'{m:.3f}' for m in micro)}  macro "
               f"{' '.join(f'{m:.3f}' for m in macro)}")
     document = {"entry": args.entry, "thresholds": dict(zip(labels, pooled, strict=True)), "estimate": estimate}
-    args.out.write_text(json.dumps(document, indent=2) + "\n")
+    atomic_write(args.out, json.dumps(document, indent=2) + "\n")
     print(f"thresholds tuned on all {len(y)} out-of-fold rows -> {args.out}")
 
 
