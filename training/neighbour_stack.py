@@ -72,15 +72,15 @@ def main() -> None:
                         help="features beside the paragraph's own (repeatable; default: all three)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the stack")
     args = parser.parse_args()
-    settings = cv_settings(args.cv_dir)
-    dataset = build_dataset(settings)
-    labels = label_names(dataset)
     try:
+        settings = cv_settings(args.cv_dir)
         entry = oof_entry(load_oof(args.cv_dir), args.entry)
     except KeyError as exc:
         raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # no run there, or one without oof.safetensors (some keep cv.json only)
         raise SystemExit(f"error: no out-of-fold predictions to read: {exc}") from None
+    dataset = build_dataset(settings)
+    labels = label_names(dataset)
     policies = np.asarray(dataset["policy"])
     if np.r_[True, policies[1:] != policies[:-1]].sum() != len(set(policies)):
         raise SystemExit(f"error: {args.cv_dir}: a policy's rows are not contiguous, so neighbours are unknown")

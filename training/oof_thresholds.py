@@ -40,10 +40,8 @@ def main() -> None:
     parser.add_argument("--also", nargs=3, action="append", default=[], metavar=("NAME", "DIR", "ENTRY"),
                         help="another crossval run's entry on the same rows and folds, to average under NAME")
     args = parser.parse_args()
-    settings = cv_settings(args.cv_dir)
-    dataset = build_dataset(settings)
-    labels = label_names(dataset)
     try:
+        settings = cv_settings(args.cv_dir)
         results = load_oof(args.cv_dir)
         for name, other_dir, other_entry in args.also:
             other = oof_entry(load_oof(other_dir), other_entry)
@@ -57,8 +55,10 @@ def main() -> None:
         entry = oof_entry(results, args.entry)
     except KeyError as exc:
         raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
-    except (OSError, ValueError) as exc:  # a run without oof.safetensors (some committed runs keep cv.json only)
+    except (OSError, ValueError) as exc:  # no run there, or one without oof.safetensors (some keep cv.json only)
         raise SystemExit(f"error: no out-of-fold predictions to read: {exc}") from None
+    dataset = build_dataset(settings)
+    labels = label_names(dataset)
     y, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]
     pooled, nested = oof_thresholds(y, probs, folds)
     seeds = policy_ids(settings.seed_corpus)

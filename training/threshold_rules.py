@@ -68,17 +68,17 @@ def main() -> None:
     parser.add_argument("--entry", default="transformer+tfidf",
                         help="which cross-validated model, or an average of several (teacher+tfidf)")
     args = parser.parse_args()
-    settings = cv_settings(args.cv_dir)
+    try:
+        settings = cv_settings(args.cv_dir)
+        entry = oof_entry(load_oof(args.cv_dir), args.entry)
+    except KeyError as exc:
+        raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
+    except (OSError, ValueError) as exc:  # no run there, or one without oof.safetensors (some keep cv.json only)
+        raise SystemExit(f"error: no out-of-fold predictions to read: {exc}") from None
     dataset = build_dataset(settings)
     labels = label_names(dataset)
     if not set(OPP115_IDS) <= set(labels):
         raise SystemExit(f"error: {args.cv_dir} was not trained on the OPP-115 categories")
-    try:
-        entry = oof_entry(load_oof(args.cv_dir), args.entry)
-    except KeyError as exc:
-        raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
-    except (OSError, ValueError) as exc:  # a run without oof.safetensors (some committed runs keep cv.json only)
-        raise SystemExit(f"error: no out-of-fold predictions to read: {exc}") from None
     truth, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]
     columns = [labels.index(label) for label in OPP115_IDS]
     seeds = policy_ids(settings.seed_corpus)
