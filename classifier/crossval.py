@@ -43,6 +43,7 @@ __all__ = [
     "oof_result",
     "oof_thresholds",
     "read_cv_record",
+    "read_oof_entry",
     "save_oof",
     "subset_fold_summaries",
     "summarize_folds",
@@ -446,6 +447,43 @@ def cv_settings(directory: str | Path) -> TrainConfig:
 
     settings = json.loads((Path(directory) / "cv.json").read_text())["settings"]
     return TrainConfig(**{k: v for k, v in settings.items() if k not in ("k", "fold_seed")})
+
+
+def read_oof_entry(directory: str | Path, name: str,
+                   also: Sequence[tuple[str, str | Path, str]] = ()) -> tuple[TrainConfig, dict[str, Any]]:
+    """A ``crossval`` run's training config (:func:`cv_settings`) and one entry's out-of-fold predictions
+    (:func:`oof_entry`), for the scripts that re-score them.
+
+    ``also`` brings ``(NAME, DIR, ENTRY)``: the entry ENTRY of the run in DIR under NAME, so that ``name`` can average
+    models of two runs (``"mpnet+transformer+tfidf"``). Such a run must have read the same data and cut it into the
+    same folds, or its rows would not line up.
+
+    Raises:
+        ValueError: no run in a directory, one without ``oof.safetensors`` (some committed runs keep only
+            ``cv.json``), an unknown entry, or a run on other rows; the message is one line naming the directory.
+    """
+    def read(run: str | Path) -> tuple[TrainConfig, dict[str, dict[str, Any]]]:
+        try:
+            return cv_settings(run), load_oof(run)
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{run}: no crossval run with out-of-fold predictions to read ({exc})") from None
+
+    def pick(run: str | Path, results: dict[str, dict[str, Any]], entry: str) -> dict[str, Any]:
+        try:
+            return oof_entry(results, entry)
+        except KeyError as exc:
+            raise ValueError(f"{run}: {exc.args[0]}") from None
+
+    settings, results = read(directory)
+    for other_name, other_dir, other_entry in also:
+        other_settings, other_results = read(other_dir)
+        other = pick(other_dir, other_results, other_entry)
+        same_data = all(getattr(other_settings, key) == getattr(settings, key)
+                        for key in ("opp115", "seed_corpus", "jsonl", "labels_from_data"))
+        if not same_data or not np.array_equal(other["fold"], next(iter(results.values()))["fold"]):
+            raise ValueError(f"{other_dir}: not the same rows and folds as {directory}")
+        results[other_name] = other
+    return settings, pick(directory, results, name)
 
 
 def read_cv_record(path: str | Path) -> dict[str, Any]:

@@ -357,6 +357,41 @@ def test_oof_entry_averages_members_the_run_did_not_average():
             oof_entry(results, unknown)
 
 
+def test_read_oof_entry_averages_across_runs_on_the_same_rows_only(tmp_path):
+    from dataclasses import asdict
+
+    from classifier.crossval import read_oof_entry, save_oof
+    from classifier.training import TrainConfig
+
+    def run(name, value, folds, jsonl=("a.jsonl",)):
+        directory = tmp_path / name
+        directory.mkdir()
+        settings = asdict(TrainConfig(jsonl=list(jsonl), labels_from_data=True)) | {"k": 2, "fold_seed": 13}
+        (directory / "cv.json").write_text(json.dumps({"settings": settings,
+                                                       "models": {"transformer": {"fold_details": []}}}))
+        save_oof(str(directory / "oof.safetensors"),
+                 {"transformer": {"probs": np.full((4, 2), value, dtype=np.float32),
+                                  "thresholds": np.full((4, 2), 0.5, dtype=np.float32),
+                                  "fold": np.asarray(folds, dtype=np.int32)}})
+        return directory
+
+    a, b = run("a", 0.8, [1, 1, 2, 2]), run("b", 0.2, [1, 1, 2, 2])
+    settings, entry = read_oof_entry(a, "transformer")
+    assert settings.jsonl == ["a.jsonl"]
+    np.testing.assert_allclose(entry["probs"], 0.8)
+    _, averaged = read_oof_entry(a, "other+transformer", [("other", b, "transformer")])
+    np.testing.assert_allclose(averaged["probs"], 0.5)
+    for also, message in (([("x", run("c", 0.2, [1, 2, 1, 2]), "transformer")], "not the same rows and folds"),
+                          ([("x", run("d", 0.2, [1, 1, 2, 2], ["d.jsonl"]), "transformer")], "not the same rows"),
+                          ([("x", b, "teacher")], "no model 'teacher'"),
+                          ([("x", tmp_path / "missing", "transformer")], "no crossval run")):
+        with pytest.raises(ValueError, match=message):
+            read_oof_entry(a, "x+transformer", also)
+    (b / "oof.safetensors").unlink()  # a run that kept only its cv.json
+    with pytest.raises(ValueError, match="no crossval run with out-of-fold predictions"):
+        read_oof_entry(b, "transformer")
+
+
 def _cv_record(tmp_path, name, macro, sizes=((18, 500), (19, 520)), fold_seed=13, extra=None):
     folds = [{"micro_f1": m, "macro_f1": m, "n_policies": p, "n_paragraphs": n, **(extra or {}),
               "per_label_f1": {"children": m, "other": 0.5}} for m, (p, n) in zip(macro, sizes, strict=True)]

@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from classifier.corpus import label_names, multi_hot
-from classifier.crossval import cv_settings, load_oof, oof_entry
+from classifier.crossval import read_oof_entry
 from classifier.metrics import tune_thresholds
 from classifier.seed_corpus import policy_ids
 from classifier.training import build_dataset, evaluate_probs
@@ -73,12 +73,9 @@ def main() -> None:
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the stack")
     args = parser.parse_args()
     try:
-        settings = cv_settings(args.cv_dir)
-        entry = oof_entry(load_oof(args.cv_dir), args.entry)
-    except KeyError as exc:
-        raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
-    except (OSError, ValueError) as exc:  # no run there, or one without oof.safetensors (some keep cv.json only)
-        raise SystemExit(f"error: no out-of-fold predictions to read: {exc}") from None
+        settings, entry = read_oof_entry(args.cv_dir, args.entry)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     dataset = build_dataset(settings)
     labels = label_names(dataset)
     policies = np.asarray(dataset["policy"])

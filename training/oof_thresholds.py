@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.corpus import label_names, multi_hot
-from classifier.crossval import cv_settings, load_oof, oof_entry, oof_thresholds
+from classifier.crossval import oof_thresholds, read_oof_entry
 from classifier.files import atomic_write
 from classifier.seed_corpus import policy_ids
 from classifier.training import build_dataset, evaluate_probs
@@ -41,22 +41,9 @@ def main() -> None:
                         help="another crossval run's entry on the same rows and folds, to average under NAME")
     args = parser.parse_args()
     try:
-        settings = cv_settings(args.cv_dir)
-        results = load_oof(args.cv_dir)
-        for name, other_dir, other_entry in args.also:
-            other = oof_entry(load_oof(other_dir), other_entry)
-            other_data = cv_settings(other_dir)
-            # Rows line up only when both runs read the same data in the same order and cut it into the same folds.
-            same_data = all(getattr(other_data, key) == getattr(settings, key)
-                            for key in ("opp115", "seed_corpus", "jsonl", "labels_from_data"))
-            if not same_data or not np.array_equal(other["fold"], next(iter(results.values()))["fold"]):
-                raise SystemExit(f"error: {other_dir}: not the same rows and folds as {args.cv_dir}")
-            results[name] = other
-        entry = oof_entry(results, args.entry)
-    except KeyError as exc:
-        raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
-    except (OSError, ValueError) as exc:  # no run there, or one without oof.safetensors (some keep cv.json only)
-        raise SystemExit(f"error: no out-of-fold predictions to read: {exc}") from None
+        settings, entry = read_oof_entry(args.cv_dir, args.entry, args.also)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     dataset = build_dataset(settings)
     labels = label_names(dataset)
     y, probs, folds = multi_hot(dataset), entry["probs"], entry["fold"]

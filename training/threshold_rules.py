@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from classifier.corpus import label_names, multi_hot
-from classifier.crossval import cv_settings, load_oof, oof_entry
+from classifier.crossval import read_oof_entry
 from classifier.labels import OPP115_IDS
 from classifier.metrics import tune_thresholds
 from classifier.seed_corpus import policy_ids
@@ -69,12 +69,9 @@ def main() -> None:
                         help="which cross-validated model, or an average of several (teacher+tfidf)")
     args = parser.parse_args()
     try:
-        settings = cv_settings(args.cv_dir)
-        entry = oof_entry(load_oof(args.cv_dir), args.entry)
-    except KeyError as exc:
-        raise SystemExit(f"error: {args.cv_dir}: {exc.args[0]}") from None
-    except (OSError, ValueError) as exc:  # no run there, or one without oof.safetensors (some keep cv.json only)
-        raise SystemExit(f"error: no out-of-fold predictions to read: {exc}") from None
+        settings, entry = read_oof_entry(args.cv_dir, args.entry)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     dataset = build_dataset(settings)
     labels = label_names(dataset)
     if not set(OPP115_IDS) <= set(labels):
