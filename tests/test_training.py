@@ -190,6 +190,9 @@ def test_neighbour_stack_reads_neighbours_within_a_policy_only():
     assert near[:, 3].tolist() == [1, 0, 0, 1, 0] and near[:, 4].tolist() == [0, 0, 1, 0, 1]
     whole = stack["context_features"](probs, policies, 0, "policy")
     assert np.allclose(whole[:, 5], [0.5, 0.5, 0.5, 0.5, 0.5]) and np.allclose(whole[:, 6], [0, 0.5, 1, 0, 1])
+    # policies in reading order, not sorted: the position still counts from each policy's own first row
+    reordered = stack["context_features"](probs, np.array(["z", "z", "z", "b", "b"]), 0, "policy")
+    assert np.allclose(reordered[:, 6], [0, 0.5, 1, 0, 1])
     # a label no training row carries keeps its prior instead of failing the fit
     truth = np.array([[1, 0], [0, 0], [1, 0], [0, 0], [1, 0]])
     train = np.array([True, True, True, False, False])

@@ -35,16 +35,16 @@ def context_features(probs: np.ndarray, policies: np.ndarray, column: int, conte
     edge flags, then (``policy``) the policy's mean probability and the row's relative position."""
     odds = np.log(np.clip(probs[:, column], 1e-4, 1 - 1e-4) / np.clip(1 - probs[:, column], 1e-4, 1))
     columns = [odds]
+    first = np.r_[True, policies[1:] != policies[:-1]]
     if context in ("neighbours", "policy"):
-        first = np.r_[True, policies[1:] != policies[:-1]]
-        last = np.r_[policies[1:] != policies[:-1], True]
+        last = np.r_[first[1:], True]
         previous, following = np.r_[0.0, odds[:-1]], np.r_[odds[1:], 0.0]
         columns += [np.where(first, 0.0, previous), np.where(last, 0.0, following), first, last]
     if context == "policy":
-        index = np.unique(policies, return_inverse=True)[1]
+        index = np.cumsum(first) - 1  # rows of a policy are contiguous (main checks)
         counts = np.bincount(index)
         columns.append((np.bincount(index, probs[:, column]) / counts)[index])
-        order = np.arange(len(policies)) - np.flatnonzero(np.r_[True, policies[1:] != policies[:-1]])[index]
+        order = np.arange(len(policies)) - np.flatnonzero(first)[index]
         columns.append(order / np.maximum(counts[index] - 1, 1))
     return np.column_stack(columns).astype(float)
 
@@ -90,19 +90,22 @@ def main() -> None:
         report = evaluate_probs(truth[test], predicted - thresholds + 0.5, labels, at_half)
         return report["micro_f1"], report["macro_f1"]
 
+    contexts = args.context or ["none", "neighbours", "policy"]
+    features = {context: [context_features(probs, policies, column, context) for column in range(len(labels))]
+                for context in contexts}  # fold-independent: built once
     scores: dict[str, list[tuple[float, float]]] = {"per-label thresholds, no stack": []}
     for fold in np.unique(folds):
         test, other = folds == fold, folds != fold
         scored = opp115[test]
         cut = np.asarray(tune_thresholds(truth[other], probs[other]))
         scores["per-label thresholds, no stack"].append(score(test & opp115, probs[test & opp115], cut))
-        for context in args.context or ["none", "neighbours", "policy"]:
-            features = [context_features(probs, policies, column, context) for column in range(len(labels))]
+        for context in contexts:
             inner = np.zeros_like(probs)
             for held in np.unique(folds[other]):
-                inner[folds == held] = fit_predict(features, truth, other & (folds != held), folds == held, args.c)
+                inner[folds == held] = fit_predict(features[context], truth, other & (folds != held), folds == held,
+                                                   args.c)
             cut = np.asarray(tune_thresholds(truth[other], inner[other]))
-            stacked = fit_predict(features, truth, other, test, args.c)
+            stacked = fit_predict(features[context], truth, other, test, args.c)
             scores.setdefault(f"stack, context {context}", []).append(score(test & opp115, stacked[scored], cut))
     print(f"{args.entry}: OPP-115 folds, mean ± sd (micro / macro-F1)")
     for name, values in scores.items():
