@@ -255,6 +255,9 @@ class TfidfBaseline:
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024,
                       sections: Iterable[Sequence[str]] | None = None) -> np.ndarray:
         """Return an ``(n, k)`` probability matrix (``sections`` as in :meth:`PolicyClassifier.predict_proba`)."""
+        from classifier.model import check_batch_size
+
+        check_batch_size(batch_size)
         texts = model_inputs(texts, sections, self.section_context)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
@@ -263,10 +266,13 @@ class TfidfBaseline:
     def predict(self, texts: Iterable[str], *, batch_size: int = 1024, scheme: Scheme | str = Scheme.opp115,
                 threshold: float | None = None, sections: Iterable[Sequence[str]] | None = None) -> list[Prediction]:
         """Labels and scores per text, like :meth:`PolicyClassifier.predict`."""
-        from classifier.model import PolicyClassifier
+        from classifier.model import PolicyClassifier, check_threshold
+        from classifier.modelconfig import check_scheme
 
+        check_threshold(threshold)
+        view = check_scheme(self.labels, scheme)
         probs = self.predict_proba(texts, sections=sections)
-        return [PolicyClassifier._prediction(self, row, Scheme(scheme), threshold) for row in probs]  # type: ignore[arg-type]
+        return [PolicyClassifier._prediction(self, row, view, threshold) for row in probs]  # type: ignore[arg-type]
 
     def classify_document(self, source: Any, *, scheme: Scheme | str = Scheme.opp115,
                           batch_size: int = DEFAULT_BATCH_SIZE, threshold: float | None = None) -> Any:
@@ -302,13 +308,16 @@ class TfidfBaseline:
         return directory
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str]) -> TfidfBaseline:
-        """Load a directory written by :meth:`save_pretrained`.
+    def from_pretrained(cls, path: str | os.PathLike[str], *, custom_labels: bool = False) -> TfidfBaseline:
+        """Load a directory written by :meth:`save_pretrained` (``custom_labels`` as in
+        :meth:`PolicyClassifier.from_pretrained`).
 
         Raises:
-            ModelLoadError: missing or corrupt files.
+            ModelLoadError: missing or corrupt files, unknown labels or thresholds not in [0, 1].
         """
         from safetensors.numpy import load_file
+
+        from classifier.modelconfig import ModelConfigError, check_labels, check_thresholds
 
         directory = Path(path)
         try:
@@ -320,15 +329,20 @@ class TfidfBaseline:
             tensors = load_file(str(directory / "weights.safetensors"))
         except Exception as exc:  # missing file, bad JSON or bad safetensors header: one line for the user
             raise ModelLoadError(f"{directory}: cannot load TF-IDF baseline ({exc})") from None
-        if config.get("kind") != cls.kind:
+        if not isinstance(config, dict) or config.get("kind") != cls.kind:
             raise ModelLoadError(f"{directory}: not a TF-IDF baseline")
+        try:
+            labels = check_labels(config.get("labels"), f"{directory}/config.json", custom_labels=custom_labels)
+            thresholds = check_thresholds(config.get("thresholds"), len(labels), f"{directory}/config.json")
+        except ModelConfigError as exc:
+            raise ModelLoadError(str(exc)) from None
         n_terms, n_labels = len(tensors["idf"]), len(config["labels"])
         if (tensors["coef"].shape != (n_labels, n_terms) or tensors["intercept"].shape != (n_labels,)
                 or any(not 0 <= i < n_terms for i in itertools.chain(vocabulary.values(), char_vocabulary.values()))):
             raise ModelLoadError(f"{directory}: TF-IDF files do not fit together (vocabulary, idf and weights differ "
                                  "in size)")
-        return cls(config["labels"], vocabulary, tensors["idf"], tensors["coef"], tensors["intercept"],
-                   config.get("thresholds"), section_context=config.get("section_context", False),
+        return cls(labels, vocabulary, tensors["idf"], tensors["coef"], tensors["intercept"],
+                   thresholds, section_context=config.get("section_context", False),
                    char_vocabulary=char_vocabulary, char_ngrams=char_ngrams)
 
     @staticmethod
@@ -336,6 +350,7 @@ class TfidfBaseline:
         """True when ``path`` holds a saved TF-IDF baseline."""
         config = Path(path) / "config.json"
         try:
-            return json.loads(config.read_text()).get("kind") == TfidfBaseline.kind
-        except (OSError, json.JSONDecodeError):
+            content = json.loads(config.read_text())
+            return isinstance(content, dict) and content.get("kind") == TfidfBaseline.kind
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return False

@@ -10,7 +10,9 @@ a crash mid-write leaves neither a half-written row nor a partial policy, and fi
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -29,13 +31,28 @@ if TYPE_CHECKING:
     from classifier.model import PolicyClassifier
     from classifier.segment import Paragraph
 
-__all__ = ["DEFAULT_GLOBS", "DEFAULT_GROUP_PARAGRAPHS", "BatchResult", "OutputFormat", "discover_inputs", "run_batch"]
+__all__ = [
+    "DEFAULT_GLOBS",
+    "DEFAULT_GROUP_PARAGRAPHS",
+    "DEFAULT_MAX_PARAGRAPHS",
+    "BatchError",
+    "BatchResult",
+    "OutputFormat",
+    "OutputLocked",
+    "check_output_path",
+    "discover_inputs",
+    "output_lock",
+    "run_batch",
+]
 
 DEFAULT_GLOBS = ("*.txt", "*.md", "*.markdown", "*.html", "*.htm", "*.xhtml", "*.pdf")
 STDIN = "-"
 # Paragraphs labelled per model call, across policies: 1,024 ran at 356 paragraphs/s on 2 cores against 330 for
 # 512 and 370 for 2,048 (90 OPP-115 policies), while a crash re-does at most that much work.
 DEFAULT_GROUP_PARAGRAPHS = 1024
+# Paragraphs one policy may have: the longest of the 10,000 DMOZ pages has far fewer; a file past this is a log, a
+# dump or an attack, and is named as a failure rather than labelled for hours.
+DEFAULT_MAX_PARAGRAPHS = 20_000
 
 
 class OutputFormat:
@@ -77,8 +94,10 @@ def discover_inputs(
             if not found:
                 problems.append((raw, f"directory holds no policy files matching {', '.join(globs)}"))
             inputs.extend(found)
-        elif path.exists():
+        elif path.is_file():
             inputs.append(str(path))
+        elif path.exists():  # a FIFO would block the run until a writer came; a device never ends
+            problems.append((raw, "not a regular file (FIFO, device or socket)"))
         else:
             problems.append((raw, "no such file or directory"))
     return list(dict.fromkeys(inputs)), problems
@@ -103,18 +122,148 @@ def _csv_block(rows: list[dict[str, Any]], labels: tuple[str, ...], header: bool
     return buffer.getvalue()
 
 
-def _read_journal(journal: Path) -> tuple[set[str], int]:
-    done: set[str] = set()
-    size = 0
+class BatchError(ValueError):
+    """A batch run refused before it changed anything: its output clashes with an input, or a resume finds an
+    output that disagrees with its journal. The message is one line for the user."""
+
+
+class OutputLocked(BatchError):
+    """Another run holds the lock on this output."""
+
+
+@dataclass(frozen=True)
+class _JournalEntry:
+    source: str
+    size: int
+    tail: str | None  # digest of the output's last bytes when the entry was written (absent in older journals)
+    fmt: str | None
+
+
+def _read_journal(journal: Path) -> list[_JournalEntry]:
+    entries: list[_JournalEntry] = []
     if journal.exists():
-        for line in journal.read_text(encoding="utf-8").splitlines():
+        for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
+                entries.append(_JournalEntry(str(entry["source"]), int(entry["size"]), entry.get("tail"),
+                                             entry.get("format")))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 break  # a torn last line: the policy it names is redone
-            done.add(entry["source"])
-            size = int(entry["size"])
-    return done, size
+    return entries
+
+
+_TAIL_BYTES = 4096
+
+
+def _tail_digest(handle: Any, size: int) -> str:
+    """A digest of the ``_TAIL_BYTES`` bytes that end at ``size``: what a resume checks the output against."""
+    start = max(0, size - _TAIL_BYTES)
+    handle.seek(start)
+    digest = hashlib.sha256(handle.read(size - start)).hexdigest()[:16]
+    handle.seek(0, os.SEEK_END)
+    return digest
+
+
+def _check_resumable(output: Path, journal: Path, entries: list[_JournalEntry], fmt: str) -> int:
+    """The output size to keep on resume, after checking that the output is the one the journal describes.
+
+    Raises:
+        BatchError: the output is missing, shorter than the journal says, ends otherwise than journalled, or was
+            written in another format.
+    """
+    if not entries:
+        if output.exists() and output.stat().st_size > 0:
+            raise BatchError(f"cannot resume: {output} has no progress journal ({journal.name}) with a finished "
+                             "policy; it was not written by a batch run, so it is left untouched")
+        return 0
+    last = entries[-1]
+    formats = {entry.fmt for entry in entries if entry.fmt is not None}
+    if formats and formats != {fmt}:
+        raise BatchError(f"cannot resume: {journal.name} records {', '.join(sorted(formats))} output, not {fmt}")
+    if not output.exists():
+        raise BatchError(f"cannot resume: {output} is missing but {journal.name} records {len(entries)} finished "
+                         f"policies; delete {journal.name} to start again")
+    size = output.stat().st_size
+    if size < last.size:
+        raise BatchError(f"cannot resume: {output} is {size:,} bytes but {journal.name} records {last.size:,}; "
+                         f"it was changed since; delete {journal.name} to start again")
+    if last.tail is not None:
+        with open(output, "rb") as handle:
+            if _tail_digest(handle, last.size) != last.tail:
+                raise BatchError(f"cannot resume: {output} does not end where {journal.name} says its last policy "
+                                 f"({last.source}) ended; it was changed since; delete {journal.name} to start again")
+    return last.size
+
+
+@contextlib.contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``output`` (and its progress journal) for a run: ``<output>.lock``, removed after.
+
+    A second run on the same output fails at once instead of interleaving its rows with the first one's.
+
+    Raises:
+        OutputLocked: another process holds the lock.
+    """
+    import fcntl
+
+    lock_path = output.with_name(output.name + ".lock")
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputLocked(f"{output} is being written by another run (lock {lock_path} is held); wait for it "
+                               "to finish or stop it") from None
+        try:  # the holder before us may have removed the file after we opened it: lock the file on disk
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)
+        os.close(fd)
+
+
+def check_output_path(output: Path, inputs: Iterable[str]) -> None:
+    """Refuse an output (or its journal, lock or temporary file) that is, or resolves to, one of the inputs.
+
+    Called before anything is created or truncated, and before the model loads.
+
+    Raises:
+        BatchError: the output would overwrite an input, or sits under a path that is not a directory.
+    """
+    own = [output, *(output.with_name(output.name + suffix) for suffix in (".progress", ".lock")),
+           output.with_name(f".{output.name}.tmp")]
+    targets = {_identity(path): path for path in own}
+    for source in inputs:
+        if source == STDIN:
+            continue
+        key = _identity(Path(source))
+        if key in targets:
+            raise BatchError(f"output {targets[key]} is also an input ({source}); "
+                             "choose an output outside the policies being classified")
+    for parent in [output.parent, *output.parent.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BatchError(f"cannot write {output}: {parent} is a file, not a directory")
+            break
+    if output.is_dir():
+        raise BatchError(f"cannot write {output}: it is a directory")
+
+
+def _identity(path: Path) -> tuple[Any, ...]:
+    """The same key for two names of one file (symlinks, ``./``, hard links); the resolved path for a new one."""
+    try:
+        info = path.stat()
+        return ("inode", info.st_dev, info.st_ino)
+    except OSError:
+        return ("path", os.path.realpath(path))
 
 
 def summary_markdown(summaries: list[tuple[str, dict[str, Any]]], scheme: Scheme) -> str:
@@ -123,8 +272,13 @@ def summary_markdown(summaries: list[tuple[str, dict[str, Any]]], scheme: Scheme
     lines = ["| policy | paragraphs | " + " | ".join(labels) + " |", "| --- | --- |" + " --- |" * len(labels)]
     for source, info in summaries:
         cells = [str(info["counts"][label]) if info["counts"][label] else "–" for label in labels]
-        lines.append(f"| {source} | {info['paragraphs']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_markdown_cell(source)} | {info['paragraphs']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _markdown_cell(text: str) -> str:
+    """A file name as one Markdown table cell: ``|`` and backslashes escaped, line breaks written as ``\\n``."""
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def run_batch(
@@ -142,128 +296,242 @@ def run_batch(
     on_progress: Callable[[str, int], None] | None = None,
     max_bytes: int | None = None,
     group_paragraphs: int = DEFAULT_GROUP_PARAGRAPHS,
+    max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS,
+    lock: bool = True,
 ) -> BatchResult:
     """Classify policies, writing each policy's rows as soon as its group of policies is labelled.
 
     Args:
         classifier: the model.
         inputs: file paths, or ``-`` for stdin.
-        output: the output file; ``None`` writes JSONL or CSV to stdout (no resume).
+        output: the output file; ``None`` writes JSONL or CSV to stdout (no resume). Held under an exclusive lock
+            (``<output>.lock``) for the run.
         fmt: ``jsonl``, ``csv``, ``parquet`` (written at the end) or ``summary`` (Markdown table, at the end).
-        resume: skip policies recorded as finished in ``<output>.progress`` and keep their rows.
-        on_error: called with ``(source, reason)`` for each policy that cannot be read; the batch goes on.
+        resume: skip policies recorded as finished in ``<output>.progress`` and keep their rows, after checking
+            that the output is the one the journal describes.
+        on_error: called with ``(source, reason)`` for each policy that fails (unreadable, too large, no
+            paragraphs, or any error while reading, segmenting or labelling it); the batch goes on.
         on_progress: called with ``(source, n_paragraphs)`` after each policy.
+        max_bytes: the most bytes read from one input (default 20 MB); never more than this plus one is read.
         group_paragraphs: policies are labelled together until their paragraphs reach this many (one model call).
+        max_paragraphs: a policy with more paragraphs than this is named as a failure, not labelled.
+        lock: take the output's lock here; ``False`` when the caller already holds :func:`output_lock`.
 
     Returns:
         A :class:`BatchResult`.
-    """
-    from classifier.document import classify_segmented
-    from classifier.segment import segment_policy
-    from classifier.text import DEFAULT_MAX_BYTES, PolicyInputError, read_policy
 
-    result = BatchResult()
-    labels = label_ids(scheme)
-    streaming = fmt in (OutputFormat.jsonl, OutputFormat.csv)
-    journal = output.with_name(output.name + ".progress") if output is not None else None
-    finished: set[str] = set()
-    handle: Any = None
-    collected: list[dict[str, Any]] = []
-    summaries: list[tuple[str, dict[str, Any]]] = []
-    if output is not None and streaming:
-        assert journal is not None
+    Raises:
+        BatchError: the output is also an input, is locked by another run, or disagrees with its journal on
+            resume; nothing was written then.
+        ValueError: a non-positive size or a threshold outside [0, 1].
+    """
+    from classifier.model import check_threshold
+    from classifier.text import DEFAULT_MAX_BYTES
+
+    for name, value in (("batch_size", batch_size), ("group_paragraphs", group_paragraphs),
+                        ("max_paragraphs", max_paragraphs), ("max_bytes", max_bytes or 1)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_threshold(threshold)
+    run = _BatchRun(classifier, fmt=fmt, scheme=scheme, threshold=threshold, batch_size=batch_size,
+                    on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+                    max_paragraphs=max_paragraphs, read_stdin=read_stdin)
+    if output is None:
+        return run.classify(inputs, group_paragraphs, sink=_Sink.stdout(fmt))
+    check_output_path(output, inputs)
+    with output_lock(output) if lock else contextlib.nullcontext():
+        sink = _Sink.open(output, fmt, resume)
+        try:
+            run.classify(inputs, group_paragraphs, sink=sink)
+        finally:
+            sink.close()
+        run.write_collected(output)
+    return run.result
+
+
+class _Sink:
+    """Where streamed rows go: stdout, or an output file with its progress journal (see the module docstring)."""
+
+    def __init__(self, handle: Any, output: Path | None, fmt: str, finished: set[str], tail: bytes) -> None:
+        self.handle, self.output, self.fmt, self.finished, self.tail = handle, output, fmt, finished, tail
+        self.journal = output.with_name(output.name + ".progress") if output is not None else None
+        self.need_header = fmt == OutputFormat.csv and (output is None or handle.tell() == 0)
+
+    @classmethod
+    def stdout(cls, fmt: str) -> _Sink:
+        if fmt == OutputFormat.parquet:
+            raise ValueError("parquet output needs -o/--output")
+        return cls(sys.stdout.buffer if fmt in (OutputFormat.jsonl, OutputFormat.csv) else None, None, fmt, set(),
+                   b"")
+
+    @classmethod
+    def open(cls, output: Path, fmt: str, resume: bool) -> _Sink:
+        """Open the output for a run: checked and cut back to its last finished policy on resume, else emptied."""
+        journal = output.with_name(output.name + ".progress")
+        if fmt not in (OutputFormat.jsonl, OutputFormat.csv):
+            return cls(None, output, fmt, set(), b"")
+        finished: set[str] = set()
         if resume:
-            if output.exists() and output.stat().st_size > 0 and not journal.exists():
-                raise ValueError(f"cannot resume: {output} has no progress journal ({journal.name}); "
-                                 "it was not written by a batch run, so it is left untouched")
-            finished, size = _read_journal(journal)
+            entries = _read_journal(journal)
+            size = _check_resumable(output, journal, entries, fmt)
+            finished = {entry.source for entry in entries}
             if output.exists():
                 with open(output, "r+b") as out:  # drop whatever follows the last finished policy
                     out.truncate(size)
         else:
             journal.unlink(missing_ok=True)
             output.write_bytes(b"")
-        handle = open(output, "ab")  # noqa: SIM115 - held across the loop, closed in finally
-    elif output is None:
-        handle = sys.stdout.buffer
-    need_header = fmt == OutputFormat.csv and (output is None or output.stat().st_size == 0)
+        handle = open(output, "a+b")  # noqa: SIM115 - held across the run, closed by close()
+        tail = b""
+        if handle.tell():
+            handle.seek(max(0, handle.tell() - _TAIL_BYTES))
+            tail = handle.read()
+        return cls(handle, output, fmt, finished, tail)
 
-    def finish(source: str, document: ClassifiedDocument) -> None:
+    @property
+    def streaming(self) -> bool:
+        return self.handle is not None
+
+    def write(self, source: str, block: bytes) -> None:
+        """Write one policy's rows whole, then (to a file) record it in the journal."""
+        self.handle.write(block)
+        self.handle.flush()
+        if self.journal is None:
+            return
+        os.fsync(self.handle.fileno())
+        self.tail = (self.tail + block)[-_TAIL_BYTES:]
+        entry = {"source": source, "size": self.handle.tell(), "format": self.fmt,
+                 "tail": hashlib.sha256(self.tail).hexdigest()[:16]}
+        with open(self.journal, "a", encoding="utf-8") as log:
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+
+    def close(self) -> None:
+        if self.handle is not None and self.output is not None:
+            self.handle.close()
+
+
+class _BatchRun:
+    """One pass over the inputs: read, segment, label in groups, write; each policy's failure is its own."""
+
+    def __init__(self, classifier: PolicyClassifier, *, fmt: str, scheme: Scheme, threshold: float | None,
+                 batch_size: int, on_error: Callable[[str, str], None] | None,
+                 on_progress: Callable[[str, int], None] | None, max_bytes: int, max_paragraphs: int,
+                 read_stdin: Callable[[], bytes] | None) -> None:
+        self.classifier, self.fmt, self.scheme, self.threshold = classifier, fmt, scheme, threshold
+        self.batch_size, self.on_error, self.on_progress = batch_size, on_error, on_progress
+        self.max_bytes, self.max_paragraphs, self.read_stdin = max_bytes, max_paragraphs, read_stdin
+        self.labels = label_ids(scheme)
+        self.result = BatchResult()
+        self.collected: list[dict[str, Any]] = []
+        self.summaries: list[tuple[str, dict[str, Any]]] = []
+
+    def classify(self, inputs: list[str], group_paragraphs: int, *, sink: _Sink) -> BatchResult:
+        # Policies are read and segmented one by one but labelled in groups: one model call over ~1,000 paragraphs
+        # of several policies runs about twice as fast as one call per policy. Each policy is still written, and
+        # journalled, whole and in input order, so a crash loses at most the unwritten group.
+        group: list[tuple[str, list[Paragraph]]] = []
+        for source in inputs:
+            if source in sink.finished:
+                self.result.skipped.append(source)
+                continue
+            paragraphs = self._segmented(source)
+            if paragraphs is None:
+                continue
+            group.append((source, paragraphs))
+            if sum(len(paragraphs) for _, paragraphs in group) >= group_paragraphs:
+                self._label(group, sink)
+                group = []
+        if group:
+            self._label(group, sink)
+        if self.fmt == OutputFormat.summary and sink.output is None:
+            sys.stdout.write(summary_markdown(self.summaries, self.scheme))
+        return self.result
+
+    def _fail(self, source: str, reason: str) -> None:
+        self.result.failed.append((source, reason))
+        if self.on_error:
+            self.on_error(source, reason)
+
+    def _segmented(self, source: str) -> list[Paragraph] | None:
+        """A policy's paragraphs, or ``None`` after naming its failure (any error reading or segmenting it)."""
+        from classifier.segment import segment_policy
+        from classifier.text import PolicyInputError, read_limited, read_policy
+
+        try:
+            if source == STDIN:
+                raw: bytes | Path = (self.read_stdin() if self.read_stdin
+                                     else read_limited(sys.stdin.buffer, self.max_bytes))
+            else:
+                raw = Path(source)
+            paragraphs = segment_policy(read_policy(raw, max_bytes=self.max_bytes))
+            if not paragraphs:  # text, but nothing a reader would call a paragraph: say so, write no rows
+                raise PolicyInputError("no paragraphs found: the text is too short or not prose")
+            if len(paragraphs) > self.max_paragraphs:
+                raise PolicyInputError(f"too many paragraphs: {len(paragraphs):,} (limit {self.max_paragraphs:,}, "
+                                       "--max-paragraphs)")
+        except PolicyInputError as exc:
+            self._fail(source, str(exc))
+            return None
+        except Exception as exc:  # one pathological page must not stop a crawl: it becomes that page's failure
+            self._fail(source, f"cannot read or segment: {_one_line(exc)}")
+            return None
+        return paragraphs
+
+    def _label(self, group: list[tuple[str, list[Paragraph]]], sink: _Sink) -> None:
+        """Label a group in one call and write it; if the call fails, label its policies one by one."""
+        from classifier.document import classify_segmented
+
+        def label(members: list[tuple[str, list[Paragraph]]]) -> list[ClassifiedDocument]:
+            return classify_segmented(self.classifier, members, scheme=self.scheme, batch_size=self.batch_size,
+                                      threshold=self.threshold)
+
+        try:
+            documents = label(group)
+        except Exception:
+            if len(group) == 1:
+                self._fail(group[0][0], f"cannot label: {_one_line(sys.exc_info()[1])}")
+                return
+            for member in group:
+                self._label([member], sink)
+            return
+        for (source, _), document in zip(group, documents, strict=True):
+            self._finish(source, document, sink)
+
+    def _finish(self, source: str, document: ClassifiedDocument, sink: _Sink) -> None:
         """Write one classified policy (rows, then its journal entry) and report it."""
-        nonlocal need_header
-        rows = list(_rows(document, "<stdin>" if source == STDIN else source, scheme))
-        result.done.append(source)
-        result.paragraphs += len(rows)
-        if streaming:
-            if fmt == OutputFormat.jsonl:
+        rows = list(_rows(document, "<stdin>" if source == STDIN else source, self.scheme))
+        self.result.done.append(source)
+        self.result.paragraphs += len(rows)
+        if sink.streaming:
+            if self.fmt == OutputFormat.jsonl:
                 block = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
             else:
-                block = _csv_block(rows, labels, need_header)
-                need_header = False
-            handle.write(block.encode("utf-8"))
-            handle.flush()
-            if output is not None and journal is not None:
-                os.fsync(handle.fileno())
-                with open(journal, "a", encoding="utf-8") as log:
-                    log.write(json.dumps({"source": source, "size": handle.tell()}) + "\n")
-                    log.flush()
-                    os.fsync(log.fileno())
-        elif fmt == OutputFormat.parquet:
-            collected.extend(rows)
+                block = _csv_block(rows, self.labels, sink.need_header)
+                sink.need_header = False
+            sink.write(source, block.encode("utf-8"))
+        elif self.fmt == OutputFormat.parquet:
+            self.collected.extend(rows)
         else:
-            counts = {label: sum(label in r["labels"] for r in rows) for label in labels}
-            summaries.append((rows[0]["source"] if rows else source, {"paragraphs": len(rows), "counts": counts}))
-        if on_progress:
-            on_progress(source, len(rows))
+            counts = {label: sum(label in r["labels"] for r in rows) for label in self.labels}
+            self.summaries.append((rows[0]["source"] if rows else source,
+                                   {"paragraphs": len(rows), "counts": counts}))
+        if self.on_progress:
+            self.on_progress(source, len(rows))
 
-    # Policies are read and segmented one by one but labelled in groups: one model call over ~1,000 paragraphs of
-    # several policies runs about twice as fast as one call per policy. Each policy is still written, and journalled,
-    # whole and in input order, so a crash loses at most the unwritten group, which --resume classifies again.
-    group: list[tuple[str, str | None, list[Paragraph]]] = []
+    def write_collected(self, output: Path) -> None:
+        """Write what is written at the end (parquet, the summary table), atomically."""
+        if self.fmt == OutputFormat.parquet:
+            _write_parquet(self.collected, self.labels, output)
+        elif self.fmt == OutputFormat.summary:
+            atomic_write(output, summary_markdown(self.summaries, self.scheme))
 
-    def flush() -> None:
-        documents = classify_segmented(classifier, [(name, paragraphs) for _, name, paragraphs in group],
-                                       scheme=scheme, batch_size=batch_size, threshold=threshold)
-        for (source, _, _), document in zip(group, documents, strict=True):
-            finish(source, document)
-        group.clear()
 
-    try:
-        for source in inputs:
-            if source in finished:
-                result.skipped.append(source)
-                continue
-            try:
-                if source == STDIN:
-                    raw: bytes | Path = read_stdin() if read_stdin else sys.stdin.buffer.read()
-                else:
-                    raw = Path(source)
-                policy = read_policy(raw, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
-                paragraphs = segment_policy(policy)
-                if not paragraphs:  # text, but nothing a reader would call a paragraph: say so, write no rows
-                    raise PolicyInputError("no paragraphs found: the text is too short or not prose")
-            except PolicyInputError as exc:
-                result.failed.append((source, str(exc)))
-                if on_error:
-                    on_error(source, str(exc))
-                continue
-            group.append((source, policy.source, paragraphs))
-            if sum(len(paragraphs) for _, _, paragraphs in group) >= group_paragraphs:
-                flush()
-        if group:
-            flush()
-    finally:
-        if handle is not None and output is not None:
-            handle.close()
-    if fmt == OutputFormat.parquet:
-        _write_parquet(collected, labels, output)
-    elif fmt == OutputFormat.summary:
-        text = summary_markdown(summaries, scheme)
-        if output is None:
-            sys.stdout.write(text)
-        else:
-            atomic_write(output, text)
-    return result
+def _one_line(exc: BaseException | None) -> str:
+    text = " ".join(str(exc).split()) if exc is not None else ""
+    name = type(exc).__name__ if exc is not None else "error"
+    return f"{name}: {text[:200]}" if text else name
 
 
 def _write_parquet(rows: list[dict[str, Any]], labels: tuple[str, ...], output: Path | None) -> None:

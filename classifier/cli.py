@@ -1,13 +1,16 @@
 """The ``policy-classifier`` command: a thin typer layer over the library.
 
-Exit codes: 0 success; 1 one or more inputs failed (each named on stderr); 2 bad usage or arguments;
-3 the model could not be loaded.
+Exit codes: 0 success; 1 one or more inputs failed (each named on stderr); 2 bad usage or arguments (an output
+that is an input, locked by another run, or disagreeing with its journal on resume included); 3 the model could not
+be loaded or its settings are invalid; 4 the output could not be written (disk full, permissions); 130 interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -19,6 +22,8 @@ from classifier.labels import Scheme
 EXIT_INPUT = 1
 EXIT_USAGE = 2
 EXIT_MODEL = 3
+EXIT_WRITE = 4
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     name="policy-classifier",
@@ -52,6 +57,11 @@ class SegmentFormat(str, Enum):
     jsonl = "jsonl"
 
 
+def shown(name: str) -> str:
+    """A file name safe on one line of stderr: control characters (a newline in a name, say) escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in name)
+
+
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     """Print one line to stderr and exit with ``code``."""
     typer.echo(f"error: {message}", err=True)
@@ -65,13 +75,15 @@ def segment(
 ) -> None:
     """Split a policy into paragraphs and print them (with section and offsets)."""
     from classifier.segment import segment_policy
-    from classifier.text import PolicyInputError, read_policy
+    from classifier.text import DEFAULT_MAX_BYTES, PolicyInputError, read_limited, read_policy
 
     try:
-        policy = read_policy(sys.stdin.buffer.read() if file == "-" else Path(file))
+        policy = read_policy(read_limited(sys.stdin.buffer, DEFAULT_MAX_BYTES) if file == "-" else Path(file))
+        paragraphs = segment_policy(policy)
     except PolicyInputError as exc:
-        fail(f"{file}: {exc}")
-    paragraphs = segment_policy(policy)
+        fail(f"{shown(file)}: {exc}")
+    except Exception as exc:  # a pathological page: one line, not a traceback
+        fail(f"{shown(file)}: cannot read or segment ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
     for paragraph in paragraphs:
         if fmt is SegmentFormat.jsonl:
             typer.echo(json.dumps(paragraph.to_dict(), ensure_ascii=False))
@@ -128,49 +140,90 @@ def classify(
                                                             "has 2+ threads).")] = None,
     glob: Annotated[list[str] | None, typer.Option(help="File pattern inside directories (repeatable).")] = None,
     resume: Annotated[bool, typer.Option(help="Skip policies already written to --output.")] = False,
-    max_bytes: Annotated[int, typer.Option(help="Refuse files larger than this.")] = 20_000_000,
+    max_bytes: Annotated[int, typer.Option(min=1, help="Refuse inputs larger than this (never reads more).")]
+    = 20_000_000,
+    max_paragraphs: Annotated[int, typer.Option(min=1, help="Name a policy with more paragraphs than this as a "
+                                                            "failure instead of labelling it.")] = 20_000,
     group_size: Annotated[int, typer.Option(min=1, help="Paragraphs labelled per model call, across policies "
                                                         "(larger is faster; a crash re-does at most one group).")]
     = 1024,
 ) -> None:
     """Classify every paragraph of one or many policies (JSONL rows by default)."""
-    from classifier.batch import DEFAULT_GLOBS, OutputFormat, discover_inputs, run_batch
+    from classifier.batch import DEFAULT_GLOBS, OutputFormat, discover_inputs
 
+    if output is not None and str(output) == "-":
+        output = None  # -o - is stdout, as for input
     if resume and output is None:
         fail("--resume needs -o/--output", EXIT_USAGE)
     if fmt is OutputFormatChoice.parquet and (output is None or resume):
         fail("parquet output needs -o/--output and cannot --resume", EXIT_USAGE)
     inputs, problems = discover_inputs(paths, tuple(glob) if glob else DEFAULT_GLOBS)
     if not inputs and len(problems) == 1:  # the usual mistyped path: one line says both what and so what
-        fail(f"{problems[0][0]}: {problems[0][1]}; no policies to classify", EXIT_INPUT)
+        fail(f"{shown(problems[0][0])}: {problems[0][1]}; no policies to classify", EXIT_INPUT)
     for source, reason in problems:
-        typer.echo(f"error: {source}: {reason}", err=True)
+        typer.echo(f"error: {shown(source)}: {reason}", err=True)
     if not inputs:
         fail("no policies to classify", EXIT_INPUT)
-    classifier = _load_model(model, device, precision.value, streams)
-    chosen = OutputFormat.summary if summary else fmt.value
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-
-    def on_error(source: str, reason: str) -> None:
-        typer.echo(f"error: {source}: {reason}", err=True)
-
+    settings = {"fmt": OutputFormat.summary if summary else fmt.value, "scheme": scheme, "threshold": threshold,
+                "batch_size": batch_size, "resume": resume, "max_bytes": max_bytes, "group_paragraphs": group_size,
+                "max_paragraphs": max_paragraphs}
     try:
-        with _batch_progress(len(inputs)) as on_progress:
-            result = run_batch(classifier, inputs, output=output, fmt=chosen, scheme=scheme, threshold=threshold,
-                               batch_size=batch_size, resume=resume, on_error=on_error, on_progress=on_progress,
-                               max_bytes=max_bytes, group_paragraphs=group_size)
-    except ValueError as exc:
-        fail(str(exc), EXIT_USAGE)
-    except OSError as exc:
-        fail(f"cannot write output: {exc}", EXIT_USAGE)
+        with _claimed_output(output, inputs):  # before the model loads: a clash or a lock fails at once
+            result = _run_classify(inputs, output, settings, lambda: _load_model(model, device, precision.value,
+                                                                                  streams))
+    except KeyboardInterrupt:
+        where = "; run the same command with --resume to go on" if output is not None else ""
+        fail(f"interrupted{where}", EXIT_INTERRUPTED)
     failed = problems + result.failed
     if output is not None or failed:
         typer.echo(f"{len(result.done)} policies ({result.paragraphs} paragraphs) classified, "
                    f"{len(result.skipped)} already done, {len(failed)} failed", err=True)
     if failed:
-        typer.echo("failed: " + ", ".join(source for source, _ in failed), err=True)
+        typer.echo("failed: " + ", ".join(shown(source) for source, _ in failed), err=True)
         raise typer.Exit(EXIT_INPUT)
+
+
+@contextlib.contextmanager
+def _claimed_output(output: Path | None, inputs: list[str]) -> Iterator[None]:
+    """Check the output against the inputs, create its folder and hold its lock; exit 2 with one line if not."""
+    from classifier.batch import BatchError, check_output_path, output_lock
+
+    if output is None:
+        yield
+        return
+    try:
+        check_output_path(output, inputs)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        lock = output_lock(output)
+        lock.__enter__()
+    except BatchError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        fail(f"cannot write {shown(str(output))}: {exc.strerror or exc}", EXIT_WRITE)
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _run_classify(inputs: list[str], output: Path | None, settings: dict[str, Any], load: Any) -> Any:
+    from classifier.batch import BatchError, run_batch
+
+    classifier = load()
+
+    def on_error(source: str, reason: str) -> None:
+        typer.echo(f"error: {shown(source)}: {reason}", err=True)
+
+    try:
+        with _batch_progress(len(inputs)) as on_progress:
+            return run_batch(classifier, inputs, output=output, on_error=on_error, on_progress=on_progress,
+                             lock=False, **settings)
+    except BatchError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        fail(f"cannot write output: {exc.strerror or exc}", EXIT_WRITE)
 
 
 class _batch_progress:

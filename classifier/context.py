@@ -39,9 +39,17 @@ def model_inputs(texts: Iterable[str], sections: Iterable[Sequence[str]] | None,
         section_context: whether the model was trained with :func:`with_section` inputs.
 
     Raises:
+        TypeError: ``texts`` is a lone string or bytes (iterating it would give one text per character), or holds
+            something other than strings.
         ValueError: ``sections`` is given with a different length than ``texts``.
     """
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"expected a list of texts, got a single {type(texts).__name__}; "
+                        "wrap one text in a list: predict([text])")
     texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text {i} is {type(text).__name__}, not str")
     if sections is None:
         return texts
     sections = list(sections)

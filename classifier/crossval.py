@@ -125,7 +125,8 @@ def distillation_trainers(student: TrainConfig, teacher: TrainConfig, log: Calla
                 # on the device and in the precision it was trained, validated and its thresholds tuned in
                 environment = training_environment(recipe)
                 trained[key] = PolicyClassifier.from_pretrained(saved, device=environment["device"],
-                                                                precision=environment["precision"])
+                                                                precision=environment["precision"],
+                                                                custom_labels=True)
                 emit(f"teacher: loaded from {saved} (trained before on this fold's data with this config)")
                 return trained[key]
         trained[key], _ = run(recipe, train_data=train, validation_data=validation, save=False, log=log)

@@ -80,8 +80,8 @@ def load_model(spec: str | None) -> tuple[str, Any]:
     path = Path(spec)
     name = path.parent.name if path.name == "model" else path.name  # runs/<run>/model is named by its run
     if TfidfBaseline.is_baseline_dir(path):
-        return name, TfidfBaseline.from_pretrained(path)
-    return name, PolicyClassifier.from_pretrained(path)
+        return name, TfidfBaseline.from_pretrained(path, custom_labels=True)
+    return name, PolicyClassifier.from_pretrained(path, custom_labels=True)
 
 
 def card_matrix(y: np.ndarray, labels: Sequence[str]) -> np.ndarray:

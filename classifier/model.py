@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_MODEL_DIR",
     "ModelLoadError",
+    "check_threshold",
     "PolicyClassifier",
     "Prediction",
     "encode_texts",
@@ -60,6 +61,28 @@ class Prediction:
 
     labels: list[str]
     scores: dict[str, float] = field(repr=False)
+
+
+def check_threshold(threshold: Any) -> None:
+    """Refuse a decision threshold that is not a finite number in [0, 1] (``None``, the tuned ones, passes).
+
+    Raises:
+        ValueError: out of range, NaN, or not a number.
+    """
+    if threshold is None:
+        return
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+
+
+def check_batch_size(value: Any, name: str = "batch_size") -> None:
+    """Refuse a batch size that is not a positive integer.
+
+    Raises:
+        ValueError: zero, negative or not an integer.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
@@ -243,6 +266,7 @@ class PolicyClassifier:
         device: str | None = None,
         precision: str = "auto",
         streams: int | None = None,
+        custom_labels: bool = False,
     ) -> PolicyClassifier:
         """Load a saved model directory (default: the shipped model in ``models/``).
 
@@ -255,9 +279,14 @@ class PolicyClassifier:
                 (torch dynamic quantization, CPU) or ``"onnx-int8"`` (ONNX Runtime, CPU, ``onnx`` extra).
             streams: CPU batches run side by side, each on its share of torch's threads (``None``: 2 when torch
                 has at least 2 threads; 1 leaves torch's thread setting untouched). See :attr:`cpu_streams`.
+            custom_labels: accept labels other than the project's (a ``--labels-from-data`` model, for
+                ``evaluate``); the card view is then refused.
 
         Raises:
-            ModelLoadError: the directory is missing, lacks a required file or holds corrupt weights.
+            ModelLoadError: the directory is missing, lacks a required file, holds corrupt weights, or its
+                ``config.json`` is invalid: not an object, an ``auto_map`` (code shipped with the model, never run),
+                an unknown architecture, a missing or unknown label, a threshold not in [0, 1], a ``max_length``
+                past the encoder's positions (see :mod:`classifier.modelconfig`).
             ValueError: an unknown precision, or a CPU-only precision on a GPU.
         """
         directory = Path(path) if path is not None else DEFAULT_MODEL_DIR
@@ -266,18 +295,19 @@ class PolicyClassifier:
         missing = [name for name in _REQUIRED_FILES if not (directory / name).is_file()]
         if missing:
             raise ModelLoadError(f"{directory}: not a saved model (missing {', '.join(missing)})")
-        try:
-            config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"{directory}/config.json: unreadable ({exc})") from None
-        extra = config.get("policy_classifier", {})
+        from classifier.modelconfig import ModelConfigError, read_transformer_config
+
+        try:  # before transformers sees the folder: it would offer to run code named by auto_map
+            settings = read_transformer_config(directory, custom_labels=custom_labels)
+        except ModelConfigError as exc:
+            raise ModelLoadError(str(exc)) from None
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         try:
             with quiet_transformers():
-                tokenizer = AutoTokenizer.from_pretrained(directory)
+                tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
                 model = AutoModelForSequenceClassification.from_pretrained(
                     directory, use_safetensors=True, dtype=torch.float32, trust_remote_code=False
                 )
@@ -285,13 +315,15 @@ class PolicyClassifier:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"{directory}: cannot load model ({reason})") from None
         tfidf = None
-        if extra.get("tfidf_weight") and (directory / "tfidf").is_dir():
+        if settings["tfidf_weight"] and (directory / "tfidf").is_dir():
             from classifier.baseline import TfidfBaseline
 
-            tfidf = TfidfBaseline.from_pretrained(directory / "tfidf")
-        return cls(model, tokenizer, thresholds=extra.get("thresholds"), max_length=extra.get("max_length", 256),
-                   device=device, precision=precision, tfidf=tfidf, tfidf_weight=extra.get("tfidf_weight", 0.0),
-                   streams=streams, section_context=extra.get("section_context", False))
+            tfidf = TfidfBaseline.from_pretrained(directory / "tfidf", custom_labels=custom_labels)
+            if tfidf.labels != settings["labels"]:
+                raise ModelLoadError(f"{directory}/tfidf: its labels differ from the transformer's")
+        return cls(model, tokenizer, thresholds=settings["thresholds"], max_length=settings["max_length"],
+                   device=device, precision=precision, tfidf=tfidf, tfidf_weight=settings["tfidf_weight"],
+                   streams=streams, section_context=settings["section_context"])
 
     def save_pretrained(
         self,
@@ -432,6 +464,7 @@ class PolicyClassifier:
         """
         import numpy as np
 
+        check_batch_size(batch_size)
         texts = model_inputs(texts, sections, self.section_context)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
@@ -458,6 +491,9 @@ class PolicyClassifier:
         """
         import itertools
 
+        check_batch_size(chunk_size, "chunk_size")
+        if isinstance(texts, (str, bytes)):
+            model_inputs(texts, None, False)  # raises the TypeError a lone string gets everywhere
         text_iter = iter(texts)
         section_iter = iter(sections) if sections is not None else None
         while chunk := list(itertools.islice(text_iter, chunk_size)):
@@ -488,10 +524,16 @@ class PolicyClassifier:
             One :class:`Prediction` per text, in input order.
 
         Raises:
-            ValueError: ``sections`` and ``texts`` differ in length.
+            TypeError: ``texts`` is a lone string (pass ``[text]``) or holds something other than strings.
+            ValueError: ``sections`` and ``texts`` differ in length, ``threshold`` is not in [0, 1] or
+                ``batch_size`` is not a positive integer.
         """
+        from classifier.modelconfig import check_scheme
+
+        check_threshold(threshold)
+        view = check_scheme(self.labels, scheme)
         probs = self.predict_proba(texts, batch_size=batch_size, sections=sections)
-        return [self._prediction(row, Scheme(scheme), threshold) for row in probs]
+        return [self._prediction(row, view, threshold) for row in probs]
 
     def _prediction(self, row: Any, scheme: Scheme, threshold: float | None) -> Prediction:
         scores = {label: round(float(p), 4) for label, p in zip(self.labels, row, strict=True)}

@@ -6,10 +6,14 @@ paragraph into the single-line plain text a model sees, so that training and inf
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -19,6 +23,8 @@ __all__ = [
     "html_to_text",
     "looks_like_html",
     "normalize_text",
+    "read_bounded_file",
+    "read_limited",
     "read_policy",
 ]
 
@@ -148,37 +154,86 @@ def looks_like_html(text: str) -> bool:
     return len(_HTML_HINT.findall(head)) >= 2 or head.lstrip().lower().startswith(("<!doctype html", "<html"))
 
 
+def read_bounded_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read a regular file's bytes, refusing anything else and never more than ``max_bytes + 1`` bytes.
+
+    The file is opened without blocking and checked after opening (a FIFO would block an ordinary ``open`` until a
+    writer came; ``/dev/zero`` would be read until memory ran out), and the size limit holds for files that grow
+    while they are read.
+
+    Raises:
+        PolicyInputError: missing, a directory, not a regular file, unreadable or larger than ``max_bytes``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise PolicyInputError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise PolicyInputError(f"is a directory, not a policy file: {path}") from None
+    except OSError as exc:
+        raise PolicyInputError(f"cannot read {path}: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise PolicyInputError(f"is a directory, not a policy file: {path}")
+        raise PolicyInputError(f"not a regular file ({_file_kind(mode)}): {path}")
+    size = os.fstat(fd).st_size
+    if size > max_bytes:
+        os.close(fd)
+        raise PolicyInputError(f"file too large: {size:,} bytes (limit {max_bytes:,})")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return read_limited(handle, max_bytes)
+        except OSError as exc:
+            raise PolicyInputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def read_limited(handle: BinaryIO, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read at most ``max_bytes + 1`` bytes from a binary stream (a file, a pipe, stdin).
+
+    Raises:
+        PolicyInputError: the stream holds more than ``max_bytes``.
+    """
+    data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PolicyInputError(f"input too large: over {max_bytes:,} bytes (limit {max_bytes:,})")
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
 def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> PolicyText:
     """Read a policy from a path, bytes or a string of text.
 
-    A ``str`` is taken as a path only when it names an existing file and has no line break; otherwise it is the
+    A ``str`` is taken as a path only when it names something that exists and has no line break; otherwise it is the
     policy text itself. HTML (by suffix or content) is converted to text with :func:`html_to_text`; a PDF (by
     content) has its text layer extracted and its paragraphs rebuilt (``pdf`` extra, :mod:`classifier.pdf`).
 
     Raises:
-        PolicyInputError: missing path, directory, empty, binary, undecodable or larger than ``max_bytes``; a PDF
-            without the ``pdf`` extra, damaged, encrypted or without a text layer.
+        TypeError: ``source`` is not a str, bytes or path (``None``, say).
+        PolicyInputError: missing path, directory, not a regular file (FIFO, device, socket), empty, binary,
+            undecodable or larger than ``max_bytes``; a PDF without the ``pdf`` extra, damaged, encrypted or without
+            a text layer.
     """
+    if not isinstance(source, (str, bytes, os.PathLike)):
+        raise TypeError(f"read_policy() takes text (str), bytes or a path, not {type(source).__name__}")
     name: str | None = None
     encoding: str | None = None
     suffix = ""
     if isinstance(source, os.PathLike) or (
-        isinstance(source, str) and "\n" not in source and len(source) < 4096 and _is_file(source)
+        isinstance(source, str) and "\n" not in source and len(source) < 4096 and _names_a_path(source)
     ):
         path = Path(source)
         name = str(path)
         suffix = path.suffix.lower()
-        if not path.exists():
-            raise PolicyInputError(f"no such file: {path}")
-        if path.is_dir():
-            raise PolicyInputError(f"is a directory, not a policy file: {path}")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise PolicyInputError(f"file too large: {size:,} bytes (limit {max_bytes:,})")
-        try:
-            source = path.read_bytes()
-        except OSError as exc:
-            raise PolicyInputError(f"cannot read {path}: {exc.strerror}") from None
+        source = read_bounded_file(path, max_bytes)
     pdf = False
     if isinstance(source, bytes):
         if len(source) > max_bytes:
@@ -216,9 +271,10 @@ def _read_pdf(data: bytes) -> str:
         raise PolicyInputError(str(exc)) from None
 
 
-def _is_file(candidate: str) -> bool:
+def _names_a_path(candidate: str) -> bool:
+    """Whether a one-line string names something on disk (a FIFO or device too, which reading then refuses)."""
     try:
-        return Path(candidate).is_file()
+        return Path(candidate).exists()
     except (OSError, ValueError):
         return False
 
@@ -241,47 +297,64 @@ def html_to_text(html: str) -> str:
     def inline(node: Tag) -> str:
         return " ".join(node.get_text(" ").split())
 
-    def render(node: Tag) -> None:
-        for child in node.children:
-            if isinstance(child, Comment):
+    def render(root: Tag) -> None:
+        # An explicit stack, not recursion: a crawled page nested 200,000 elements deep must not exhaust Python's
+        # call stack. Each entry iterates one element's children; _CLOSE ends a block element.
+        stack: list[Iterator[object]] = [iter(root.children)]
+        while stack:
+            child = next(stack[-1], _END)
+            if child is _END:
+                stack.pop()
+            elif child is _CLOSE:
+                out.append("\n\n")
+            elif isinstance(child, Comment):
                 continue
-            if isinstance(child, NavigableString):
+            elif isinstance(child, NavigableString):
                 if type(child) is NavigableString:  # skip CData, doctype, processing instructions
                     out.append(re.sub(r"\s+", " ", str(child)))
-                continue
-            if not isinstance(child, Tag):
-                continue
-            name = (child.name or "").lower()
-            if name in _DROP_TAGS:
-                continue
-            if name == "br":
-                out.append("\n")
-            elif len(name) == 2 and name[0] == "h" and name[1] in "123456":
-                text = inline(child)
-                if text:
-                    out.append(f"\n\n{'#' * int(name[1])} {text}\n\n")
-            elif name == "li":  # items of one list stay on adjacent lines, so a short list reads as one unit
-                out.append("\n- ")
-                render(child)
-            elif name == "table":
-                rows = []
-                for row in child.find_all("tr"):
-                    cells = [inline(cell) for cell in row.find_all(["td", "th"])]
-                    if any(cells):
-                        rows.append("| " + " | ".join(cells) + " |")
-                if rows:
-                    out.append("\n\n" + "\n".join(rows) + "\n\n")
-            elif name in _BLOCK_TAGS:
-                out.append("\n\n")
-                render(child)
-                out.append("\n\n")
-            else:
-                render(child)
+            elif isinstance(child, Tag):
+                children = _render_tag(child, out, inline)
+                if children is not None:
+                    stack.append(children)
 
     render(soup)
     lines = [" ".join(line.split()) for line in "".join(out).split("\n")]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+_END = object()
+_CLOSE = object()
+
+
+def _render_tag(tag: Any, out: list[str], inline: Callable[[Any], str]) -> Iterator[object] | None:
+    """Write what ``tag`` itself contributes to ``out``; return an iterator over the children still to render."""
+    name = (tag.name or "").lower()
+    if name in _DROP_TAGS:
+        return None
+    if name == "br":
+        out.append("\n")
+    elif len(name) == 2 and name[0] == "h" and name[1] in "123456":
+        text = inline(tag)
+        if text:
+            out.append(f"\n\n{'#' * int(name[1])} {text}\n\n")
+    elif name == "li":  # items of one list stay on adjacent lines, so a short list reads as one unit
+        out.append("\n- ")
+        return iter(tag.children)
+    elif name == "table":
+        rows = []
+        for row in tag.find_all("tr"):
+            cells = [inline(cell) for cell in row.find_all(["td", "th"])]
+            if any(cells):
+                rows.append("| " + " | ".join(cells) + " |")
+        if rows:
+            out.append("\n\n" + "\n".join(rows) + "\n\n")
+    elif name in _BLOCK_TAGS:
+        out.append("\n\n")
+        return itertools.chain(tag.children, (_CLOSE,))
+    else:
+        return iter(tag.children)
+    return None
 
 
 _MD_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\s]*\)")

@@ -28,6 +28,7 @@ from classifier.corpus import (
 )
 from classifier.labels import LABEL_IDS, OPP115_IDS
 from classifier.metrics import multilabel_report, tune_thresholds
+from classifier.modelconfig import refuse_remote_code
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -357,12 +358,14 @@ def train(
     device = environment["device"]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     encoder_dir = resolve_encoder(config.encoder)
+    refuse_remote_code(Path(encoder_dir))
     with quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+        tokenizer = AutoTokenizer.from_pretrained(encoder_dir, trust_remote_code=False)
         overrides: dict[str, float] = {}
         if config.attention_dropout is not None:
             # Any other keyword would be stored on the config and silently ignored by the model, so check it exists.
-            if not hasattr(AutoConfig.from_pretrained(encoder_dir), "attention_probs_dropout_prob"):
+            encoder_config = AutoConfig.from_pretrained(encoder_dir, trust_remote_code=False)
+            if not hasattr(encoder_config, "attention_probs_dropout_prob"):
                 raise ValueError(f"attention_dropout: the encoder {config.encoder} has no attention dropout setting "
                                  "(attention_probs_dropout_prob)")
             overrides["attention_probs_dropout_prob"] = config.attention_dropout
