@@ -374,6 +374,10 @@ def train(
             label2id={label: i for i, label in enumerate(labels)}, problem_type="multi_label_classification",
             use_safetensors=True, dtype=torch.float32, trust_remote_code=False, **overrides,
         ).to(device)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and config.max_length > positions:
+        # the saved model would be refused at load, and the first long paragraph would fail inside the encoder
+        raise ValueError(f"max_length {config.max_length} exceeds the encoder's {positions} positions")
 
     train_ids = encode_texts(tokenizer, train_data["text"], config.max_length)
     val_ids = encode_texts(tokenizer, validation_data["text"], config.max_length) if validation_data else []

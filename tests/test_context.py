@@ -137,7 +137,8 @@ def test_cli_train_with_section_context_saves_a_context_model(tiny_encoder, tmp_
         (root / "annotations" / f"{copy + 1}_example{copy}.com.csv").write_text(
             (root / "annotations" / "1_example.com.csv").read_text())
     result = CliRunner().invoke(app, ["train", "--opp115", str(root), "--encoder", str(tiny_encoder), "--epochs", "1",
-                                      "--batch-size", "8", "--section-context", "-o", str(tmp_path / "run")])
+                                      "--batch-size", "8", "--max-length", "64", "--section-context",
+                                      "-o", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     model_dir = tmp_path / "run" / "model"
     assert json.loads((model_dir / "config.json").read_text())["policy_classifier"]["section_context"] is True

@@ -3,6 +3,7 @@ no hang, no unbounded read, no traceback; one test per defect and its siblings."
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -103,10 +104,8 @@ def test_a_model_with_its_own_code_is_refused_on_a_terminal_without_a_prompt(tmp
             if b"[y/N]" in seen:
                 os.write(leader, b"y\n")  # what a user would answer; it must never be asked
     proc.wait(timeout=30)
-    try:
+    with contextlib.suppress(OSError):
         seen += os.read(leader, 65536)
-    except OSError:
-        pass
     os.close(leader)
     text = seen.decode("utf-8", "replace")
     assert proc.returncode == 3, text
@@ -124,7 +123,7 @@ def test_auto_map_is_refused_before_transformers_sees_the_folder(tmp_path, tiny_
     tokenizer_config = json.loads((tokenizer_only / "tokenizer_config.json").read_text())
     tokenizer_config["auto_map"] = {"AutoTokenizer": ["evil.EvilTokenizer", None]}
     (tokenizer_only / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
-    with pytest.raises(ModelLoadError, match="tokenizer_config.json: has auto_map"):
+    with pytest.raises(ModelLoadError, match=r"tokenizer_config\.json: has auto_map"):
         PolicyClassifier.from_pretrained(tokenizer_only)
     assert not marker.exists()
 
@@ -476,3 +475,11 @@ def test_an_interrupt_says_how_to_resume(tmp_path, tiny_model_dir, monkeypatch):
     result = _classify(str(_policy(tmp_path, "p.txt")), "-o", str(out), model=tiny_model_dir)
     assert result.exit_code == 130 and "--resume" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "out.jsonl.lock").exists()
+
+
+def test_training_refuses_a_max_length_past_the_encoders_positions(tmp_path, tiny_encoder, toy_jsonl):
+    from classifier.training import TrainConfig, train
+
+    with pytest.raises(ValueError, match="max_length 256 exceeds the encoder's 128 positions"):
+        train(TrainConfig(jsonl=[str(toy_jsonl)], encoder=str(tiny_encoder), output_dir=str(tmp_path / "run"),
+                          epochs=1, max_length=256))
