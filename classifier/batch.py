@@ -298,6 +298,7 @@ def run_batch(
     group_paragraphs: int = DEFAULT_GROUP_PARAGRAPHS,
     max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS,
     lock: bool = True,
+    on_labelled: Callable[[int], None] | None = None,
 ) -> BatchResult:
     """Classify policies, writing each policy's rows as soon as its group of policies is labelled.
 
@@ -315,6 +316,8 @@ def run_batch(
         max_bytes: the most bytes read from one input (default 20 MB); never more than this plus one is read.
         group_paragraphs: policies are labelled together until their paragraphs reach this many (one model call).
         max_paragraphs: a policy with more paragraphs than this is named as a failure, not labelled.
+        on_labelled: called with a count of paragraphs each time the model has labelled a bounded piece (progress
+            inside a long policy).
         lock: take the output's lock here; ``False`` when the caller already holds :func:`output_lock`.
 
     Returns:
@@ -336,6 +339,7 @@ def run_batch(
     run = _BatchRun(classifier, fmt=fmt, scheme=scheme, threshold=threshold, batch_size=batch_size,
                     on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
                     max_paragraphs=max_paragraphs, read_stdin=read_stdin)
+    run.on_labelled = on_labelled
     if output is None:
         return run.classify(inputs, group_paragraphs, sink=_Sink.stdout(fmt))
     check_output_path(output, inputs)
@@ -423,6 +427,7 @@ class _BatchRun:
         self.batch_size, self.on_error, self.on_progress = batch_size, on_error, on_progress
         self.max_bytes, self.max_paragraphs, self.read_stdin = max_bytes, max_paragraphs, read_stdin
         self.labels = label_ids(scheme)
+        self.on_labelled: Callable[[int], None] | None = None
         self.result = BatchResult()
         self.collected: list[dict[str, Any]] = []
         self.summaries: list[tuple[str, dict[str, Any]]] = []
@@ -485,7 +490,7 @@ class _BatchRun:
 
         def label(members: list[tuple[str, list[Paragraph]]]) -> list[ClassifiedDocument]:
             return classify_segmented(self.classifier, members, scheme=self.scheme, batch_size=self.batch_size,
-                                      threshold=self.threshold)
+                                      threshold=self.threshold, on_labelled=self.on_labelled)
 
         try:
             documents = label(group)

@@ -215,9 +215,10 @@ def _run_classify(inputs: list[str], output: Path | None, settings: dict[str, An
         typer.echo(f"error: {shown(source)}: {reason}", err=True)
 
     try:
-        with _batch_progress(len(inputs)) as on_progress:
-            return run_batch(classifier, inputs, output=output, on_error=on_error, on_progress=on_progress,
-                             lock=False, **settings)
+        with _batch_progress(len(inputs)) as progress:
+            return run_batch(classifier, inputs, output=output, on_error=on_error, lock=False,
+                             on_progress=progress.file_done if progress else None,
+                             on_labelled=progress.labelled if progress else None, **settings)
     except BatchError as exc:
         fail(str(exc), EXIT_USAGE)
     except ValueError as exc:
@@ -244,15 +245,20 @@ class _batch_progress:
         self.progress = Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[rate]}"), console=Console(stderr=True), transient=True)
         self.progress.start()
-        task = self.progress.add_task("files", total=self.total, rate="")
-        started, counts = time.perf_counter(), [0]
+        self.task = self.progress.add_task("files", total=self.total, rate="")
+        self.started, self.paragraphs = time.perf_counter(), 0
+        return self
 
-        def advance(source: str, paragraphs: int) -> None:
-            counts[0] += paragraphs
-            rate = counts[0] / max(time.perf_counter() - started, 1e-9)
-            self.progress.update(task, advance=1, rate=f"{rate:.0f} paragraphs/s")
+    def file_done(self, source: str, paragraphs: int) -> None:
+        self.progress.update(self.task, advance=1)
 
-        return advance
+    def labelled(self, paragraphs: int) -> None:
+        """Paragraphs labelled so far, shown as a rate: it moves inside a long policy too."""
+        import time
+
+        self.paragraphs += paragraphs
+        rate = self.paragraphs / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.task, rate=f"{rate:.0f} paragraphs/s")
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:

@@ -9,10 +9,14 @@ from classifier.labels import Scheme, label_ids
 from classifier.model import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from classifier.model import PolicyClassifier
     from classifier.segment import Paragraph
+
+# Paragraphs sent to the model at once: bounds the memory a huge policy takes; larger than the batch CLI's groups
+# (1,024), so that those go in one call as before.
+DEFAULT_CHUNK_PARAGRAPHS = 4096
 
 __all__ = ["CategorySummary", "ClassifiedDocument", "ClassifiedParagraph", "classify_document", "classify_segmented"]
 
@@ -99,17 +103,25 @@ def classify_segmented(
     scheme: Scheme | str = Scheme.opp115,
     batch_size: int = DEFAULT_BATCH_SIZE,
     threshold: float | None = None,
+    chunk_size: int = DEFAULT_CHUNK_PARAGRAPHS,
+    on_labelled: Callable[[int], None] | None = None,
 ) -> list[ClassifiedDocument]:
     """Label the paragraphs of several already segmented policies in one call.
 
     Takes ``(source name, paragraphs)`` pairs (paragraphs from :func:`classifier.segment.segment_policy`) and
     returns one :class:`ClassifiedDocument` per pair, in order. One call over many policies is faster than one per
     policy (measured on 2 cores: 356 against 192 paragraphs/s for groups of about 1,000 paragraphs): batches are
-    length-sorted over all of them and the CPU streams stay busy.
+    length-sorted over all of them and the CPU streams stay busy. At most ``chunk_size`` paragraphs go to the model
+    at once (a huge policy is labelled in bounded pieces), and ``on_labelled(n)`` is called after each piece.
     """
     flat = [p for _, paragraphs in documents for p in paragraphs]
-    predictions = classifier.predict([p.text for p in flat], batch_size=batch_size, scheme=scheme,
-                                     threshold=threshold, sections=[p.section for p in flat])
+    predictions = []
+    for start in range(0, len(flat), chunk_size):
+        piece = flat[start:start + chunk_size]
+        predictions += classifier.predict([p.text for p in piece], batch_size=batch_size, scheme=scheme,
+                                          threshold=threshold, sections=[p.section for p in piece])
+        if on_labelled is not None:
+            on_labelled(len(piece))
     out, start = [], 0
     for source, paragraphs in documents:
         labelled = zip(paragraphs, predictions[start:start + len(paragraphs)], strict=True)

@@ -483,3 +483,19 @@ def test_training_refuses_a_max_length_past_the_encoders_positions(tmp_path, tin
     with pytest.raises(ValueError, match="max_length 256 exceeds the encoder's 128 positions"):
         train(TrainConfig(jsonl=[str(toy_jsonl)], encoder=str(tiny_encoder), output_dir=str(tmp_path / "run"),
                           epochs=1, max_length=256))
+
+
+def test_a_long_policy_is_labelled_in_bounded_pieces_with_progress(tiny_classifier, monkeypatch):
+    from classifier.document import classify_segmented
+    from classifier.segment import segment_policy
+
+    paragraphs = segment_policy(read_policy("\n\n".join(f"We collect item {i} of your data." for i in range(10))))
+    sizes: list[int] = []
+    real_predict = tiny_classifier.predict
+    monkeypatch.setattr(tiny_classifier, "predict", lambda texts, **kw: sizes.append(len(texts)) or
+                        real_predict(texts, **kw))
+    seen: list[int] = []
+    pieces = classify_segmented(tiny_classifier, [("p", paragraphs)], chunk_size=4, on_labelled=seen.append)[0]
+    whole = classify_segmented(tiny_classifier, [("p", paragraphs)])[0]
+    assert sizes == [4, 4, 2, 10] and seen == [4, 4, 2]
+    assert [p.scores for p in pieces.paragraphs] == [p.scores for p in whole.paragraphs]
