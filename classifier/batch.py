@@ -328,13 +328,12 @@ def run_batch(
             resume; nothing was written then.
         ValueError: a non-positive size or a threshold outside [0, 1].
     """
-    from classifier.model import check_threshold
+    from classifier.model import check_batch_size, check_threshold
     from classifier.text import DEFAULT_MAX_BYTES
 
     for name, value in (("batch_size", batch_size), ("group_paragraphs", group_paragraphs),
                         ("max_paragraphs", max_paragraphs), ("max_bytes", max_bytes or 1)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_batch_size(value, name)
     check_threshold(threshold)
     run = _BatchRun(classifier, fmt=fmt, scheme=scheme, threshold=threshold, batch_size=batch_size,
                     on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
@@ -480,7 +479,7 @@ class _BatchRun:
             self._fail(source, str(exc))
             return None
         except Exception as exc:  # one pathological page must not stop a crawl: it becomes that page's failure
-            self._fail(source, f"cannot read or segment: {_one_line(exc)}")
+            self._fail(source, f"cannot read or segment: {error_line(exc)}")
             return None
         return paragraphs
 
@@ -494,9 +493,9 @@ class _BatchRun:
 
         try:
             documents = label(group)
-        except Exception:
+        except Exception as exc:
             if len(group) == 1:
-                self._fail(group[0][0], f"cannot label: {_one_line(sys.exc_info()[1])}")
+                self._fail(group[0][0], f"cannot label: {error_line(exc)}")
                 return
             for member in group:
                 self._label([member], sink)
@@ -533,10 +532,10 @@ class _BatchRun:
             atomic_write(output, summary_markdown(self.summaries, self.scheme))
 
 
-def _one_line(exc: BaseException | None) -> str:
-    text = " ".join(str(exc).split()) if exc is not None else ""
-    name = type(exc).__name__ if exc is not None else "error"
-    return f"{name}: {text[:200]}" if text else name
+def error_line(exc: BaseException) -> str:
+    """An unexpected error as one short line for a failure report: its type and the start of its message."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 def _write_parquet(rows: list[dict[str, Any]], labels: tuple[str, ...], output: Path | None) -> None:

@@ -83,7 +83,9 @@ def segment(
     except PolicyInputError as exc:
         fail(f"{shown(file)}: {exc}")
     except Exception as exc:  # a pathological page: one line, not a traceback
-        fail(f"{shown(file)}: cannot read or segment ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
+        from classifier.batch import error_line
+
+        fail(f"{shown(file)}: cannot read or segment ({error_line(exc)})")
     for paragraph in paragraphs:
         if fmt is SegmentFormat.jsonl:
             typer.echo(json.dumps(paragraph.to_dict(), ensure_ascii=False))
@@ -191,19 +193,16 @@ def _claimed_output(output: Path | None, inputs: list[str]) -> Iterator[None]:
     if output is None:
         yield
         return
-    try:
-        check_output_path(output, inputs)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        lock = output_lock(output)
-        lock.__enter__()
-    except BatchError as exc:
-        fail(str(exc), EXIT_USAGE)
-    except OSError as exc:
-        fail(f"cannot write {shown(str(output))}: {exc.strerror or exc}", EXIT_WRITE)
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            check_output_path(output, inputs)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(output_lock(output))
+        except BatchError as exc:
+            fail(str(exc), EXIT_USAGE)
+        except OSError as exc:
+            fail(f"cannot write {shown(str(output))}: {exc.strerror or exc}", EXIT_WRITE)
         yield
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def _run_classify(inputs: list[str], output: Path | None, settings: dict[str, Any], load: Any) -> Any:
