@@ -33,10 +33,10 @@ def main() -> None:
                         help="precision to check (repeatable; default: bf16 and int8)")
     args = parser.parse_args()
 
-    from classifier.corpus import default_opp115_dir, load_opp115
-    from classifier.model import DEFAULT_MODEL_DIR, PolicyClassifier
-    from classifier.segment import segment_policy
-    from classifier.text import read_policy
+    from classifier.data.corpus import default_opp115_dir, load_opp115
+    from classifier.models.transformer import DEFAULT_MODEL_DIR, PolicyClassifier
+    from classifier.text.reading import read_policy
+    from classifier.text.segment import segment_policy
 
     model_dir = args.model or str(DEFAULT_MODEL_DIR)
     data = load_opp115(args.opp115)

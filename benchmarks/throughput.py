@@ -55,9 +55,9 @@ def main() -> None:
     import torch
     from transformers import pipeline
 
-    from classifier.corpus import label_names, load_opp115, multi_hot
-    from classifier.metrics import multilabel_report
-    from classifier.model import DEFAULT_MODEL_DIR, PolicyClassifier, encode_texts
+    from classifier.data.corpus import label_names, load_opp115, multi_hot
+    from classifier.evaluation.metrics import multilabel_report
+    from classifier.models.transformer import DEFAULT_MODEL_DIR, PolicyClassifier, encode_texts
 
     model_dir = args.model or str(DEFAULT_MODEL_DIR)
     data = load_opp115(args.opp115)
@@ -67,7 +67,7 @@ def main() -> None:
     texts = subset["text"]
     config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
     if config.get("policy_classifier", {}).get("section_context"):
-        from classifier.context import with_section
+        from classifier.models.context import with_section
 
         # what classify_document feeds such a model: the heading, then the paragraph without it
         texts = [with_section(body, section) for body, section in zip(subset["body"], subset["section"], strict=True)]
@@ -123,7 +123,7 @@ def main() -> None:
           f"(median {float(np.median(spread)) / reference:.1f}x the best pipeline)")
 
     if args.baseline:
-        from classifier.baseline import TfidfBaseline
+        from classifier.models.tfidf import TfidfBaseline
 
         baseline = TfidfBaseline.from_pretrained(args.baseline)
         rate = _rate(lambda: baseline.predict_proba(texts), len(texts), repeats=3)

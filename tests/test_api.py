@@ -9,8 +9,8 @@ import pytest
 
 from classifier import PolicyClassifier
 from classifier.labels import LABEL_IDS, card_label_ids
-from classifier.model import ModelLoadError
-from classifier.text import PolicyInputError
+from classifier.models.transformer import ModelLoadError
+from classifier.text.reading import PolicyInputError
 
 
 def test_predict_shapes_scores_and_thresholds(tiny_classifier):
@@ -183,7 +183,7 @@ def test_bf16_weights_path_is_close_to_fp32_and_saves_float_weights(tiny_model_d
 
 @pytest.mark.parametrize(("amx", "expected"), [(True, "bf16"), (False, "int8")])
 def test_auto_precision_on_cpu_follows_the_hardware(tiny_model_dir, monkeypatch, amx, expected):
-    import classifier.model as model_module
+    import classifier.models.transformer as model_module
 
     monkeypatch.setattr(model_module, "_amx_available", lambda: amx)
     assert PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu").precision == expected
@@ -197,7 +197,7 @@ def test_auto_precision_on_cpu_follows_the_hardware(tiny_model_dir, monkeypatch,
     (False, {"avx2"}, False),
 ])
 def test_training_uses_bf16_autocast_only_with_bf16_hardware(monkeypatch, amx, flags, expected):
-    import classifier.model as model_module
+    import classifier.models.transformer as model_module
 
     monkeypatch.setattr(model_module, "_amx_available", lambda: amx)
     monkeypatch.setattr(model_module, "_cpu_flags", lambda: flags)
@@ -205,7 +205,7 @@ def test_training_uses_bf16_autocast_only_with_bf16_hardware(monkeypatch, amx, f
 
 
 def test_cpu_flags_are_read_from_the_kernel():
-    import classifier.model as model_module
+    import classifier.models.transformer as model_module
 
     flags = model_module._cpu_flags()
     assert isinstance(flags, set)
@@ -219,8 +219,8 @@ def test_unknown_precision_is_refused(tiny_model_dir):
 
 
 def test_tfidf_member_is_saved_loaded_and_averaged(tiny_classifier, toy_jsonl, tmp_path):
-    from classifier.baseline import TfidfBaseline
-    from classifier.corpus import label_names, load_jsonl, multi_hot
+    from classifier.data.corpus import label_names, load_jsonl, multi_hot
+    from classifier.models.tfidf import TfidfBaseline
 
     data = load_jsonl(toy_jsonl)
     tfidf = TfidfBaseline.fit(data["text"], multi_hot(data), label_names(data))
@@ -239,8 +239,8 @@ def test_tfidf_member_is_saved_loaded_and_averaged(tiny_classifier, toy_jsonl, t
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
 def test_saved_weights_are_readable_like_the_files_beside_them(tiny_classifier, toy_jsonl, tmp_path):
-    from classifier.baseline import TfidfBaseline
-    from classifier.corpus import label_names, load_jsonl, multi_hot
+    from classifier.data.corpus import label_names, load_jsonl, multi_hot
+    from classifier.models.tfidf import TfidfBaseline
 
     data = load_jsonl(toy_jsonl)
     tfidf = TfidfBaseline.fit(data["text"], multi_hot(data), label_names(data))
@@ -276,7 +276,7 @@ def test_tokenizer_presets_from_the_encoder_package_are_ignored(tiny_model_dir):
     # must not leak into encoding (pads would become content, long paragraphs would lose their tail).
     from transformers import AutoTokenizer
 
-    from classifier.model import encode_texts
+    from classifier.models.transformer import encode_texts
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     tokenizer.backend_tokenizer.enable_truncation(max_length=8)

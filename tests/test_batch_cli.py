@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from classifier.batch import run_batch
-from classifier.cli import app
+from classifier.cli.app import app
+from classifier.predict.batch import run_batch
 
 runner = CliRunner()
 
@@ -167,7 +167,7 @@ def test_resume_after_killed_subprocess(tmp_path, tiny_model_dir):
     for i in range(40):
         (folder / f"p{i:02d}.txt").write_text("\n\n".join(f"We collect item {i}-{j} of your data." for j in range(30)))
     out = tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "classifier.cli", "classify", str(folder), "-o", str(out), "--model",
+    cmd = [sys.executable, "-m", "classifier", "classify", str(folder), "-o", str(out), "--model",
            str(tiny_model_dir), "--device", "cpu", "--batch-size", "4", "--group-size", "30"]  # a policy a group
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -212,8 +212,8 @@ def test_policies_are_labelled_in_groups_with_the_same_rows(tmp_path, tiny_class
 
 
 def test_classify_with_a_saved_tfidf_baseline(tmp_path, toy_jsonl):
-    from classifier.baseline import TfidfBaseline
-    from classifier.corpus import label_names, load_jsonl, multi_hot
+    from classifier.data.corpus import label_names, load_jsonl, multi_hot
+    from classifier.models.tfidf import TfidfBaseline
 
     data = load_jsonl(toy_jsonl)
     baseline = TfidfBaseline.fit(data["text"], multi_hot(data), label_names(data))
@@ -243,11 +243,11 @@ def test_parquet_output(tmp_path, tiny_model_dir):
 
 
 def test_help_lists_commands_and_imports_no_heavy_library():
-    proc = subprocess.run([sys.executable, "-m", "classifier.cli", "--help"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "classifier", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0
     for command in ("classify", "segment", "train", "evaluate", "crossval", "data"):
         assert command in proc.stdout
-    probe = ("import sys, classifier.cli; "
+    probe = ("import sys, classifier.cli.app; "
              "print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
 

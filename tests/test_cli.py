@@ -5,7 +5,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from classifier.cli import app
+from classifier.cli.app import app
 
 runner = CliRunner()
 
@@ -29,7 +29,7 @@ def test_segment_bad_inputs_one_line_no_traceback(tmp_path: Path):
     binary = tmp_path / "x.bin"
     binary.write_bytes(bytes(range(256)) * 4)
     for path, reason in [(tmp_path / "missing.txt", "no such file"), (binary, "binary")]:
-        proc = subprocess.run([sys.executable, "-m", "classifier.cli", "segment", str(path)],
+        proc = subprocess.run([sys.executable, "-m", "classifier", "segment", str(path)],
                               capture_output=True, text=True)
         assert proc.returncode == 1
         assert proc.stderr.count("\n") == 1 and reason in proc.stderr and "Traceback" not in proc.stderr

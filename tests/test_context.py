@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from classifier import PolicyClassifier
-from classifier.context import model_inputs, with_section
-from classifier.corpus import load_opp115
+from classifier.data.corpus import load_opp115
+from classifier.models.context import model_inputs, with_section
 
 
 def test_with_section_puts_the_innermost_heading_first():
@@ -66,7 +66,7 @@ def test_real_opp115_headings(opp115):
 
 
 def test_build_dataset_with_section_context(tmp_path: Path):
-    from classifier.training import TrainConfig, build_dataset
+    from classifier.training.loop import TrainConfig, build_dataset
 
     root = _opp_layout(tmp_path / "opp", ["Retention <br> <br> We keep logs for 30 days. <br>",
                                           "Backups are deleted after a year. <br>"])
@@ -96,7 +96,7 @@ def test_context_model_reads_headings_and_remembers_it(tiny_model_dir, tmp_path)
 
 
 def test_classify_document_passes_the_segmenter_headings(tiny_model_dir, tmp_path):
-    from classifier.segment import segment_policy
+    from classifier.text.segment import segment_policy
 
     policy = "# Policy\n\n## Data Retention\n\nWe keep your data for two years.\n\n## Contact\n\nContact us by email.\n"
     clf = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
@@ -109,8 +109,8 @@ def test_classify_document_passes_the_segmenter_headings(tiny_model_dir, tmp_pat
 
 
 def test_tfidf_baseline_remembers_section_context(toy_jsonl, tmp_path):
-    from classifier.baseline import TfidfBaseline
-    from classifier.corpus import label_names, load_jsonl, multi_hot
+    from classifier.data.corpus import label_names, load_jsonl, multi_hot
+    from classifier.models.tfidf import TfidfBaseline
 
     data = load_jsonl(toy_jsonl)
     tfidf = TfidfBaseline.fit(data["text"], multi_hot(data), label_names(data))
@@ -127,7 +127,7 @@ def test_cli_train_with_section_context_saves_a_context_model(tiny_encoder, tmp_
 
     from typer.testing import CliRunner
 
-    from classifier.cli import app
+    from classifier.cli.app import app
 
     segments = [f"Retention <br> <br> We keep logs for {n} days. <br>" for n in range(6)]
     root = _opp_layout(tmp_path / "opp", segments)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.corpus import (
+from classifier.data.corpus import (
     CorpusError,
     infer_label_names,
     kfold_by_policy,
@@ -47,7 +47,7 @@ def test_majority_labels_on_hand_checked_segments(opp115, opp115_dir: Path):
 def test_vote_shares_count_annotators(opp115_dir: Path, opp115):
     import numpy as np
 
-    from classifier.corpus import multi_hot, vote_shares
+    from classifier.data.corpus import multi_hot, vote_shares
 
     voted = load_opp115(opp115_dir, with_votes=True)
     shares = vote_shares(voted)

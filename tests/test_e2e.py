@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.model import DEFAULT_MODEL_DIR
+from classifier.models.transformer import DEFAULT_MODEL_DIR
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def test_shipped_model_on_a_seed_policy(shipped, seed_files):
 
 def test_cli_classifies_a_real_policy(tmp_path, shipped, seed_files):
     out = tmp_path / "out.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "classifier.cli", "classify", str(seed_files[0]), "-o", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "classifier", "classify", str(seed_files[0]), "-o", str(out)],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert out.read_text().count("\n") == 34
@@ -66,7 +66,7 @@ def test_notebooks_execute(shipped, tmp_path):
     import nbformat
 
     eval_dir = tmp_path / "notebook-eval"
-    proc = subprocess.run([sys.executable, "-m", "classifier.cli", "evaluate", "--data",
+    proc = subprocess.run([sys.executable, "-m", "classifier", "evaluate", "--data",
                            str(ROOT / "data" / "seed_corpus"), "--out", str(eval_dir), "--n-boot", "100"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, hamming_loss, precision_recall_fscore_support
 
-from classifier.corpus import load_jsonl
-from classifier.evaluation import bootstrap_f1, card_matrix, counts_by_policy, evaluate, paired_bootstrap
+from classifier.data.corpus import load_jsonl
+from classifier.evaluation.evaluate import bootstrap_f1, card_matrix, counts_by_policy, evaluate, paired_bootstrap
+from classifier.evaluation.metrics import multilabel_report, tune_thresholds
 from classifier.labels import LABEL_IDS, OPP115_IDS
-from classifier.metrics import multilabel_report, tune_thresholds
-from classifier.model import ModelLoadError
+from classifier.models.transformer import ModelLoadError
 
 
 def _random(n=300, k=6, seed=0):
@@ -84,7 +84,7 @@ def toy_eval_data(tmp_path, toy_jsonl):
 
 
 def test_evaluate_is_deterministic_and_report_renders(tiny_classifier, toy_eval_data, tmp_path):
-    from classifier.report import load_evaluation, write_evaluation
+    from classifier.evaluation.report import load_evaluation, write_evaluation
 
     first = evaluate(tiny_classifier, toy_eval_data, model_name="tiny", data_name="toy", n_boot=50)
     second = evaluate(tiny_classifier, toy_eval_data, model_name="tiny", data_name="toy", n_boot=50)
@@ -107,7 +107,7 @@ def test_evaluate_is_deterministic_and_report_renders(tiny_classifier, toy_eval_
 def test_evaluate_cli_side_by_side(tiny_model_dir, toy_jsonl, tmp_path):
     from typer.testing import CliRunner
 
-    from classifier.cli import app
+    from classifier.cli.app import app
 
     result = CliRunner().invoke(app, ["evaluate", "--data", str(toy_jsonl), "--model", str(tiny_model_dir),
                                       "--model", str(tiny_model_dir), "--out", str(tmp_path / "ev"), "--json",
@@ -121,8 +121,8 @@ def test_evaluate_cli_side_by_side(tiny_model_dir, toy_jsonl, tmp_path):
 
 
 def test_tfidf_baseline_fit_save_load(toy_eval_data, tmp_path):
-    from classifier.baseline import TfidfBaseline
-    from classifier.corpus import label_names, multi_hot
+    from classifier.data.corpus import label_names, multi_hot
+    from classifier.models.tfidf import TfidfBaseline
 
     model = TfidfBaseline.fit(toy_eval_data["text"], multi_hot(toy_eval_data), label_names(toy_eval_data))
     model.thresholds = [0.4] * len(model.labels)
@@ -155,9 +155,9 @@ def test_tfidf_prediction_matches_scikit_learn_without_importing_it(toy_eval_dat
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from classifier.baseline import _VECTORIZER, TfidfBaseline, _char_vectorizer
-    from classifier.corpus import label_names, multi_hot
-    from classifier.text import normalize_text
+    from classifier.data.corpus import label_names, multi_hot
+    from classifier.models.tfidf import _VECTORIZER, TfidfBaseline, _char_vectorizer
+    from classifier.text.reading import normalize_text
 
     model = TfidfBaseline.fit(toy_eval_data["text"], multi_hot(toy_eval_data), label_names(toy_eval_data))
     assert model.char_ngrams == (2, 5) and len(model.char_vocabulary) > len(model.vocabulary)
@@ -178,7 +178,7 @@ def test_tfidf_prediction_matches_scikit_learn_without_importing_it(toy_eval_dat
     code = (
         "import sys\n"
         "import numpy as np\n"
-        "from classifier.baseline import TfidfBaseline\n"
+        "from classifier.models.tfidf import TfidfBaseline\n"
         "model = TfidfBaseline(['a'], {'we': 0, 'we keep': 1}, np.ones(3), np.ones((1, 3)), np.zeros(1),\n"
         "                      char_vocabulary={' we': 2}, char_ngrams=(2, 5))\n"
         "print(model.predict_proba(['We keep it']).tolist())\n"
@@ -191,8 +191,8 @@ def test_tfidf_prediction_matches_scikit_learn_without_importing_it(toy_eval_dat
 
 
 def test_tfidf_word_only_and_old_saved_baselines(toy_eval_data, tmp_path):
-    from classifier.baseline import TfidfBaseline
-    from classifier.corpus import label_names, multi_hot
+    from classifier.data.corpus import label_names, multi_hot
+    from classifier.models.tfidf import TfidfBaseline
 
     y, labels = multi_hot(toy_eval_data), label_names(toy_eval_data)
     model = TfidfBaseline.fit(toy_eval_data["text"], y, labels, char_ngrams=None)
@@ -212,7 +212,7 @@ def test_tfidf_word_only_and_old_saved_baselines(toy_eval_data, tmp_path):
 
 
 def test_crossval_tfidf_by_policy(toy_jsonl):
-    from classifier.crossval import cross_validate, summarize_folds, tfidf_trainer
+    from classifier.evaluation.crossval import cross_validate, summarize_folds, tfidf_trainer
 
     data = load_jsonl(toy_jsonl)
     results = cross_validate(data, {"tfidf": tfidf_trainer()}, k=4, validation_fraction=0.2, log=lambda line: None)
@@ -225,7 +225,7 @@ def test_crossval_tfidf_by_policy(toy_jsonl):
 def test_crossval_resumes_from_the_folds_it_finished(toy_jsonl, tmp_path):
     from datasets import ClassLabel
 
-    from classifier.crossval import cross_validate, tfidf_trainer
+    from classifier.evaluation.crossval import cross_validate, tfidf_trainer
 
     data = load_jsonl(toy_jsonl)
     fits = {"a": tfidf_trainer(), "b": tfidf_trainer(c=1.0)}
@@ -283,7 +283,7 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
     from safetensors.numpy import load_file
     from typer.testing import CliRunner
 
-    from classifier.cli import app
+    from classifier.cli.app import app
 
     out = tmp_path / "cv"
     result = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf", "--k", "4",
@@ -323,8 +323,8 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
 
 
 def test_oof_thresholds_nested_ignore_their_own_fold():
-    from classifier.crossval import oof_thresholds
-    from classifier.metrics import tune_thresholds
+    from classifier.evaluation.crossval import oof_thresholds
+    from classifier.evaluation.metrics import tune_thresholds
 
     rng = np.random.default_rng(0)
     y = (rng.random((120, 3)) < 0.3).astype(np.float32)
@@ -341,7 +341,7 @@ def test_oof_thresholds_nested_ignore_their_own_fold():
 
 
 def test_oof_entry_averages_members_the_run_did_not_average():
-    from classifier.crossval import oof_entry
+    from classifier.evaluation.crossval import oof_entry
 
     folds = np.array([1, 1, 2, 2], dtype=np.int32)
     results = {name: {"probs": np.full((4, 2), value, dtype=np.float32), "thresholds": np.full((4, 2), 0.4),
@@ -360,8 +360,8 @@ def test_oof_entry_averages_members_the_run_did_not_average():
 def test_read_oof_entry_averages_across_runs_on_the_same_rows_only(tmp_path):
     from dataclasses import asdict
 
-    from classifier.crossval import read_oof_entry, save_oof
-    from classifier.training import TrainConfig
+    from classifier.evaluation.crossval import read_oof_entry, save_oof
+    from classifier.training.loop import TrainConfig
 
     def run(name, value, folds, jsonl=("a.jsonl",)):
         directory = tmp_path / name
@@ -404,7 +404,7 @@ def _cv_record(tmp_path, name, macro, sizes=((18, 500), (19, 520)), fold_seed=13
 
 
 def test_compare_folds_pairs_runs_on_the_same_folds_and_refuses_others(tmp_path):
-    from classifier.crossval import compare_folds, read_cv_record
+    from classifier.evaluation.crossval import compare_folds, read_cv_record
 
     a = read_cv_record(_cv_record(tmp_path, "bf16", [0.70, 0.80], extra={"children_f1": 0.9}))
     b = read_cv_record(_cv_record(tmp_path, "fp32", [0.75, 0.79]))
@@ -428,8 +428,8 @@ def test_compare_folds_pairs_runs_on_the_same_folds_and_refuses_others(tmp_path)
 
 
 def test_model_card_shows_reference_runs_on_the_same_folds_only(tmp_path):
-    from classifier.crossval import read_cv_record
-    from classifier.modelcard import cv_reference, render_card
+    from classifier.evaluation.crossval import read_cv_record
+    from classifier.training.modelcard import cv_reference, render_card
 
     def with_means(directory):
         record = read_cv_record(directory)

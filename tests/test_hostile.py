@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from classifier.batch import BatchError, OutputLocked, discover_inputs, output_lock, run_batch
-from classifier.cli import app
-from classifier.model import ModelLoadError, PolicyClassifier
-from classifier.text import PolicyInputError, read_limited, read_policy
+from classifier.cli.app import app
+from classifier.models.transformer import ModelLoadError, PolicyClassifier
+from classifier.predict.batch import BatchError, OutputLocked, discover_inputs, output_lock, run_batch
+from classifier.text.reading import PolicyInputError, read_limited, read_policy
 
 runner = CliRunner()
 POLICY = "# Privacy\n\nWe collect your email address.\n\nWe share data with partners.\n"
@@ -89,7 +89,7 @@ def test_a_model_with_its_own_code_is_refused_on_a_terminal_without_a_prompt(tmp
     evil, marker = _evil_model(tmp_path, tiny_model_dir)
     policy = _policy(tmp_path, "p.txt")
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "classifier.cli", "classify", str(policy), "--model", str(evil)],
+    proc = subprocess.Popen([sys.executable, "-m", "classifier", "classify", str(policy), "--model", str(evil)],
                             stdin=follower, stdout=follower, stderr=follower, close_fds=True)
     os.close(follower)
     seen, deadline = b"", time.time() + 120
@@ -129,7 +129,7 @@ def test_auto_map_is_refused_before_transformers_sees_the_folder(tmp_path, tiny_
 
 
 def test_training_refuses_an_encoder_with_its_own_code(tmp_path, tiny_encoder, toy_jsonl):
-    from classifier.training import TrainConfig, train
+    from classifier.training.loop import TrainConfig, train
 
     encoder = tmp_path / "encoder"
     shutil.copytree(tiny_encoder, encoder)
@@ -156,7 +156,7 @@ def test_a_second_run_on_a_locked_output_fails_at_once(tmp_path, tiny_model_dir,
 
 def test_the_lock_is_held_across_processes(tmp_path):
     out = tmp_path / "out.jsonl"
-    code = ("import sys, time; from pathlib import Path; from classifier.batch import output_lock\n"
+    code = ("import sys, time; from pathlib import Path; from classifier.predict.batch import output_lock\n"
             f"with output_lock(Path({str(out)!r})):\n    print('locked', flush=True); time.sleep(30)\n")
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
@@ -182,7 +182,7 @@ def test_deeply_nested_html_is_classified_and_the_batch_goes_on(tmp_path, tiny_c
 
 def test_any_error_reading_segmenting_or_labelling_one_input_is_that_inputs_failure(tmp_path, tiny_classifier,
                                                                                      monkeypatch):
-    import classifier.segment as segment
+    import classifier.text.segment as segment
 
     files = [_policy(tmp_path, name, POLICY.replace("email", marker)) for name, marker in
              (("a.txt", "email"), ("b.txt", "SEGBOMB"), ("c.txt", "LABELBOMB"), ("d.txt", "name"))]
@@ -373,7 +373,7 @@ def test_custom_labels_load_only_when_asked_and_refuse_the_card_view(tmp_path, t
 
 
 def test_a_tfidf_baseline_with_bad_thresholds_is_refused(tmp_path, toy_jsonl):
-    from classifier.training import TrainConfig, train_baseline
+    from classifier.training.loop import TrainConfig, train_baseline
 
     run = tmp_path / "tfidf"
     train_baseline(TrainConfig(jsonl=[str(toy_jsonl)], output_dir=str(run)))
@@ -453,7 +453,7 @@ def test_file_names_with_control_characters_stay_on_one_error_line(tmp_path, tin
 def test_a_full_disk_has_its_own_exit_code(tmp_path, tiny_model_dir, monkeypatch):
     import errno
 
-    import classifier.batch as batch
+    import classifier.predict.batch as batch
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -465,7 +465,7 @@ def test_a_full_disk_has_its_own_exit_code(tmp_path, tiny_model_dir, monkeypatch
 
 
 def test_an_interrupt_says_how_to_resume(tmp_path, tiny_model_dir, monkeypatch):
-    import classifier.batch as batch
+    import classifier.predict.batch as batch
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -478,7 +478,7 @@ def test_an_interrupt_says_how_to_resume(tmp_path, tiny_model_dir, monkeypatch):
 
 
 def test_training_refuses_a_max_length_past_the_encoders_positions(tmp_path, tiny_encoder, toy_jsonl):
-    from classifier.training import TrainConfig, train
+    from classifier.training.loop import TrainConfig, train
 
     with pytest.raises(ValueError, match="max_length 256 exceeds the encoder's 128 positions"):
         train(TrainConfig(jsonl=[str(toy_jsonl)], encoder=str(tiny_encoder), output_dir=str(tmp_path / "run"),
@@ -486,8 +486,8 @@ def test_training_refuses_a_max_length_past_the_encoders_positions(tmp_path, tin
 
 
 def test_a_long_policy_is_labelled_in_bounded_pieces_with_progress(tiny_classifier, monkeypatch):
-    from classifier.document import classify_segmented
-    from classifier.segment import segment_policy
+    from classifier.predict.document import classify_segmented
+    from classifier.text.segment import segment_policy
 
     paragraphs = segment_policy(read_policy("\n\n".join(f"We collect item {i} of your data." for i in range(10))))
     sizes: list[int] = []

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from classifier.segment import segment_policy
-from classifier.text import PolicyInputError, read_policy
+from classifier.text.reading import PolicyInputError, read_policy
+from classifier.text.segment import segment_policy
 
 pytest.importorskip("pypdf")
 
@@ -79,12 +79,12 @@ def test_damaged_and_textless_pdfs_get_one_line_errors(tmp_path: Path):
 
 
 def test_pdf_without_the_extra_says_how_to_install_it(tmp_path: Path, monkeypatch):
-    import classifier.pdf
+    import classifier.text.pdf
 
     def missing(data: bytes) -> str:
         raise ImportError("No module named 'pypdf'")
 
-    monkeypatch.setattr(classifier.pdf, "pdf_to_text", missing)
+    monkeypatch.setattr(classifier.text.pdf, "pdf_to_text", missing)
     with pytest.raises(PolicyInputError, match=r"pip install 'policy-clause-classifier\[pdf\]'"):
         read_policy(make_pdf(LINES))
 

@@ -4,11 +4,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from classifier.agreement import cohen_kappa_report
-from classifier.cli import app
-from classifier.corpus import label_names
-from classifier.labels import LABEL_IDS, card_label_ids, to_card
-from classifier.seed_corpus import (
+from classifier.cli.app import app
+from classifier.data.agreement import cohen_kappa_report
+from classifier.data.corpus import label_names
+from classifier.data.seed_corpus import (
     DEFAULT_SEED_CORPUS_DIR,
     load_seed_corpus,
     paragraph_rows,
@@ -16,6 +15,7 @@ from classifier.seed_corpus import (
     validate_corpus,
     validate_seed_corpus,
 )
+from classifier.labels import LABEL_IDS, card_label_ids, to_card
 
 
 def test_seed_corpus_is_complete_and_valid():

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from classifier.segment import segment_policy, segment_text
-from classifier.text import PolicyInputError, html_to_text, normalize_text, read_policy
+from classifier.text.reading import PolicyInputError, html_to_text, normalize_text, read_policy
+from classifier.text.segment import segment_policy, segment_text
 
 EXPECTED_RANGES = {"000": (25, 45), "001": (15, 30), "002": (70, 110), "003": (60, 95), "004": (120, 190)}
 

@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.model import PolicyClassifier
-from classifier.training import TrainConfig, train
+from classifier.models.transformer import PolicyClassifier
+from classifier.training.loop import TrainConfig, train
 
 
 def _config(tiny_encoder: Path, toy_jsonl: Path, out: Path, **overrides) -> TrainConfig:
@@ -81,7 +81,7 @@ class Interrupted(Exception):
 
 def _interrupt_after_epoch_1(config: TrainConfig, monkeypatch) -> None:
     """Run ``config`` until its first epoch checkpoint is written, then stop it as a crash would."""
-    import classifier.checkpoint as checkpoint
+    import classifier.training.checkpoint as checkpoint
 
     real_save = checkpoint.save_checkpoint
 
@@ -211,7 +211,7 @@ class _ConstantTeacher:
 
 
 def test_distillation_pulls_the_student_towards_its_teacher(tiny_encoder, toy_jsonl, tmp_path):
-    from classifier.corpus import load_jsonl
+    from classifier.data.corpus import load_jsonl
     from classifier.labels import LABEL_IDS
 
     texts = load_jsonl(toy_jsonl)["text"]
@@ -228,7 +228,7 @@ def test_distillation_pulls_the_student_towards_its_teacher(tiny_encoder, toy_js
 
 
 def test_soft_labels_are_the_training_targets(tiny_encoder, toy_jsonl, tmp_path):
-    from classifier.corpus import load_jsonl
+    from classifier.data.corpus import load_jsonl
 
     data = load_jsonl(toy_jsonl)
     zeros = data.add_column("targets", [[0.0] * 11] * len(data))
@@ -248,8 +248,8 @@ def test_soft_labels_are_the_training_targets(tiny_encoder, toy_jsonl, tmp_path)
 
 
 def test_soft_labels_config_builds_vote_shares_for_opp115_only(opp115_dir, toy_jsonl, tmp_path):
-    from classifier.corpus import load_opp115, multi_hot, vote_shares
-    from classifier.training import build_dataset
+    from classifier.data.corpus import load_opp115, multi_hot, vote_shares
+    from classifier.training.loop import build_dataset
 
     with pytest.raises(ValueError, match="soft_labels needs OPP-115"):
         build_dataset(TrainConfig(jsonl=[str(toy_jsonl)], soft_labels=True))
@@ -264,8 +264,8 @@ def test_soft_labels_config_builds_vote_shares_for_opp115_only(opp115_dir, toy_j
 
 
 def test_cross_validation_hands_soft_targets_to_the_trainers(toy_jsonl):
-    from classifier.corpus import load_jsonl, multi_hot
-    from classifier.crossval import cross_validate, tfidf_trainer
+    from classifier.data.corpus import load_jsonl, multi_hot
+    from classifier.evaluation.crossval import cross_validate, tfidf_trainer
 
     data = load_jsonl(toy_jsonl)
     data = data.add_column("targets", (multi_hot(data) * 0.5).tolist())
@@ -284,7 +284,7 @@ def test_cross_validation_hands_soft_targets_to_the_trainers(toy_jsonl):
 def test_cli_soft_labels_without_opp115_is_one_clear_error(tiny_encoder, toy_jsonl, tmp_path):
     from typer.testing import CliRunner
 
-    from classifier.cli import app
+    from classifier.cli.app import app
 
     result = CliRunner().invoke(app, ["train", "--jsonl", str(toy_jsonl), "--encoder", str(tiny_encoder),
                                       "-o", str(tmp_path / "run"), "--soft-labels"])
@@ -324,7 +324,7 @@ def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder
                                                                     tmp_path):
     from typer.testing import CliRunner
 
-    from classifier.cli import app
+    from classifier.cli.app import app
 
     student = tmp_path / "student.json"
     student.write_text(json.dumps({"encoder": str(tiny_encoder), "epochs": 1, "batch_size": 8, "max_length": 32,
@@ -376,8 +376,8 @@ def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_training_environment_records_what_auto_precision_resolves_to(monkeypatch, fast):
-    import classifier.model as model_module
-    from classifier.training import training_environment
+    import classifier.models.transformer as model_module
+    from classifier.training.loop import training_environment
 
     monkeypatch.setattr(model_module, "_bf16_is_fast", lambda device: fast)
     environment = training_environment(TrainConfig(device="cpu", precision="auto"))
@@ -419,7 +419,7 @@ def test_attention_dropout_on_an_encoder_without_it_is_one_clear_error(tiny_enco
 def test_crossval_keeps_each_folds_teacher_and_loads_it_for_the_next_student(tiny_encoder, toy_jsonl, tmp_path):
     from typer.testing import CliRunner
 
-    from classifier.cli import app
+    from classifier.cli.app import app
 
     configs = {}
     for name, extra in (("student", {}), ("student-w25", {"distill_weight": 0.25}), ("teacher", {"seed": 7}),
@@ -448,7 +448,7 @@ def test_crossval_keeps_each_folds_teacher_and_loads_it_for_the_next_student(tin
     second, second_models = crossval("student-w25", "teacher", "cv2")
     assert second.stderr.count("teacher: loaded from") == 4 and "saved to" not in second.stderr
     assert second_models["teacher"]["micro_f1"]["folds"] == first_models["teacher"]["micro_f1"]["folds"]
-    from classifier.crossval import load_oof
+    from classifier.evaluation.crossval import load_oof
 
     first_probs, second_probs = (load_oof(tmp_path / out)["teacher"]["probs"] for out in ("cv1", "cv2"))
     np.testing.assert_array_equal(first_probs, second_probs)

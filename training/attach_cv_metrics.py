@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from classifier.crossval import read_cv_record
+from classifier.evaluation.crossval import read_cv_record
 from classifier.files import atomic_write
-from classifier.modelcard import cv_reference, render_card
+from classifier.training.modelcard import cv_reference, render_card
 
 
 def main() -> None:

@@ -19,12 +19,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from classifier.baseline import TfidfBaseline
-from classifier.corpus import label_names, multi_hot
-from classifier.metrics import tune_thresholds
-from classifier.model import PolicyClassifier
-from classifier.modelcard import render_card
-from classifier.training import TrainConfig, evaluate_probs, split_for_training
+from classifier.data.corpus import label_names, multi_hot
+from classifier.evaluation.metrics import tune_thresholds
+from classifier.models.tfidf import TfidfBaseline
+from classifier.models.transformer import PolicyClassifier
+from classifier.training.loop import TrainConfig, evaluate_probs, split_for_training
+from classifier.training.modelcard import render_card
 
 
 def main() -> None:

@@ -24,13 +24,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from classifier.corpus import kfold_by_policy, multi_hot, split_by_policy
-from classifier.crossval import distillation_trainers, tfidf_trainer
-from classifier.ensemble import AveragedModel
-from classifier.evaluation import evaluate
-from classifier.metrics import tune_thresholds
-from classifier.seed_corpus import policy_ids
-from classifier.training import TrainConfig, build_dataset, train
+from classifier.data.corpus import kfold_by_policy, multi_hot, split_by_policy
+from classifier.data.seed_corpus import policy_ids
+from classifier.evaluation.crossval import distillation_trainers, tfidf_trainer
+from classifier.evaluation.evaluate import evaluate
+from classifier.evaluation.metrics import tune_thresholds
+from classifier.models.ensemble import AveragedModel
+from classifier.training.loop import TrainConfig, build_dataset, train
 
 
 def main() -> None:

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from classifier.corpus import label_names, multi_hot
-from classifier.crossval import cross_validate, oof_thresholds, save_oof, tfidf_trainer
+from classifier.data.corpus import label_names, multi_hot
+from classifier.data.seed_corpus import policy_ids
+from classifier.evaluation.crossval import cross_validate, oof_thresholds, save_oof, tfidf_trainer
+from classifier.evaluation.metrics import multilabel_report, tune_thresholds
 from classifier.labels import LABEL_IDS, OPP115_IDS
-from classifier.metrics import multilabel_report, tune_thresholds
-from classifier.seed_corpus import policy_ids
-from classifier.training import TrainConfig, build_dataset, resolve_encoder
+from classifier.training.loop import TrainConfig, build_dataset, resolve_encoder
 
 _C_GRID = (0.03, 0.1, 0.3, 1.0)
 
@@ -38,7 +38,7 @@ def embed(encoder_dir: Path, texts: list[str], *, max_length: int = 256, batch_s
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from classifier.model import encode_texts, pad_batch, quiet_transformers
+    from classifier.models.transformer import encode_texts, pad_batch, quiet_transformers
 
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
@@ -84,7 +84,7 @@ class ProbeModel:
 
 
 def probe_trainer(labels: list[str], cache: dict[str, np.ndarray]):
-    """A :func:`classifier.crossval.cross_validate` trainer: C and thresholds picked on the fold's validation."""
+    """A :func:`classifier.evaluation.crossval.cross_validate` trainer: C and thresholds picked on the fold's validation."""
     from sklearn.linear_model import LogisticRegression
 
     def fit(train, validation) -> ProbeModel:

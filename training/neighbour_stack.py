@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from classifier.corpus import label_names, multi_hot
-from classifier.crossval import read_oof_entry
-from classifier.metrics import tune_thresholds
-from classifier.seed_corpus import policy_ids
-from classifier.training import build_dataset, evaluate_probs
+from classifier.data.corpus import label_names, multi_hot
+from classifier.data.seed_corpus import policy_ids
+from classifier.evaluation.crossval import read_oof_entry
+from classifier.evaluation.metrics import tune_thresholds
+from classifier.training.loop import build_dataset, evaluate_probs
 
 
 def context_features(probs: np.ndarray, policies: np.ndarray, column: int, context: str) -> np.ndarray:

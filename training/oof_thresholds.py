@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.corpus import label_names, multi_hot
-from classifier.crossval import oof_thresholds, read_oof_entry
+from classifier.data.corpus import label_names, multi_hot
+from classifier.data.seed_corpus import policy_ids
+from classifier.evaluation.crossval import oof_thresholds, read_oof_entry
 from classifier.files import atomic_write
-from classifier.seed_corpus import policy_ids
-from classifier.training import build_dataset, evaluate_probs
+from classifier.training.loop import build_dataset, evaluate_probs
 
 
 def main() -> None:

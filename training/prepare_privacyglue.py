@@ -19,7 +19,7 @@ import json
 import random
 from pathlib import Path
 
-from classifier.corpus import label_names, load_opp115
+from classifier.data.corpus import label_names, load_opp115
 
 
 def main() -> None:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from classifier.corpus import label_names, multi_hot
-from classifier.crossval import read_oof_entry
+from classifier.data.corpus import label_names, multi_hot
+from classifier.data.seed_corpus import policy_ids
+from classifier.evaluation.crossval import read_oof_entry
+from classifier.evaluation.metrics import tune_thresholds
 from classifier.labels import OPP115_IDS
-from classifier.metrics import tune_thresholds
-from classifier.seed_corpus import policy_ids
-from classifier.training import build_dataset, evaluate_probs
+from classifier.training.loop import build_dataset, evaluate_probs
 
 GRID = np.arange(0.05, 0.951, 0.025)  # tune_thresholds' default grid
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from classifier.training import TrainConfig, train, train_baseline
+from classifier.training.loop import TrainConfig, train, train_baseline
 
 
 def main() -> None:

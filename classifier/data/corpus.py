@@ -1,7 +1,7 @@
 """Corpus loaders: OPP-115 in its original layout and labelled JSONL, as ``datasets.Dataset``.
 
 Every loader returns rows with at least ``policy`` (str), ``text`` (str, normalised with
-:func:`classifier.text.normalize_text`) and ``labels`` (a sequence of ``ClassLabel`` indices; the label names are in
+:func:`normalize_text`) and ``labels`` (a sequence of ``ClassLabel`` indices; the label names are in
 ``dataset.features["labels"].feature.names``). Splits are always by policy, never by paragraph.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.labels import LABEL_IDS, OPP115_CATEGORY_TO_ID
-from classifier.text import html_to_text, normalize_text
+from classifier.text.reading import html_to_text, normalize_text
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -53,7 +53,7 @@ def default_opp115_dir() -> Path:
     env = os.environ.get("OPP115_DIR")
     if env:
         return Path(env)
-    candidates = [Path.cwd() / ".." / "shared" / "opp115", Path(__file__).resolve().parents[2] / "shared" / "opp115"]
+    candidates = [Path.cwd() / ".." / "shared" / "opp115", Path(__file__).resolve().parents[3] / "shared" / "opp115"]
     for candidate in candidates:
         if (candidate / "sanitized_policies").is_dir():
             return candidate.resolve()
@@ -221,7 +221,7 @@ def load_opp115(
 
 def _split_heading(markdown: str) -> tuple[str, list[str]]:
     """Split an OPP-115 segment into its text without headings and the heading path of its first paragraph."""
-    from classifier.segment import segment_text
+    from classifier.text.segment import segment_text
 
     paragraphs = segment_text(markdown)
     own = next((list(p.section) for p in paragraphs if p.section), [])

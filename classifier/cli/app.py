@@ -74,8 +74,8 @@ def segment(
     fmt: Annotated[SegmentFormat, typer.Option("--format", "-f", help="Output format.")] = SegmentFormat.text,
 ) -> None:
     """Split a policy into paragraphs and print them (with section and offsets)."""
-    from classifier.segment import segment_policy
-    from classifier.text import DEFAULT_MAX_BYTES, PolicyInputError, read_limited, read_policy
+    from classifier.text.reading import DEFAULT_MAX_BYTES, PolicyInputError, read_limited, read_policy
+    from classifier.text.segment import segment_policy
 
     try:
         policy = read_policy(read_limited(sys.stdin.buffer, DEFAULT_MAX_BYTES) if file == "-" else Path(file))
@@ -83,7 +83,7 @@ def segment(
     except PolicyInputError as exc:
         fail(f"{shown(file)}: {exc}")
     except Exception as exc:  # a pathological page: one line, not a traceback
-        from classifier.batch import error_line
+        from classifier.predict.batch import error_line
 
         fail(f"{shown(file)}: cannot read or segment ({error_line(exc)})")
     for paragraph in paragraphs:
@@ -111,8 +111,8 @@ class InferencePrecision(str, Enum):
 
 
 def _load_model(model: Path | None, device: str | None, precision: str = "auto", streams: int | None = None):
-    from classifier.baseline import TfidfBaseline
-    from classifier.model import ModelLoadError, PolicyClassifier
+    from classifier.models.tfidf import TfidfBaseline
+    from classifier.models.transformer import ModelLoadError, PolicyClassifier
 
     try:
         if model is not None and TfidfBaseline.is_baseline_dir(model):
@@ -151,7 +151,7 @@ def classify(
     = 1024,
 ) -> None:
     """Classify every paragraph of one or many policies (JSONL rows by default)."""
-    from classifier.batch import DEFAULT_GLOBS, OutputFormat, discover_inputs
+    from classifier.predict.batch import DEFAULT_GLOBS, OutputFormat, discover_inputs
 
     if output is not None and str(output) == "-":
         output = None  # -o - is stdout, as for input
@@ -188,7 +188,7 @@ def classify(
 @contextlib.contextmanager
 def _claimed_output(output: Path | None, inputs: list[str]) -> Iterator[None]:
     """Check the output against the inputs, create its folder and hold its lock; exit 2 with one line if not."""
-    from classifier.batch import BatchError, check_output_path, output_lock
+    from classifier.predict.batch import BatchError, check_output_path, output_lock
 
     if output is None:
         yield
@@ -206,7 +206,7 @@ def _claimed_output(output: Path | None, inputs: list[str]) -> Iterator[None]:
 
 
 def _run_classify(inputs: list[str], output: Path | None, settings: dict[str, Any], load: Any) -> Any:
-    from classifier.batch import BatchError, run_batch
+    from classifier.predict.batch import BatchError, run_batch
 
     classifier = load()
 
@@ -280,10 +280,10 @@ def evaluate(
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
 ) -> None:
     """Evaluate one or more models on one or more labelled datasets, side by side, with bootstrap intervals."""
-    from classifier.corpus import CorpusError
-    from classifier.evaluation import comparison, load_eval_data, load_model, save_metrics
-    from classifier.evaluation import evaluate as run_evaluation
-    from classifier.model import ModelLoadError
+    from classifier.data.corpus import CorpusError
+    from classifier.evaluation.evaluate import comparison, load_eval_data, load_model, save_metrics
+    from classifier.evaluation.evaluate import evaluate as run_evaluation
+    from classifier.models.transformer import ModelLoadError
 
     try:
         datasets = [load_eval_data(path) for path in data]
@@ -311,14 +311,14 @@ def evaluate(
         comparisons += [comparison(per_data[0], other, n_boot=n_boot) for other in per_data[1:]]
         results += per_data
     if out is not None:
-        from classifier.report import write_evaluation
+        from classifier.evaluation.report import write_evaluation
 
         write_evaluation(out, results, comparisons, plots=plots)
         typer.echo(f"wrote {out}/report.md", err=True)
     if json_file is not None:
         save_metrics(json_file, results, comparisons)
     if out is None and json_file is None:
-        from classifier.report import render_report
+        from classifier.evaluation.report import render_report
 
         typer.echo(render_report({"results": [r.metrics for r in results], "comparisons": comparisons}))
 
@@ -353,8 +353,8 @@ def crossval(
     """
     from dataclasses import replace
 
-    from classifier.crossval import FoldMismatch, cross_validate, tfidf_trainer, transformer_trainer
-    from classifier.training import TrainConfig, build_dataset, learning_settings, training_environment
+    from classifier.evaluation.crossval import FoldMismatch, cross_validate, tfidf_trainer, transformer_trainer
+    from classifier.training.loop import TrainConfig, build_dataset, learning_settings, training_environment
 
     types = model_type or [ModelType.tfidf]
     base = TrainConfig.from_json(config) if config else TrainConfig()
@@ -365,7 +365,7 @@ def crossval(
         dataset = build_dataset(settings)
     except ValueError as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
-    from classifier.seed_corpus import policy_ids
+    from classifier.data.seed_corpus import policy_ids
 
     seed_policies = policy_ids(settings.seed_corpus)
     groups = {policy: "seed" for policy in seed_policies}
@@ -384,7 +384,7 @@ def crossval(
     trainers: dict[str, Any] = {}
     if ModelType.transformer in types:
         if teacher_config:
-            from classifier.crossval import distillation_trainers
+            from classifier.evaluation.crossval import distillation_trainers
 
             try:
                 # the folds supply the data: the teacher's file needs only its encoder and hyperparameters
@@ -428,7 +428,7 @@ def crossval(
 
 
 def _load_oof(out: Path) -> dict:
-    from classifier.crossval import load_oof
+    from classifier.evaluation.crossval import load_oof
 
     try:
         return load_oof(out)
@@ -440,10 +440,10 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
                     environment: dict | None) -> None:
     import json as json_module
 
-    from classifier.crossval import oof_result, save_oof, subset_fold_summaries, summarize_folds
-    from classifier.evaluation import comparison
+    from classifier.evaluation.crossval import oof_result, save_oof, subset_fold_summaries, summarize_folds
+    from classifier.evaluation.evaluate import comparison
+    from classifier.evaluation.report import write_evaluation
     from classifier.files import atomic_write
-    from classifier.report import write_evaluation
 
     out.mkdir(parents=True, exist_ok=True)
     summary = {name: summarize_folds(entry["folds"]) | {"fold_details": entry["folds"]}
@@ -500,7 +500,7 @@ def data_validate(
     directory: Annotated[Path | None, typer.Argument(help="Corpus directory (default: data/seed_corpus).")] = None,
 ) -> None:
     """Check an annotated corpus: offsets, label ids, labels present, and alignment with today's segmenter."""
-    from classifier.seed_corpus import validate_corpus
+    from classifier.data.seed_corpus import validate_corpus
 
     report = validate_corpus(directory)
     for problem in report.problems:
@@ -527,8 +527,8 @@ def data_agreement(
     consensus of the other annotators; with --cv, the model's out-of-fold predictions (thresholds tuned on the other
     folds) face the same references. --per-label adds a table of F1 per category.
     """
-    from classifier.agreement import annotator_f1
-    from classifier.corpus import CorpusError, load_opp115
+    from classifier.data.agreement import annotator_f1
+    from classifier.data.corpus import CorpusError, load_opp115
     from classifier.labels import OPP115_IDS
 
     try:
@@ -537,9 +537,9 @@ def data_agreement(
         fail(str(exc).splitlines()[0], EXIT_INPUT)
     predictions = None
     if cv is not None:
-        from classifier.corpus import multi_hot
-        from classifier.crossval import cv_settings, oof_entry, oof_thresholds
-        from classifier.training import build_dataset
+        from classifier.data.corpus import multi_hot
+        from classifier.evaluation.crossval import cv_settings, oof_entry, oof_thresholds
+        from classifier.training.loop import build_dataset
 
         try:
             chosen = oof_entry(_load_oof(cv), entry)
@@ -626,8 +626,8 @@ def train(
     """Fine-tune a classifier (or fit the TF-IDF baseline); writes model, logs and metrics to the run directory."""
     from dataclasses import replace
 
-    from classifier.training import TrainConfig
-    from classifier.training import train as run_training
+    from classifier.training.loop import TrainConfig
+    from classifier.training.loop import train as run_training
 
     base = TrainConfig.from_json(config) if config else TrainConfig()
     overrides: dict[str, Any] = {
@@ -646,7 +646,7 @@ def train(
     try:
         settings.validate()
         if model_type is ModelType.tfidf:
-            from classifier.training import train_baseline
+            from classifier.training.loop import train_baseline
 
             if settings.soft_labels:
                 raise ValueError("--soft-labels trains the transformer only; the TF-IDF baseline takes 0/1 labels")

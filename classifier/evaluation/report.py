@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from classifier.evaluation import EvalResult, save_metrics
+from classifier.evaluation.evaluate import EvalResult, save_metrics
 from classifier.files import atomic_write
 
 __all__ = ["load_evaluation", "render_report", "write_evaluation"]

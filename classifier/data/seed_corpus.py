@@ -6,8 +6,8 @@ per paragraph::
     {"policy": "000_a4b63d12a38884ef.txt", "index": 0, "start": 0, "end": 412, "section": ["Privacy Policy"],
      "text": "...", "labels": ["first_party_collection"], "note": "optional"}
 
-``start``/``end`` are offsets into ``policies/<policy>`` as read by :func:`classifier.text.read_policy`, and the rows
-must be exactly the paragraphs :func:`classifier.segment.segment_policy` gives today: :func:`validate_corpus`
+``start``/``end`` are offsets into ``policies/<policy>`` as read by :func:`read_policy`, and the rows
+must be exactly the paragraphs :func:`~classifier.segment.segment_policy` gives today: :func:`validate_corpus`
 detects a segmenter change that would leave the annotations stale.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.corpus import iter_jsonl
+from classifier.data.corpus import iter_jsonl
 from classifier.labels import LABEL_IDS
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ __all__ = [
     "validate_seed_corpus",
 ]
 
-DEFAULT_SEED_CORPUS_DIR = Path(__file__).resolve().parents[1] / "data" / "seed_corpus"
+DEFAULT_SEED_CORPUS_DIR = Path(__file__).resolve().parents[2] / "data" / "seed_corpus"
 
 
 @dataclass
@@ -81,8 +81,8 @@ def read_corpus_rows(directory: str | os.PathLike[str] | None = None) -> list[di
 
 def paragraph_rows(policy_path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Segment one policy file into unlabelled corpus rows (the starting point for annotating a new policy)."""
-    from classifier.segment import segment_policy
-    from classifier.text import read_policy
+    from classifier.text.reading import read_policy
+    from classifier.text.segment import segment_policy
 
     path = Path(policy_path)
     paragraphs = segment_policy(read_policy(path))
@@ -96,8 +96,8 @@ def validate_corpus(directory: str | os.PathLike[str] | None = None) -> Validati
     Returns:
         A :class:`ValidationReport`; ``report.ok`` is True when nothing is wrong.
     """
-    from classifier.segment import segment_policy
-    from classifier.text import PolicyInputError, read_policy
+    from classifier.text.reading import PolicyInputError, read_policy
+    from classifier.text.segment import segment_policy
 
     root = Path(directory) if directory is not None else DEFAULT_SEED_CORPUS_DIR
     report = ValidationReport()
@@ -171,7 +171,7 @@ def load_seed_corpus(directory: str | os.PathLike[str] | None = None) -> Dataset
     """
     from datasets import ClassLabel, Dataset, Features, List, Value
 
-    from classifier.text import normalize_text
+    from classifier.text.reading import normalize_text
 
     rows = read_corpus_rows(directory)
     index = {label: i for i, label in enumerate(LABEL_IDS)}

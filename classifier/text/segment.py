@@ -19,7 +19,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from classifier.text import PolicyText, read_policy
+from classifier.text.reading import PolicyText, read_policy
 
 __all__ = ["DEFAULT_MAX_PARAGRAPH_CHARS", "Paragraph", "segment_policy", "segment_text"]
 
@@ -325,11 +325,11 @@ def segment_policy(
 
     Args:
         source: policy text, raw bytes, a path (plain text, Markdown or HTML; encodings detected), or a
-            :class:`~classifier.text.PolicyText` already read.
+            :class:`~classifier.text.reading.PolicyText` already read.
         max_chars: longest paragraph kept whole.
 
     Returns:
-        The paragraphs. Offsets refer to :func:`~classifier.text.read_policy`'s ``text``: the decoded input for
+        The paragraphs. Offsets refer to :func:`~classifier.text.reading.read_policy`'s ``text``: the decoded input for
         plain text and Markdown, the extracted text for HTML.
 
     Raises:

@@ -13,7 +13,7 @@ def cv_reference(name: str, run: str, record: dict[str, Any], entry: str, agains
 
     Args:
         name: what the card calls it (``"MPNet-base, 3 epochs"``); run: where it came from (a directory, as given).
-        record, entry: the other run (:func:`classifier.crossval.read_cv_record`) and which of its models.
+        record, entry: the other run (:func:`classifier.evaluation.crossval.read_cv_record`) and which of its models.
         against, against_entry: the model's own cross-validation record and entry, whose folds it must share.
 
     Returns:
@@ -23,7 +23,7 @@ def cv_reference(name: str, run: str, record: dict[str, Any], entry: str, agains
     Raises:
         ValueError: no such entry, or the runs' folds differ, so their figures are not comparable.
     """
-    from classifier.crossval import compare_folds
+    from classifier.evaluation.crossval import compare_folds
 
     if entry not in record["models"]:
         raise ValueError(f"{run}: no model {entry!r} (has {', '.join(record['models'])})")
@@ -92,7 +92,7 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
     if train_config.get("section_context"):
         ensemble_text += (
             "\n- Input: each paragraph is read with its innermost section heading in front (`\"<heading>. "
-            "<paragraph>\"`, `classifier.context.with_section`); `PolicyClassifier.classify_document` does this "
+            "<paragraph>\"`, `classifier.models.context.with_section`); `PolicyClassifier.classify_document` does this "
             "itself, and `predict(texts, sections=...)` when given the headings. Plain `transformers` users should "
             "build the same text."
         )

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from classifier.context import model_inputs
 from classifier.files import umask_mode
 from classifier.labels import Scheme
-from classifier.model import DEFAULT_BATCH_SIZE, ModelLoadError, Prediction
-from classifier.text import normalize_text
+from classifier.models.context import model_inputs
+from classifier.models.transformer import DEFAULT_BATCH_SIZE, ModelLoadError, Prediction
+from classifier.text.reading import normalize_text
 
 __all__ = ["TfidfBaseline"]
 
@@ -145,7 +145,7 @@ class TfidfBaseline:
     """One-vs-rest logistic regression on word and character n-gram TF-IDF, with per-label thresholds.
 
     It offers the same ``predict``/``predict_proba``/``save_pretrained``/``from_pretrained`` surface as
-    :class:`~classifier.model.PolicyClassifier`, so the evaluation harness and the CLI treat both alike.
+    :class:`~classifier.models.transformer.PolicyClassifier`, so the evaluation harness and the CLI treat both alike.
     """
 
     kind = "tfidf"
@@ -255,7 +255,7 @@ class TfidfBaseline:
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024,
                       sections: Iterable[Sequence[str]] | None = None) -> np.ndarray:
         """Return an ``(n, k)`` probability matrix (``sections`` as in :meth:`PolicyClassifier.predict_proba`)."""
-        from classifier.model import check_batch_size
+        from classifier.models.transformer import check_batch_size
 
         check_batch_size(batch_size)
         texts = model_inputs(texts, sections, self.section_context)
@@ -266,8 +266,8 @@ class TfidfBaseline:
     def predict(self, texts: Iterable[str], *, batch_size: int = 1024, scheme: Scheme | str = Scheme.opp115,
                 threshold: float | None = None, sections: Iterable[Sequence[str]] | None = None) -> list[Prediction]:
         """Labels and scores per text, like :meth:`PolicyClassifier.predict`."""
-        from classifier.model import PolicyClassifier, check_threshold
-        from classifier.modelconfig import check_scheme
+        from classifier.models.config import check_scheme
+        from classifier.models.transformer import PolicyClassifier, check_threshold
 
         check_threshold(threshold)
         view = check_scheme(self.labels, scheme)
@@ -276,8 +276,8 @@ class TfidfBaseline:
 
     def classify_document(self, source: Any, *, scheme: Scheme | str = Scheme.opp115,
                           batch_size: int = DEFAULT_BATCH_SIZE, threshold: float | None = None) -> Any:
-        """Segment and classify a whole policy (see :func:`classifier.document.classify_document`)."""
-        from classifier.document import classify_document
+        """Segment and classify a whole policy (see :func:`classifier.predict.document.classify_document`)."""
+        from classifier.predict.document import classify_document
 
         return classify_document(self, source, scheme=scheme, batch_size=batch_size, threshold=threshold)  # type: ignore[arg-type]
 
@@ -317,7 +317,7 @@ class TfidfBaseline:
         """
         from safetensors.numpy import load_file
 
-        from classifier.modelconfig import ModelConfigError, check_labels, check_thresholds
+        from classifier.models.config import ModelConfigError, check_labels, check_thresholds
 
         directory = Path(path)
         try:

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from classifier.labels import Scheme, label_ids
-from classifier.model import DEFAULT_BATCH_SIZE
+from classifier.models.transformer import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from classifier.model import PolicyClassifier
-    from classifier.segment import Paragraph
+    from classifier.models.transformer import PolicyClassifier
+    from classifier.text.segment import Paragraph
 
 # Paragraphs sent to the model at once: bounds the memory a huge policy takes; larger than the batch CLI's groups
 # (1,024), so that those go in one call as before.
@@ -88,8 +88,8 @@ def classify_document(
     Raises:
         PolicyInputError: the policy cannot be read.
     """
-    from classifier.segment import segment_policy
-    from classifier.text import PolicyText, read_policy
+    from classifier.text.reading import PolicyText, read_policy
+    from classifier.text.segment import segment_policy
 
     policy = source if isinstance(source, PolicyText) else read_policy(source)
     return classify_segmented(classifier, [(policy.source, segment_policy(policy))], scheme=scheme,

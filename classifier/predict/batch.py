@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from classifier.files import atomic_write
 from classifier.labels import Scheme, label_ids
-from classifier.model import DEFAULT_BATCH_SIZE
+from classifier.models.transformer import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
-    from classifier.document import ClassifiedDocument
-    from classifier.model import PolicyClassifier
-    from classifier.segment import Paragraph
+    from classifier.models.transformer import PolicyClassifier
+    from classifier.predict.document import ClassifiedDocument
+    from classifier.text.segment import Paragraph
 
 __all__ = [
     "DEFAULT_GLOBS",
@@ -328,8 +328,8 @@ def run_batch(
             resume; nothing was written then.
         ValueError: a non-positive size or a threshold outside [0, 1].
     """
-    from classifier.model import check_batch_size, check_threshold
-    from classifier.text import DEFAULT_MAX_BYTES
+    from classifier.models.transformer import check_batch_size, check_threshold
+    from classifier.text.reading import DEFAULT_MAX_BYTES
 
     for name, value in (("batch_size", batch_size), ("group_paragraphs", group_paragraphs),
                         ("max_paragraphs", max_paragraphs), ("max_bytes", max_bytes or 1)):
@@ -460,8 +460,8 @@ class _BatchRun:
 
     def _segmented(self, source: str) -> list[Paragraph] | None:
         """A policy's paragraphs, or ``None`` after naming its failure (any error reading or segmenting it)."""
-        from classifier.segment import segment_policy
-        from classifier.text import PolicyInputError, read_limited, read_policy
+        from classifier.text.reading import PolicyInputError, read_limited, read_policy
+        from classifier.text.segment import segment_policy
 
         try:
             if source == STDIN:
@@ -485,7 +485,7 @@ class _BatchRun:
 
     def _label(self, group: list[tuple[str, list[Paragraph]]], sink: _Sink) -> None:
         """Label a group in one call and write it; if the call fails, label its policies one by one."""
-        from classifier.document import classify_segmented
+        from classifier.predict.document import classify_segmented
 
         def label(members: list[tuple[str, list[Paragraph]]]) -> list[ClassifiedDocument]:
             return classify_segmented(self.classifier, members, scheme=self.scheme, batch_size=self.batch_size,

@@ -2,7 +2,7 @@
 
 ``train(config)`` builds the data named by a :class:`TrainConfig`, fine-tunes the encoder with a sigmoid multi-label
 head, stops early on validation macro-F1, tunes per-label thresholds on validation data and returns a
-:class:`~classifier.model.PolicyClassifier` with the metrics. Same config and seed give the same model on CPU.
+:class:`PolicyClassifier` with the metrics. Same config and seed give the same model on CPU.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.corpus import (
+from classifier.data.corpus import (
     infer_label_names,
     label_names,
     load_jsonl,
@@ -26,14 +26,14 @@ from classifier.corpus import (
     split_by_policy,
     vote_shares,
 )
+from classifier.evaluation.metrics import multilabel_report, tune_thresholds
 from classifier.labels import LABEL_IDS, OPP115_IDS
-from classifier.metrics import multilabel_report, tune_thresholds
-from classifier.modelconfig import refuse_remote_code
+from classifier.models.config import refuse_remote_code
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
-    from classifier.model import PolicyClassifier
+    from classifier.models.transformer import PolicyClassifier
 
 __all__ = ["TrainConfig", "build_dataset", "learning_settings", "resolve_encoder", "split_for_training", "train",
            "train_baseline"]
@@ -57,13 +57,13 @@ class TrainConfig:
         thresholds: per-label thresholds to ship when ``validation_fraction`` is 0 (train on everything for a
             fixed number of epochs; take thresholds from cross-validation).
         section_context: the model reads each paragraph with its innermost section heading in front
-            (:func:`classifier.context.with_section`); OPP-115 and seed-corpus rows get their headings, JSONL rows
+            (:func:`with_section`); OPP-115 and seed-corpus rows get their headings, JSONL rows
             are used as they are. Saved with the model, so inference does the same.
         teacher: a saved model directory (typically a base-size encoder fine-tuned on the same training data)
             whose probabilities on the training paragraphs are blended into the targets: knowledge distillation.
         distill_weight: the teacher's share of each target, ``(1 - w) * label + w * teacher probability``.
         soft_labels: OPP-115 rows train towards the share of the policy's annotators who gave each label
-            (:func:`classifier.corpus.vote_shares`, e.g. 2/3) instead of the 0/1 majority label; rows of other
+            (:func:`~classifier.data.corpus.vote_shares`, e.g. 2/3) instead of the 0/1 majority label; rows of other
             sources keep their 0/1 labels. Evaluation and thresholds still use the majority labels. With the
             positive weight ``pw`` the loss is lowest at ``pw*t / (pw*t + 1 - t)``: order-preserving, so thresholds
             tuned afterwards absorb the shift. The transformer only; the TF-IDF baseline ignores it.
@@ -169,7 +169,7 @@ def build_dataset(config: TrainConfig) -> Dataset:
     """
     from datasets import concatenate_datasets
 
-    from classifier.seed_corpus import load_seed_corpus
+    from classifier.data.seed_corpus import load_seed_corpus
 
     if config.soft_labels and not config.opp115:
         raise ValueError("soft_labels needs OPP-115 data: the only source annotated by several people")
@@ -181,7 +181,7 @@ def build_dataset(config: TrainConfig) -> Dataset:
 
     def rows(data: Dataset) -> Dataset:
         if config.section_context:
-            from classifier.context import with_section
+            from classifier.models.context import with_section
 
             data = data.map(lambda row: {"text": with_section(row.get("body") or row["text"], row["section"])})
         if config.soft_labels:
@@ -252,7 +252,7 @@ def training_environment(config: TrainConfig | None = None) -> dict[str, Any]:
     the next (bf16 autocast only on a GPU or a CPU with bf16 matrix hardware), so each run and cross-validation
     records what it used. Raises ``ValueError`` when the config asks for a GPU that is not there.
     """
-    from classifier.model import _bf16_is_fast, cpu_name, library_versions, resolve_device
+    from classifier.models.transformer import _bf16_is_fast, cpu_name, library_versions, resolve_device
 
     environment: dict[str, Any] = {"cpu": cpu_name(), "versions": library_versions()}
     if config is None:
@@ -333,7 +333,7 @@ def train(
         get_linear_schedule_with_warmup,
     )
 
-    from classifier.model import (
+    from classifier.models.transformer import (
         DEFAULT_BATCH_SIZE,
         PolicyClassifier,
         encode_texts,
@@ -385,7 +385,7 @@ def train(
     y_val = multi_hot(validation_data) if validation_data else None
     positives = y_train.sum(0)
     if teacher is None and config.teacher:
-        from classifier.evaluation import load_model
+        from classifier.evaluation.evaluate import load_model
 
         _, teacher = load_model(config.teacher)
     if config.soft_labels:
@@ -440,7 +440,7 @@ def train(
          f"{len(val_ids)} ({n_val_policies} policies); device={device}, bf16={use_bf16}")
     start_epoch = 1
     if resuming:
-        from classifier.checkpoint import load_checkpoint
+        from classifier.training.checkpoint import load_checkpoint
 
         state, best_state = load_checkpoint(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler,
                                             rng=rng)
@@ -493,7 +493,7 @@ def train(
                 bad_epochs += 1
         history.append(entry)
         if save:
-            from classifier.checkpoint import save_checkpoint
+            from classifier.training.checkpoint import save_checkpoint
 
             with (run_dir / "log.jsonl").open("a") as handle:
                 handle.write(json.dumps(entry) + "\n")
@@ -524,7 +524,7 @@ def train(
     if teacher is not None:
         metrics["distill_weight"] = config.distill_weight
     if save:
-        from classifier.modelcard import render_card
+        from classifier.training.modelcard import render_card
 
         classifier.save_pretrained(run_dir / "model", half=config.half, train_config=asdict(config),
                                    metrics=metrics, card=render_card(labels, asdict(config), metrics))
@@ -540,7 +540,7 @@ def train_baseline(config: TrainConfig, *, log: Any = None) -> tuple[Any, dict[s
 
     Saves it to ``<output_dir>/model`` and returns ``(baseline, metrics)``.
     """
-    from classifier.baseline import TfidfBaseline
+    from classifier.models.tfidf import TfidfBaseline
 
     config.validate()
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))

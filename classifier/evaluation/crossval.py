@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classifier.corpus import kfold_by_policy, label_names, multi_hot, split_by_policy
-from classifier.evaluation import EvalResult, evaluate
+from classifier.data.corpus import kfold_by_policy, label_names, multi_hot, split_by_policy
+from classifier.evaluation.evaluate import EvalResult, evaluate
+from classifier.evaluation.metrics import tune_thresholds
 from classifier.files import umask_mode
-from classifier.metrics import tune_thresholds
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
-    from classifier.training import TrainConfig
+    from classifier.training.loop import TrainConfig
 
 __all__ = [
     "FoldMismatch",
@@ -62,11 +62,11 @@ class FoldMismatch(ValueError):
 def tfidf_trainer(seed: int = 13, **options: Any) -> Trainer:
     """A trainer for :func:`cross_validate` that fits the TF-IDF baseline and tunes thresholds on validation.
 
-    ``options`` go to :meth:`classifier.baseline.TfidfBaseline.fit` (``c``, ``char_ngrams``); its defaults otherwise.
+    ``options`` go to :meth:`TfidfBaseline.fit` (``c``, ``char_ngrams``); its defaults otherwise.
     """
 
     def fit(train: Dataset, validation: Dataset) -> Any:
-        from classifier.baseline import TfidfBaseline
+        from classifier.models.tfidf import TfidfBaseline
 
         model = TfidfBaseline.fit(train["text"], multi_hot(train), label_names(train), seed=seed, **options)
         model.thresholds = tune_thresholds(multi_hot(validation), model.predict_proba(validation["text"]))
@@ -76,10 +76,10 @@ def tfidf_trainer(seed: int = 13, **options: Any) -> Trainer:
 
 
 def transformer_trainer(config: TrainConfig, log: Callable[[str], None] | None = None) -> Trainer:
-    """A trainer for :func:`cross_validate` that fine-tunes with :func:`classifier.training.train`."""
+    """A trainer for :func:`cross_validate` that fine-tunes with :func:`~classifier.training.loop.train`."""
 
     def fit(train: Dataset, validation: Dataset) -> Any:
-        from classifier.training import train as run
+        from classifier.training.loop import train as run
 
         model, _ = run(replace(config), train_data=train, validation_data=validation, save=False, log=log)
         return model
@@ -102,8 +102,8 @@ def distillation_trainers(student: TrainConfig, teacher: TrainConfig, log: Calla
     (another ``distill_weight``) can share it. A teacher is found only for the very same fold data and config, so
     one that has seen a fold's test policies is never taken for it.
     """
-    from classifier.training import train as run
-    from classifier.training import training_environment
+    from classifier.training.loop import train as run
+    from classifier.training.loop import training_environment
 
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
     trained: dict[tuple[str, ...], Any] = {}
@@ -120,7 +120,7 @@ def distillation_trainers(student: TrainConfig, teacher: TrainConfig, log: Calla
             digest = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode("utf-8")).hexdigest()
             saved = Path(teacher_dir) / f"teacher-{digest[:16]}"
             if (saved / "config.json").is_file():
-                from classifier.model import PolicyClassifier
+                from classifier.models.transformer import PolicyClassifier
 
                 # on the device and in the precision it was trained, validated and its thresholds tuned in
                 environment = training_environment(recipe)
@@ -161,7 +161,7 @@ def teacher_provenance(train: Dataset, validation: Dataset, config: TrainConfig)
     ``train_config.json``; equal provenance means the same teacher (training is deterministic for a fixed seed),
     so a saved one can stand in for training it again.
     """
-    from classifier.training import learning_settings, resolve_encoder, training_environment
+    from classifier.training.loop import learning_settings, resolve_encoder, training_environment
 
     encoder = resolve_encoder(config.encoder)
     files = {"config": hashlib.sha256((encoder / "config.json").read_bytes()).hexdigest(),
@@ -258,7 +258,7 @@ def cross_validate(
              f"test {len(test_part)} paragraphs ({len(set(test_part['policy']))} policies)")
         models = {name: trainer(split["train"], split["validation"]) for name, trainer in trainers.items()}
         if ensemble:
-            from classifier.ensemble import AveragedModel
+            from classifier.models.ensemble import AveragedModel
 
             averaged = AveragedModel([models[name] for name in ensemble])
             averaged.thresholds = tune_thresholds(multi_hot(split["validation"]),
@@ -418,7 +418,7 @@ def oof_entry(results: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
     """One model's out-of-fold predictions from :func:`load_oof`, or the equal-weight average of several (``"a+b"``).
 
     An average the run did not compute itself (say ``teacher+tfidf`` of a distillation run, whose ensemble is the
-    student's) is formed from its members' out-of-fold probabilities, as :class:`classifier.ensemble.AveragedModel`
+    student's) is formed from its members' out-of-fold probabilities, as :class:`AveragedModel`
     would have averaged them. It has no fold-validation thresholds (the folds' validation predictions are not
     kept), so its ``"thresholds"`` is ``None``: cut it with :func:`oof_thresholds`.
 
@@ -437,14 +437,14 @@ def oof_entry(results: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
 
 def cv_settings(directory: str | Path) -> TrainConfig:
     """The training config a ``crossval`` run in ``directory`` used (its ``cv.json``), to rebuild its data with
-    :func:`classifier.training.build_dataset` in the row order of its out-of-fold predictions.
+    :func:`~classifier.training.loop.build_dataset` in the row order of its out-of-fold predictions.
 
     Raises:
         OSError, KeyError, TypeError, ValueError: no readable ``cv.json``, or settings this version does not know.
     """
     import json
 
-    from classifier.training import TrainConfig
+    from classifier.training.loop import TrainConfig
 
     settings = json.loads((Path(directory) / "cv.json").read_text())["settings"]
     return TrainConfig(**{k: v for k, v in settings.items() if k not in ("k", "fold_seed")})

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classifier.corpus import label_names, multi_hot
+from classifier.data.corpus import label_names, multi_hot
+from classifier.evaluation.metrics import multilabel_report
 from classifier.files import atomic_write
 from classifier.labels import CARD_MAP, LABEL_IDS, OPP115_IDS, card_label_ids
-from classifier.metrics import multilabel_report
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -48,17 +48,17 @@ def load_eval_data(spec: str | os.PathLike[str]) -> tuple[str, Dataset]:
     Raises:
         ValueError: the path is none of these.
     """
-    from classifier.corpus import load_jsonl, load_opp115
+    from classifier.data.corpus import load_jsonl, load_opp115
 
     path = Path(spec)
     if (path / "sanitized_policies").is_dir():
         return path.name or str(path), load_opp115(path)
     if path.is_dir() and any(path.glob("*.jsonl")) and (path / "policies").is_dir():
-        from classifier.seed_corpus import load_seed_corpus
+        from classifier.data.seed_corpus import load_seed_corpus
 
         return path.name, load_seed_corpus(path)
     if path.is_file():
-        from classifier.corpus import infer_label_names
+        from classifier.data.corpus import infer_label_names
 
         names = infer_label_names(path)
         schema = set(LABEL_IDS)
@@ -72,8 +72,8 @@ def load_model(spec: str | None) -> tuple[str, Any]:
     Returns:
         ``(name, model)``; the model has ``labels``, ``thresholds`` and ``predict_proba``.
     """
-    from classifier.baseline import TfidfBaseline
-    from classifier.model import DEFAULT_MODEL_DIR, PolicyClassifier
+    from classifier.models.tfidf import TfidfBaseline
+    from classifier.models.transformer import DEFAULT_MODEL_DIR, PolicyClassifier
 
     if spec in (None, "default"):
         return DEFAULT_MODEL_DIR.name, PolicyClassifier.from_pretrained()

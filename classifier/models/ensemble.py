@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from classifier.model import DEFAULT_BATCH_SIZE
+from classifier.models.transformer import DEFAULT_BATCH_SIZE
 
 __all__ = ["AveragedModel"]
 

@@ -59,13 +59,13 @@ def annotator_f1(dataset: Any, predictions: Any = None, *,
     same test, which makes that pair of figures the fair comparison.
 
     Args:
-        dataset: :func:`classifier.corpus.load_opp115` rows loaded with ``with_votes=True``.
+        dataset: :func:`~classifier.data.corpus.load_opp115` rows loaded with ``with_votes=True``.
         predictions: optional ``(n_rows, n_labels)`` 0/1 model predictions for those rows (out-of-fold ones).
         average_over: labels macro-F1 averages over (default: all).
 
     Returns:
         ``{"annotators": {"vs_majority": report, "vs_others": report}, "model": {...} (with predictions),
-        "n_annotations": annotator x policy pairs}``, each report as :func:`classifier.metrics.multilabel_report`
+        "n_annotations": annotator x policy pairs}``, each report as :func:`multilabel_report`
         gives it, pooled over all (annotator, segment) pairs.
 
     Raises:
@@ -73,7 +73,7 @@ def annotator_f1(dataset: Any, predictions: Any = None, *,
     """
     import numpy as np
 
-    from classifier.metrics import multilabel_report
+    from classifier.evaluation.metrics import multilabel_report
 
     if "votes" not in dataset.column_names:
         raise ValueError("load OPP-115 with with_votes=True to compare annotators")

@@ -214,7 +214,7 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
 
     A ``str`` is taken as a path only when it names something that exists and has no line break; otherwise it is the
     policy text itself. HTML (by suffix or content) is converted to text with :func:`html_to_text`; a PDF (by
-    content) has its text layer extracted and its paragraphs rebuilt (``pdf`` extra, :mod:`classifier.pdf`).
+    content) has its text layer extracted and its paragraphs rebuilt (``pdf`` extra, :mod:`classifier.text.pdf`).
 
     Raises:
         TypeError: ``source`` is not a str, bytes or path (``None``, say).
@@ -238,7 +238,7 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
     if isinstance(source, bytes):
         if len(source) > max_bytes:
             raise PolicyInputError(f"input too large: {len(source):,} bytes (limit {max_bytes:,})")
-        from classifier.pdf import is_pdf
+        from classifier.text.pdf import is_pdf
 
         if is_pdf(source):
             text, pdf = _read_pdf(source), True
@@ -261,7 +261,7 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
 
 
 def _read_pdf(data: bytes) -> str:
-    from classifier.pdf import pdf_to_text
+    from classifier.text.pdf import pdf_to_text
 
     try:
         return pdf_to_text(data)

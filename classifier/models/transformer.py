@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.context import model_inputs
 from classifier.files import umask_mode
 from classifier.labels import Scheme, card_label_ids, card_scores, to_card
-from classifier.text import normalize_text
+from classifier.models.context import model_inputs
+from classifier.text.reading import normalize_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,7 +37,7 @@ __all__ = [
     "encode_texts",
 ]
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "policy-minilm"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "policy-minilm"
 # Measured on 2 CPU cores (benchmarks/throughput.py): 16 beats 64, whose length-sorted batches still pad more.
 DEFAULT_BATCH_SIZE = 16
 # Inference precisions PolicyClassifier accepts (see from_pretrained).
@@ -239,7 +239,7 @@ class PolicyClassifier:
         with self._lock:
             model, onnx = self._float_model, None
             if precision == "onnx-int8":
-                from classifier.onnx_backend import OnnxRunner
+                from classifier.models.onnx_backend import OnnxRunner
 
                 # One session shared by the streams; each run stays on its calling thread when streams split the
                 # cores.
@@ -286,7 +286,7 @@ class PolicyClassifier:
             ModelLoadError: the directory is missing, lacks a required file, holds corrupt weights, or its
                 ``config.json`` is invalid: not an object, an ``auto_map`` (code shipped with the model, never run),
                 an unknown architecture, a missing or unknown label, a threshold not in [0, 1], a ``max_length``
-                past the encoder's positions (see :mod:`classifier.modelconfig`).
+                past the encoder's positions (see :mod:`classifier.models.config`).
             ValueError: an unknown precision, or a CPU-only precision on a GPU.
         """
         directory = Path(path) if path is not None else DEFAULT_MODEL_DIR
@@ -295,7 +295,7 @@ class PolicyClassifier:
         missing = [name for name in _REQUIRED_FILES if not (directory / name).is_file()]
         if missing:
             raise ModelLoadError(f"{directory}: not a saved model (missing {', '.join(missing)})")
-        from classifier.modelconfig import ModelConfigError, read_transformer_config
+        from classifier.models.config import ModelConfigError, read_transformer_config
 
         try:  # before transformers sees the folder: it would offer to run code named by auto_map
             settings = read_transformer_config(directory, custom_labels=custom_labels)
@@ -316,7 +316,7 @@ class PolicyClassifier:
             raise ModelLoadError(f"{directory}: cannot load model ({reason})") from None
         tfidf = None
         if settings["tfidf_weight"] and (directory / "tfidf").is_dir():
-            from classifier.baseline import TfidfBaseline
+            from classifier.models.tfidf import TfidfBaseline
 
             tfidf = TfidfBaseline.from_pretrained(directory / "tfidf", custom_labels=custom_labels)
             if tfidf.labels != settings["labels"]:
@@ -460,7 +460,7 @@ class PolicyClassifier:
         """Return an ``(n_texts, n_labels)`` array of probabilities, columns in :attr:`labels` order.
 
         ``sections`` (one heading path per text) is used by models trained with the section heading as context
-        and ignored by the others; see :func:`classifier.context.model_inputs`.
+        and ignored by the others; see :func:`classifier.models.context.model_inputs`.
         """
         import numpy as np
 
@@ -528,7 +528,7 @@ class PolicyClassifier:
             ValueError: ``sections`` and ``texts`` differ in length, ``threshold`` is not in [0, 1] or
                 ``batch_size`` is not a positive integer.
         """
-        from classifier.modelconfig import check_scheme
+        from classifier.models.config import check_scheme
 
         check_threshold(threshold)
         view = check_scheme(self.labels, scheme)
@@ -551,12 +551,12 @@ class PolicyClassifier:
         """Segment a whole policy (str, bytes or path) and label every paragraph.
 
         Returns:
-            A :class:`classifier.document.ClassifiedDocument`.
+            A :class:`classifier.predict.document.ClassifiedDocument`.
 
         Raises:
             PolicyInputError: the policy cannot be read.
         """
-        from classifier.document import classify_document
+        from classifier.predict.document import classify_document
 
         return classify_document(self, source, scheme=scheme, batch_size=batch_size, threshold=threshold)
 
@@ -569,14 +569,14 @@ class PolicyClassifier:
         paragraphs; the batch CLI groups policies this way.
 
         Returns:
-            One :class:`classifier.document.ClassifiedDocument` per source, in order.
+            One :class:`classifier.predict.document.ClassifiedDocument` per source, in order.
 
         Raises:
             PolicyInputError: a policy cannot be read (nothing is labelled then).
         """
-        from classifier.document import classify_segmented
-        from classifier.segment import segment_policy
-        from classifier.text import read_policy
+        from classifier.predict.document import classify_segmented
+        from classifier.text.reading import read_policy
+        from classifier.text.segment import segment_policy
 
         policies = [read_policy(source) for source in sources]
         return classify_segmented(self, [(policy.source, segment_policy(policy)) for policy in policies],

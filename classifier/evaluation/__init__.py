@@ -1,0 +1,1 @@
+"""Evaluation: metrics, scoring models on labelled data, cross-validation by policy and reports."""

@@ -1,0 +1,1 @@
+"""Labelling whole documents and batches of files with a loaded model."""

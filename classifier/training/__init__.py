@@ -1,0 +1,1 @@
+"""Training: the run configuration, data assembly, the fine-tuning loop, checkpoints, the model card, releases."""
