@@ -31,7 +31,8 @@ def main() -> None:
 
     from classifier.data.corpus import multi_hot
     from classifier.models.transformer import encode_texts, pad_batch, quiet_transformers
-    from classifier.training.loop import TrainConfig, build_dataset, resolve_encoder, training_environment
+    from classifier.training.config import TrainConfig, resolve_encoder, training_environment
+    from classifier.training.data import build_dataset
 
     config = TrainConfig(encoder=args.encoder, opp115=[args.opp115], seed_corpus=[args.seed_corpus])
     data = build_dataset(config)

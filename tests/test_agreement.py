@@ -74,7 +74,7 @@ def test_agreement_cli(tmp_path, toy_jsonl):
     missing = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(tmp_path / "nope")])
     assert missing.exit_code == 1 and "not an OPP-115 directory" in missing.output
     cv = tmp_path / "cv"  # a cross-validation of other data cannot be scored against these annotators
-    assert CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--k", "4", "--out", str(cv)]).exit_code == 0
+    assert CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--k", "4", "-o", str(cv)]).exit_code == 0
     other = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(root), "--cv", str(cv), "--entry", "tfidf"])
     assert other.exit_code == 2 and "not these OPP-115 segments" in other.output
     unknown = CliRunner().invoke(app, ["data", "agreement", "--opp115", str(root), "--cv", str(cv),

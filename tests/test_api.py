@@ -1,15 +1,13 @@
 import os
-import platform
 import stat
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from classifier import PolicyClassifier
 from classifier.labels import LABEL_IDS, card_label_ids
-from classifier.models.transformer import ModelLoadError
+from classifier.models.base import ModelLoadError
 from classifier.text.reading import PolicyInputError
 
 
@@ -183,9 +181,9 @@ def test_bf16_weights_path_is_close_to_fp32_and_saves_float_weights(tiny_model_d
 
 @pytest.mark.parametrize(("amx", "expected"), [(True, "bf16"), (False, "int8")])
 def test_auto_precision_on_cpu_follows_the_hardware(tiny_model_dir, monkeypatch, amx, expected):
-    import classifier.models.transformer as model_module
+    import classifier.hardware as hardware
 
-    monkeypatch.setattr(model_module, "_amx_available", lambda: amx)
+    monkeypatch.setattr(hardware, "amx_available", lambda: amx)
     assert PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu").precision == expected
 
 
@@ -197,20 +195,26 @@ def test_auto_precision_on_cpu_follows_the_hardware(tiny_model_dir, monkeypatch,
     (False, {"avx2"}, False),
 ])
 def test_training_uses_bf16_autocast_only_with_bf16_hardware(monkeypatch, amx, flags, expected):
-    import classifier.models.transformer as model_module
+    import classifier.hardware as hardware
 
-    monkeypatch.setattr(model_module, "_amx_available", lambda: amx)
-    monkeypatch.setattr(model_module, "_cpu_flags", lambda: flags)
-    assert model_module._bf16_is_fast("cpu") is expected
+    monkeypatch.setattr(hardware, "amx_available", lambda: amx)
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: flags)
+    assert hardware.bf16_is_fast("cpu") is expected
 
 
-def test_cpu_flags_are_read_from_the_kernel():
-    import classifier.models.transformer as model_module
+def test_cpu_flags_and_name_are_parsed_from_cpuinfo(tmp_path, monkeypatch):
+    import classifier.hardware as hardware
 
-    flags = model_module._cpu_flags()
-    assert isinstance(flags, set)
-    if Path("/proc/cpuinfo").exists() and platform.machine() in ("x86_64", "AMD64"):
-        assert "sse2" in flags  # every x86-64 CPU has it
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse2 avx2 avx512_bf16\n\n"
+                       "processor\t: 1\nmodel name\t: other\nflags\t\t: fpu\n")
+    monkeypatch.setattr(hardware, "CPUINFO", str(cpuinfo))
+    assert hardware.cpu_flags() == {"fpu", "sse2", "avx2", "avx512_bf16"}  # the first processor's line
+    assert hardware.cpu_name() == "AMD EPYC 7B13"
+    monkeypatch.setattr(hardware, "amx_available", lambda: False)
+    assert hardware.bf16_is_fast("cpu") is True
+    monkeypatch.setattr(hardware, "CPUINFO", str(tmp_path / "missing"))
+    assert hardware.cpu_flags() == set() and hardware.bf16_is_fast("cpu") is False
 
 
 def test_unknown_precision_is_refused(tiny_model_dir):

@@ -6,13 +6,12 @@ import pytest
 from classifier.data.corpus import (
     CorpusError,
     infer_label_names,
-    kfold_by_policy,
     label_names,
     load_jsonl,
     load_opp115,
     multi_hot,
-    split_by_policy,
 )
+from classifier.data.splits import kfold_by_policy, split_by_policy
 from classifier.labels import LABEL_IDS
 
 
@@ -44,23 +43,20 @@ def test_majority_labels_on_hand_checked_segments(opp115, opp115_dir: Path):
     assert _labels_of(union, "1028_redorbit.com", 5) == ["first_party_collection", "third_party_sharing", "other"]
 
 
-def test_vote_shares_count_annotators(opp115_dir: Path, opp115):
+def test_votes_name_each_annotator(opp115_dir: Path, opp115):
     import numpy as np
 
-    from classifier.data.corpus import multi_hot, vote_shares
-
     voted = load_opp115(opp115_dir, with_votes=True)
-    shares = vote_shares(voted)
     row = next(i for i, (p, s) in enumerate(zip(voted["policy"], voted["segment_id"], strict=True))
                if p == "1028_redorbit.com" and s == 5)
-    by_label = dict(zip(LABEL_IDS, shares[row].tolist(), strict=True))
+    counts = {label: len(v) for label, v in zip(LABEL_IDS, voted["votes"][row], strict=True)}
     # the same hand-checked segment: FPC by 3 annotators, TPS by 2, Other by 1
-    assert by_label["first_party_collection"] == 1.0 and by_label["other"] == pytest.approx(1 / 3)
-    assert by_label["third_party_sharing"] == pytest.approx(2 / 3) and by_label["data_security"] == 0.0
-    # every policy has three annotators, so a majority label is exactly a share of at least 2/3
-    np.testing.assert_array_equal(shares >= 0.6, multi_hot(opp115) == 1)
-    with pytest.raises(ValueError, match="with_votes"):
-        vote_shares(opp115)
+    assert counts["first_party_collection"] == 3 and counts["third_party_sharing"] == 2
+    assert counts["other"] == 1 and counts["data_security"] == 0
+    assert all(set(v) <= set(voted["annotators"][row]) for v in voted["votes"][row])
+    # a majority label is exactly one given by at least two of the policy's annotators
+    majority = np.array([[len(v) >= 2 for v in votes] for votes in voted["votes"]])
+    np.testing.assert_array_equal(majority, multi_hot(opp115) == 1)
 
 
 def test_opp115_other_subtypes(opp115_dir: Path):

@@ -67,7 +67,7 @@ def test_notebooks_execute(shipped, tmp_path):
 
     eval_dir = tmp_path / "notebook-eval"
     proc = subprocess.run([sys.executable, "-m", "classifier", "evaluate", "--data",
-                           str(ROOT / "data" / "seed_corpus"), "--out", str(eval_dir), "--n-boot", "100"],
+                           str(ROOT / "data" / "seed_corpus"), "-o", str(eval_dir), "--n-boot", "100"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     os.environ["EVAL_DIR"] = str(eval_dir)

@@ -9,7 +9,7 @@ from classifier.data.corpus import load_jsonl
 from classifier.evaluation.evaluate import bootstrap_f1, card_matrix, counts_by_policy, evaluate, paired_bootstrap
 from classifier.evaluation.metrics import multilabel_report, tune_thresholds
 from classifier.labels import LABEL_IDS, OPP115_IDS
-from classifier.models.transformer import ModelLoadError
+from classifier.models.base import ModelLoadError
 
 
 def _random(n=300, k=6, seed=0):
@@ -110,7 +110,7 @@ def test_evaluate_cli_side_by_side(tiny_model_dir, toy_jsonl, tmp_path):
     from classifier.cli.app import app
 
     result = CliRunner().invoke(app, ["evaluate", "--data", str(toy_jsonl), "--model", str(tiny_model_dir),
-                                      "--model", str(tiny_model_dir), "--out", str(tmp_path / "ev"), "--json",
+                                      "--model", str(tiny_model_dir), "-o", str(tmp_path / "ev"), "--json",
                                       str(tmp_path / "m.json"), "--n-boot", "50", "--no-plots"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "m.json").read_text())
@@ -212,7 +212,8 @@ def test_tfidf_word_only_and_old_saved_baselines(toy_eval_data, tmp_path):
 
 
 def test_crossval_tfidf_by_policy(toy_jsonl):
-    from classifier.evaluation.crossval import cross_validate, summarize_folds, tfidf_trainer
+    from classifier.evaluation.crossval import cross_validate, tfidf_trainer
+    from classifier.evaluation.folds import summarize_folds
 
     data = load_jsonl(toy_jsonl)
     results = cross_validate(data, {"tfidf": tfidf_trainer()}, k=4, validation_fraction=0.2, log=lambda line: None)
@@ -287,7 +288,7 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
 
     out = tmp_path / "cv"
     result = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf", "--k", "4",
-                                      "--out", str(out)])
+                                      "-o", str(out)])
     assert result.exit_code == 0, result.output
     cv = json.loads((out / "cv.json").read_text())
     entry = cv["models"]["tfidf"]
@@ -304,7 +305,7 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
     cv["environment"] = {"cpu": "the machine that trained the folds"}
     (out / "cv.json").write_text(json.dumps(cv))
     rebuilt = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf",
-                                       "--out", str(out), "--from-oof"])  # no --k: the saved folds say 4
+                                       "-o", str(out), "--from-oof"])  # no --k: the saved folds say 4
     assert rebuilt.exit_code == 0, rebuilt.output
     again = json.loads((out / "cv.json").read_text())
     assert again["environment"] == {"cpu": "the machine that trained the folds"}
@@ -313,7 +314,7 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
 
     # --resume takes the saved folds (all four here) and trains nothing; other folds are one line and exit 2
     assert sorted(p.name for p in (out / "folds").iterdir()) == [f"fold{n}.safetensors" for n in range(1, 5)]
-    args = ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf", "--out", str(out), "--resume"]
+    args = ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "tfidf", "-o", str(out), "--resume"]
     resumed = CliRunner().invoke(app, [*args, "--k", "4"])
     assert resumed.exit_code == 0, resumed.output
     assert resumed.stderr.count("taken from") == 4
@@ -323,7 +324,7 @@ def test_crossval_cli_writes_summary_report_and_oof(toy_jsonl, tmp_path):
 
 
 def test_oof_thresholds_nested_ignore_their_own_fold():
-    from classifier.evaluation.crossval import oof_thresholds
+    from classifier.evaluation.folds import oof_thresholds
     from classifier.evaluation.metrics import tune_thresholds
 
     rng = np.random.default_rng(0)
@@ -341,7 +342,7 @@ def test_oof_thresholds_nested_ignore_their_own_fold():
 
 
 def test_oof_entry_averages_members_the_run_did_not_average():
-    from classifier.evaluation.crossval import oof_entry
+    from classifier.evaluation.folds import oof_entry
 
     folds = np.array([1, 1, 2, 2], dtype=np.int32)
     results = {name: {"probs": np.full((4, 2), value, dtype=np.float32), "thresholds": np.full((4, 2), 0.4),
@@ -360,8 +361,8 @@ def test_oof_entry_averages_members_the_run_did_not_average():
 def test_read_oof_entry_averages_across_runs_on_the_same_rows_only(tmp_path):
     from dataclasses import asdict
 
-    from classifier.evaluation.crossval import read_oof_entry, save_oof
-    from classifier.training.loop import TrainConfig
+    from classifier.evaluation.folds import read_oof_entry, save_oof
+    from classifier.training.config import TrainConfig
 
     def run(name, value, folds, jsonl=("a.jsonl",)):
         directory = tmp_path / name
@@ -404,7 +405,7 @@ def _cv_record(tmp_path, name, macro, sizes=((18, 500), (19, 520)), fold_seed=13
 
 
 def test_compare_folds_pairs_runs_on_the_same_folds_and_refuses_others(tmp_path):
-    from classifier.evaluation.crossval import compare_folds, read_cv_record
+    from classifier.evaluation.folds import compare_folds, read_cv_record
 
     a = read_cv_record(_cv_record(tmp_path, "bf16", [0.70, 0.80], extra={"children_f1": 0.9}))
     b = read_cv_record(_cv_record(tmp_path, "fp32", [0.75, 0.79]))
@@ -428,7 +429,7 @@ def test_compare_folds_pairs_runs_on_the_same_folds_and_refuses_others(tmp_path)
 
 
 def test_model_card_shows_reference_runs_on_the_same_folds_only(tmp_path):
-    from classifier.evaluation.crossval import read_cv_record
+    from classifier.evaluation.folds import read_cv_record
     from classifier.training.modelcard import cv_reference, render_card
 
     def with_means(directory):

@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from classifier.cli.app import app
-from classifier.models.transformer import ModelLoadError, PolicyClassifier
+from classifier.models.base import ModelLoadError
+from classifier.models.transformer import PolicyClassifier
 from classifier.predict.batch import BatchError, OutputLocked, discover_inputs, output_lock, run_batch
 from classifier.text.reading import PolicyInputError, read_limited, read_policy
 
@@ -129,7 +130,8 @@ def test_auto_map_is_refused_before_transformers_sees_the_folder(tmp_path, tiny_
 
 
 def test_training_refuses_an_encoder_with_its_own_code(tmp_path, tiny_encoder, toy_jsonl):
-    from classifier.training.loop import TrainConfig, train
+    from classifier.training.config import TrainConfig
+    from classifier.training.loop import train
 
     encoder = tmp_path / "encoder"
     shutil.copytree(tiny_encoder, encoder)
@@ -351,7 +353,7 @@ def _threshold(i: int, value):
     (_set("policy_classifier.max_length", 4096), "max_length is 4096; it must be an integer 8..128"),
     (_set("policy_classifier.max_length", "long"), "max_length is 'long'"),
     (_set("policy_classifier.tfidf_weight", 2), "tfidf_weight is 2"),
-    (_set("policy_classifier.section_context", "yes"), "section_context is 'yes'"),
+    (_set("policy_classifier.section_context", True), "section_context is True"),
     (lambda c: {k: v for k, v in c.items() if k not in ("id2label", "label2id")}, "no id2label"),
     (_set("model_type", "not-a-model"), "model_type 'not-a-model'"),
 ])
@@ -373,7 +375,8 @@ def test_custom_labels_load_only_when_asked_and_refuse_the_card_view(tmp_path, t
 
 
 def test_a_tfidf_baseline_with_bad_thresholds_is_refused(tmp_path, toy_jsonl):
-    from classifier.training.loop import TrainConfig, train_baseline
+    from classifier.training.config import TrainConfig
+    from classifier.training.tfidf import train_tfidf as train_baseline
 
     run = tmp_path / "tfidf"
     train_baseline(TrainConfig(jsonl=[str(toy_jsonl)], output_dir=str(run)))
@@ -478,7 +481,8 @@ def test_an_interrupt_says_how_to_resume(tmp_path, tiny_model_dir, monkeypatch):
 
 
 def test_training_refuses_a_max_length_past_the_encoders_positions(tmp_path, tiny_encoder, toy_jsonl):
-    from classifier.training.loop import TrainConfig, train
+    from classifier.training.config import TrainConfig
+    from classifier.training.loop import train
 
     with pytest.raises(ValueError, match="max_length 256 exceeds the encoder's 128 positions"):
         train(TrainConfig(jsonl=[str(toy_jsonl)], encoder=str(tiny_encoder), output_dir=str(tmp_path / "run"),

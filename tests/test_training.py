@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from classifier.models.transformer import PolicyClassifier
-from classifier.training.loop import TrainConfig, train
+from classifier.training.config import TrainConfig
+from classifier.training.loop import train
 
 
 def _config(tiny_encoder: Path, toy_jsonl: Path, out: Path, **overrides) -> TrainConfig:
@@ -121,85 +122,6 @@ def test_resume_refuses_a_changed_config(tiny_encoder, toy_jsonl, tmp_path, monk
     assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
 
 
-def test_frozen_probe_script_embeds_in_input_order_and_reports_each_model(tiny_encoder, toy_jsonl, tmp_path,
-                                                                           monkeypatch, capsys):
-    import runpy
-
-    script = Path(__file__).parents[1] / "training" / "frozen_probe.py"
-    probe = runpy.run_path(str(script))  # functions only: main() runs under __main__
-    texts = ["We collect your e-mail address.", "Cookies.", "We keep logs for thirty days after you leave."]
-    together = probe["embed"](tiny_encoder, texts, max_length=32, batch_size=2)
-    alone = np.stack([probe["embed"](tiny_encoder, [t], max_length=32)[0] for t in texts])
-    assert together.shape == (3, 32)
-    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(together, alone, atol=1e-5)  # length sorting must not reorder the rows
-
-    config = tmp_path / "config.json"
-
-    def run(max_length: int) -> tuple[str, str]:
-        config.write_text(json.dumps({"jsonl": [str(toy_jsonl)], "max_length": max_length}))
-        monkeypatch.setattr("sys.argv", ["frozen_probe.py", "--encoder", str(tiny_encoder), "--config", str(config),
-                                         "--k", "4", "--out", str(tmp_path / "probe")])
-        capsys.readouterr()
-        probe["main"]()
-        captured = capsys.readouterr()
-        return captured.out, captured.err
-
-    out, err = run(32)
-    assert "embedding 40 paragraphs" in err
-    name = tiny_encoder.name
-    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
-    assert [row.split(" | ")[0] for row in rows[1:]] == ["| tfidf", f"| probe-{name}", f"| tfidf+probe-{name}"]
-    assert (tmp_path / "probe" / "oof.safetensors").is_file()
-    again_out, again_err = run(32)  # the same texts: embeddings come from the cache, figures are identical
-    assert "embedding" not in again_err and again_out == out
-    assert "embedding 40 paragraphs" in run(24)[1]  # another max_length: embedded afresh, not the stale cache
-
-def test_threshold_rules_tune_for_pooled_micro_f1_and_fill_empty_rows():
-    import runpy
-
-    rules = runpy.run_path(str(Path(__file__).parents[1] / "training" / "threshold_rules.py"))
-    # label 0 is frequent and cleanly separated above 0.6; label 1 is rare and its positives sit at 0.3 among
-    # negatives at 0.2 and 0.4. Micro-F1 pooled over both is what the tuner maximises.
-    truth = np.array([[1, 0]] * 6 + [[0, 1]] * 2 + [[0, 0]] * 4)
-    probs = np.array([[0.9, 0.1]] * 6 + [[0.1, 0.3]] * 2 + [[0.1, 0.2]] * 2 + [[0.1, 0.4]] * 2)
-    cuts = rules["tune_for_micro"](truth, probs, np.array([0.5, 0.5]), [0, 1])
-    predicted = probs >= cuts
-    assert rules["pooled_micro_f1"](truth > 0, predicted) == pytest.approx(
-        rules["pooled_micro_f1"](truth > 0, probs >= np.array([0.5, 0.25])))  # the best micro-F1 on offer
-    # ties go to the cut nearest 0.5; a cut at or below 0.2 would add two false positives
-    assert cuts[0] == pytest.approx(0.5) and 0.2 < cuts[1] <= 0.3
-    # a row above no threshold takes the label with the highest probability relative to its threshold
-    filled = rules["at_least_one"](np.array([[0.4, 0.1], [0.1, 0.2], [0.9, 0.9]]), np.array([0.5, 0.25]), [0, 1])
-    assert filled.tolist() == [[True, False], [False, True], [True, True]]
-
-
-def test_neighbour_stack_reads_neighbours_within_a_policy_only():
-    import runpy
-
-    stack = runpy.run_path(str(Path(__file__).parents[1] / "training" / "neighbour_stack.py"))
-    policies = np.array(["a", "a", "a", "b", "b"])
-    probs = np.array([[0.5], [0.9], [0.1], [0.8], [0.2]])
-    odds = np.log(probs[:, 0] / (1 - probs[:, 0]))
-    own = stack["context_features"](probs, policies, 0, "none")
-    assert own.shape == (5, 1) and np.allclose(own[:, 0], odds)
-    near = stack["context_features"](probs, policies, 0, "neighbours")
-    # previous / next log-odds, zero across a policy boundary, where the first / last flags are set
-    assert np.allclose(near[:, 1], [0, odds[0], odds[1], 0, odds[3]])
-    assert np.allclose(near[:, 2], [odds[1], odds[2], 0, odds[4], 0])
-    assert near[:, 3].tolist() == [1, 0, 0, 1, 0] and near[:, 4].tolist() == [0, 0, 1, 0, 1]
-    whole = stack["context_features"](probs, policies, 0, "policy")
-    assert np.allclose(whole[:, 5], [0.5, 0.5, 0.5, 0.5, 0.5]) and np.allclose(whole[:, 6], [0, 0.5, 1, 0, 1])
-    # policies in reading order, not sorted: the position still counts from each policy's own first row
-    reordered = stack["context_features"](probs, np.array(["z", "z", "z", "b", "b"]), 0, "policy")
-    assert np.allclose(reordered[:, 6], [0, 0.5, 1, 0, 1])
-    # a label no training row carries keeps its prior instead of failing the fit
-    truth = np.array([[1, 0], [0, 0], [1, 0], [0, 0], [1, 0]])
-    train = np.array([True, True, True, False, False])
-    out = stack["fit_predict"]([near, near], truth, train, ~train, 1.0)
-    assert out.shape == (2, 2) and (out[:, 1] == 0).all() and ((out[:, 0] > 0) & (out[:, 0] < 1)).all()
-
-
 class _ConstantTeacher:
     """A stand-in teacher that gives every paragraph the same probability for every label."""
 
@@ -227,85 +149,6 @@ def test_distillation_pulls_the_student_towards_its_teacher(tiny_encoder, toy_js
     assert means[1.0] < means[0.0] - 0.05, means
 
 
-def test_soft_labels_are_the_training_targets(tiny_encoder, toy_jsonl, tmp_path):
-    from classifier.data.corpus import load_jsonl
-
-    data = load_jsonl(toy_jsonl)
-    zeros = data.add_column("targets", [[0.0] * 11] * len(data))
-    means = {}
-    for name, rows, soft in (("labels", data, False), ("ignored", zeros, False), ("soft", zeros, True)):
-        config = _config(tiny_encoder, toy_jsonl, tmp_path / name, epochs=5, learning_rate=5e-3,
-                         validation_fraction=0.0, soft_labels=soft)
-        clf, _ = train(config, train_data=rows, save=False, log=lambda line: None)
-        means[name] = float(clf.predict_proba(data["text"]).mean())
-    # all-zero soft targets, where the rows' labels say yes, leave the model far less sure; without soft_labels
-    # a targets column is ignored (same seed, same model)
-    assert means["soft"] < means["labels"] - 0.05, means
-    assert means["ignored"] == means["labels"]
-    with pytest.raises(ValueError, match="no targets column"):
-        train(_config(tiny_encoder, toy_jsonl, tmp_path / "x", soft_labels=True), train_data=data, save=False,
-              log=lambda line: None)
-
-
-def test_soft_labels_config_builds_vote_shares_for_opp115_only(opp115_dir, toy_jsonl, tmp_path):
-    from classifier.data.corpus import load_opp115, multi_hot, vote_shares
-    from classifier.training.loop import build_dataset
-
-    with pytest.raises(ValueError, match="soft_labels needs OPP-115"):
-        build_dataset(TrainConfig(jsonl=[str(toy_jsonl)], soft_labels=True))
-    data = build_dataset(TrainConfig(opp115=[str(opp115_dir)], jsonl=[str(toy_jsonl)], soft_labels=True))
-    targets = np.asarray(data["targets"])
-    n_opp = len(load_opp115(opp115_dir))
-    np.testing.assert_allclose(targets[:n_opp], vote_shares(load_opp115(opp115_dir, with_votes=True)), rtol=1e-6)
-    np.testing.assert_array_equal(targets[n_opp:], multi_hot(data)[n_opp:])
-    assert sorted(data.column_names) == ["labels", "policy", "targets", "text"]
-    plain = build_dataset(TrainConfig(opp115=[str(opp115_dir)], jsonl=[str(toy_jsonl)]))
-    assert "targets" not in plain.column_names and plain["labels"] == data["labels"]
-
-
-def test_cross_validation_hands_soft_targets_to_the_trainers(toy_jsonl):
-    from classifier.data.corpus import load_jsonl, multi_hot
-    from classifier.evaluation.crossval import cross_validate, tfidf_trainer
-
-    data = load_jsonl(toy_jsonl)
-    data = data.add_column("targets", (multi_hot(data) * 0.5).tolist())
-    fit, seen = tfidf_trainer(), []
-
-    def recording(train_part, validation_part):
-        seen.append((np.asarray(train_part["targets"]), multi_hot(train_part)))
-        return fit(train_part, validation_part)
-
-    cross_validate(data, {"tfidf": recording}, k=3, validation_fraction=0.2, log=lambda line: None)
-    assert len(seen) == 3
-    for targets, labels in seen:
-        np.testing.assert_allclose(targets, labels * 0.5)
-
-
-def test_cli_soft_labels_without_opp115_is_one_clear_error(tiny_encoder, toy_jsonl, tmp_path):
-    from typer.testing import CliRunner
-
-    from classifier.cli.app import app
-
-    result = CliRunner().invoke(app, ["train", "--jsonl", str(toy_jsonl), "--encoder", str(tiny_encoder),
-                                      "-o", str(tmp_path / "run"), "--soft-labels"])
-    assert result.exit_code != 0 and "Traceback" not in result.output
-    assert "soft_labels needs OPP-115 data" in result.output
-    assert not (tmp_path / "run" / "model").exists()
-    baseline = CliRunner().invoke(app, ["train", "--opp115", "x", "--model-type", "tfidf", "--soft-labels", "-o",
-                                        str(tmp_path / "tfidf")])
-    assert baseline.exit_code != 0 and "transformer only" in baseline.output and "Traceback" not in baseline.output
-    # --no-soft-labels switches off what a config file switched on
-    config = tmp_path / "soft.json"
-    config.write_text(json.dumps({"jsonl": [str(toy_jsonl)], "soft_labels": True, "validation_fraction": 0.25}))
-    refused = CliRunner().invoke(app, ["train", "--config", str(config), "--model-type", "tfidf", "-o",
-                                       str(tmp_path / "t1")])
-    assert refused.exit_code != 0 and "transformer only" in refused.output
-    switched_off = CliRunner().invoke(app, ["train", "--config", str(config), "--no-soft-labels", "--model-type",
-                                            "tfidf", "-o", str(tmp_path / "t2")])
-    assert switched_off.exit_code == 0, switched_off.output
-    assert (tmp_path / "t2" / "model").is_dir()
-
-
 def test_distillation_refuses_a_teacher_with_other_labels(tiny_encoder, toy_jsonl, tmp_path):
     config = _config(tiny_encoder, toy_jsonl, tmp_path / "run")
     with pytest.raises(ValueError, match="the teacher predicts"):
@@ -320,8 +163,8 @@ def test_distillation_from_a_saved_teacher_directory(tiny_encoder, tiny_model_di
     assert saved["teacher"] == str(tiny_model_dir) and saved["distill_weight"] == 0.3
 
 
-def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder, tiny_model_dir, toy_jsonl,
-                                                                    tmp_path):
+def test_crossval_records_each_folds_precision_and_refuses_a_saved_teacher(tiny_encoder, tiny_model_dir,
+                                                                          toy_jsonl, tmp_path):
     from typer.testing import CliRunner
 
     from classifier.cli.app import app
@@ -329,20 +172,16 @@ def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder
     student = tmp_path / "student.json"
     student.write_text(json.dumps({"encoder": str(tiny_encoder), "epochs": 1, "batch_size": 8, "max_length": 32,
                                    "device": "cpu", "precision": "fp32"}))
-    teacher = tmp_path / "teacher.json"
-    teacher.write_text(json.dumps({"encoder": str(tiny_encoder), "epochs": 2, "batch_size": 8, "max_length": 32,
-                                   "device": "cpu", "precision": "fp32", "seed": 7}))
     out = tmp_path / "cv"
     common = ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "transformer", "--model-type", "tfidf",
-              "--ensemble", "--k", "4", "--out", str(out)]
-    result = CliRunner().invoke(app, [*common, "--config", str(student), "--teacher-config", str(teacher)])
+              "--ensemble", "--k", "4", "-o", str(out)]
+    result = CliRunner().invoke(app, [*common, "--config", str(student)])
     assert result.exit_code == 0, result.output
     saved = json.loads((out / "cv.json").read_text())
     models = saved["models"]
-    assert list(models) == ["teacher", "transformer", "tfidf", "transformer+tfidf"]
+    assert list(models) == ["transformer", "tfidf", "transformer+tfidf"]
     # "auto" resolves per machine, so the run records what it trained with
     assert saved["environment"]["precision"] == "fp32" and saved["environment"]["device"] == "cpu"
-    assert saved["environment"]["teacher"] == {"device": "cpu", "precision": "fp32"}
     assert saved["environment"]["versions"]["torch"]
     assert all(len(entry["micro_f1"]["folds"]) == 4 for entry in models.values())
     # each fold records the precision it was scored in; TF-IDF and the average have none
@@ -361,12 +200,11 @@ def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder
     summaries = json.loads(metadata["summaries"])
     summaries["transformer"]["precision"] = "bf16-autocast"
     save_file(tensors, str(fold2), metadata=metadata | {"summaries": json.dumps(summaries)})
-    resumed = CliRunner().invoke(app, [*common, "--config", str(student), "--teacher-config", str(teacher),
-                                       "--resume"])
+    resumed = CliRunner().invoke(app, [*common, "--config", str(student), "--resume"])
     assert resumed.exit_code == 0, resumed.output
     assert resumed.stderr.count("taken from") == 4
     assert "warning: transformer's folds were scored in different precisions (bf16-autocast, fp32)" in resumed.stderr
-    assert "warning: teacher" not in resumed.stderr
+    assert "warning: tfidf" not in resumed.stderr
 
     leaky = tmp_path / "leaky.json"
     leaky.write_text(json.dumps({"encoder": str(tiny_encoder), "teacher": str(tiny_model_dir)}))
@@ -376,10 +214,10 @@ def test_crossval_trains_a_teacher_per_fold_and_refuses_a_saved_one(tiny_encoder
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_training_environment_records_what_auto_precision_resolves_to(monkeypatch, fast):
-    import classifier.models.transformer as model_module
-    from classifier.training.loop import training_environment
+    import classifier.hardware as hardware
+    from classifier.training.config import training_environment
 
-    monkeypatch.setattr(model_module, "_bf16_is_fast", lambda device: fast)
+    monkeypatch.setattr(hardware, "bf16_is_fast", lambda device: fast)
     environment = training_environment(TrainConfig(device="cpu", precision="auto"))
     assert environment["precision"] == ("bf16-autocast" if fast else "fp32") and environment["device"] == "cpu"
     assert training_environment(TrainConfig(device="cpu", precision="fp32"))["precision"] == "fp32"
@@ -416,60 +254,3 @@ def test_attention_dropout_on_an_encoder_without_it_is_one_clear_error(tiny_enco
         train(config, save=False, log=lambda line: None)
 
 
-def test_crossval_keeps_each_folds_teacher_and_loads_it_for_the_next_student(tiny_encoder, toy_jsonl, tmp_path):
-    from typer.testing import CliRunner
-
-    from classifier.cli.app import app
-
-    configs = {}
-    for name, extra in (("student", {}), ("student-w25", {"distill_weight": 0.25}), ("teacher", {"seed": 7}),
-                        ("teacher-seed8", {"seed": 8})):
-        configs[name] = tmp_path / f"{name}.json"
-        configs[name].write_text(json.dumps({"encoder": str(tiny_encoder), "epochs": 1, "batch_size": 8,
-                                             "max_length": 32, "device": "cpu", "precision": "fp32"} | extra))
-    teachers = tmp_path / "teachers"
-
-    def crossval(student: str, teacher: str, out: str, data: Path = toy_jsonl) -> tuple[object, dict]:
-        result = CliRunner().invoke(app, ["crossval", "--jsonl", str(data), "--model-type", "transformer",
-                                          "--k", "4", "--out", str(tmp_path / out), "--config", str(configs[student]),
-                                          "--teacher-config", str(configs[teacher]), "--teacher-dir", str(teachers)])
-        assert result.exit_code == 0, result.output
-        return result, json.loads((tmp_path / out / "cv.json").read_text())["models"]
-
-    first, first_models = crossval("student", "teacher", "cv1")
-    assert first.stderr.count("teacher: saved to") == 4 and "loaded from" not in first.stderr
-    saved = sorted(teachers.glob("teacher-*"))
-    assert len(saved) == 4 and not list(teachers.glob(".*"))  # no temporary directory left behind
-    assert {path.stat().st_mode & 0o777 for path in saved} == {teachers.stat().st_mode & 0o777}  # not mkdtemp's 0700
-    provenance = json.loads((saved[0] / "train_config.json").read_text())
-    assert provenance["seed"] == 7 and "jsonl" not in provenance and len(provenance["fold_data"]) == 64
-
-    # another student on the same folds: the teachers are loaded, not trained, and teach the same
-    second, second_models = crossval("student-w25", "teacher", "cv2")
-    assert second.stderr.count("teacher: loaded from") == 4 and "saved to" not in second.stderr
-    assert second_models["teacher"]["micro_f1"]["folds"] == first_models["teacher"]["micro_f1"]["folds"]
-    from classifier.evaluation.crossval import load_oof
-
-    first_probs, second_probs = (load_oof(tmp_path / out)["teacher"]["probs"] for out in ("cv1", "cv2"))
-    np.testing.assert_array_equal(first_probs, second_probs)
-    assert len(list(teachers.glob("teacher-*"))) == 4
-
-    # one paragraph changed, same config and folds: the three folds that train or validate on it need new
-    # teachers; the fold that tests on it keeps its teacher, whose training and validation rows are unchanged
-    rows = toy_jsonl.read_text().splitlines()
-    edited = json.loads(rows[0])
-    edited["text"] += " We may update this paragraph."
-    changed = tmp_path / "changed.jsonl"
-    changed.write_text("\n".join([json.dumps(edited), *rows[1:]]) + "\n")
-    fourth, _ = crossval("student", "teacher", "cv-changed", data=changed)
-    assert fourth.stderr.count("teacher: saved to") == 3 and fourth.stderr.count("teacher: loaded from") == 1
-    assert len(list(teachers.glob("teacher-*"))) == 7
-
-    # a teacher trained otherwise is another teacher: trained and kept beside the first ones
-    third, _ = crossval("student", "teacher-seed8", "cv3")
-    assert third.stderr.count("teacher: saved to") == 4
-    assert len(list(teachers.glob("teacher-*"))) == 11
-
-    alone = CliRunner().invoke(app, ["crossval", "--jsonl", str(toy_jsonl), "--model-type", "transformer",
-                                     "--teacher-dir", str(teachers), "--out", str(tmp_path / "cv4")])
-    assert alone.exit_code == 2 and "give both" in alone.output

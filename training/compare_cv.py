@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from classifier.evaluation.crossval import compare_folds, read_cv_record
+from classifier.evaluation.folds import compare_folds, read_cv_record
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["multilabel_report", "tune_thresholds"]
+__all__ = ["multilabel_report", "report_at_thresholds", "tune_thresholds"]
 
 
 def tune_thresholds(
@@ -75,3 +75,14 @@ def multilabel_report(
             for i, label in enumerate(labels)
         },
     }
+
+
+def report_at_thresholds(y_true: np.ndarray, probs: np.ndarray, labels: Sequence[str],
+                         thresholds: Sequence[float]) -> dict[str, Any]:
+    """:func:`multilabel_report` of probabilities cut at per-label thresholds; when the labels are the project's,
+    the averages are over the ten OPP-115 categories (``children`` is reported per label only)."""
+    from classifier.labels import LABEL_IDS, OPP115_IDS
+
+    preds = (probs >= np.asarray(thresholds)[None, :]).astype(int)
+    over = list(OPP115_IDS) if list(labels) == list(LABEL_IDS) else None
+    return multilabel_report(y_true, preds, list(labels), average_over=over)

@@ -92,7 +92,7 @@ def read_transformer_config(directory: Path, *, custom_labels: bool = False) -> 
     """Read and check ``config.json`` (and ``tokenizer_config.json``) of a saved :class:`PolicyClassifier`.
 
     Returns:
-        The project's settings: ``labels``, ``thresholds``, ``max_length``, ``tfidf_weight``, ``section_context``.
+        The project's settings: ``labels``, ``thresholds``, ``max_length``, ``tfidf_weight``.
 
     Raises:
         ModelConfigError: a file that is not a JSON object, an ``auto_map`` (code shipped with the model), an unknown
@@ -116,12 +116,12 @@ def read_transformer_config(directory: Path, *, custom_labels: bool = False) -> 
     if not isinstance(extra, dict):
         raise ModelConfigError(f"{where}: policy_classifier must be an object, got {json.dumps(extra)}")
     section = f"{where}: policy_classifier"
+    _no_section_context(extra.get("section_context", False), section)
     return {
         "labels": labels,
         "thresholds": check_thresholds(extra.get("thresholds"), len(labels), section),
         "max_length": _max_length(extra.get("max_length", 256), config.get("max_position_embeddings"), section),
         "tfidf_weight": _weight(extra.get("tfidf_weight", 0.0), section),
-        "section_context": _flag(extra.get("section_context", False), "section_context", section),
     }
 
 
@@ -174,7 +174,9 @@ def _weight(value: Any, where: str) -> float:
     return float(value)
 
 
-def _flag(value: Any, name: str, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ModelConfigError(f"{where}.{name} is {value!r}; it must be true or false")
-    return value
+def _no_section_context(value: Any, where: str) -> None:
+    # Models read with their section heading in front were an experiment (not adopted, removed in 0.2): such a
+    # model would silently get other inputs than it was trained on, so it is refused.
+    if value is not False:
+        raise ModelConfigError(f"{where}.section_context is {value!r}; models trained with section context are no "
+                               "longer supported")

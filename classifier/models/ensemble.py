@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from classifier.models.transformer import DEFAULT_BATCH_SIZE
+from classifier.models.base import DEFAULT_BATCH_SIZE, ParagraphModel
 
 __all__ = ["AveragedModel"]
 
 
-class AveragedModel:
+class AveragedModel(ParagraphModel):
     """Averages the probabilities of member models; has its own per-label thresholds."""
 
     def __init__(self, members: Sequence[Any], weights: Sequence[float] | None = None,

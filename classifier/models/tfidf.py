@@ -21,9 +21,7 @@ from typing import Any
 import numpy as np
 
 from classifier.files import umask_mode
-from classifier.labels import Scheme
-from classifier.models.context import model_inputs
-from classifier.models.transformer import DEFAULT_BATCH_SIZE, ModelLoadError, Prediction
+from classifier.models.base import ModelLoadError, ParagraphModel, check_batch_size, check_texts
 from classifier.text.reading import normalize_text
 
 __all__ = ["TfidfBaseline"]
@@ -141,7 +139,7 @@ def _char_vectorizer(ngrams: Sequence[int]) -> dict[str, Any]:
     return {**_VECTORIZER, "analyzer": "char_wb", "ngram_range": (int(ngrams[0]), int(ngrams[1]))}
 
 
-class TfidfBaseline:
+class TfidfBaseline(ParagraphModel):
     """One-vs-rest logistic regression on word and character n-gram TF-IDF, with per-label thresholds.
 
     It offers the same ``predict``/``predict_proba``/``save_pretrained``/``from_pretrained`` surface as
@@ -152,12 +150,11 @@ class TfidfBaseline:
 
     def __init__(self, labels: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray, coef: np.ndarray,
                  intercept: np.ndarray, thresholds: Sequence[float] | None = None,
-                 section_context: bool = False, char_vocabulary: dict[str, int] | None = None,
+                 char_vocabulary: dict[str, int] | None = None,
                  char_ngrams: Sequence[int] | None = None) -> None:
         """Build from fitted arrays (see :meth:`fit`): ``idf`` and ``coef`` columns cover the word terms first,
         then the character n-grams, whose ``char_vocabulary`` indices start after the words'."""
         self.labels = list(labels)
-        self.section_context = bool(section_context)
         self.vocabulary = vocabulary
         self.char_vocabulary = char_vocabulary or {}
         self.char_ngrams = (int(char_ngrams[0]), int(char_ngrams[1])) if char_ngrams else None
@@ -252,34 +249,13 @@ class TfidfBaseline:
         firsts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # rows arrive sorted
         out[rows[firsts]] += np.add.reduceat(contributions, firsts, axis=0)
 
-    def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024,
-                      sections: Iterable[Sequence[str]] | None = None) -> np.ndarray:
-        """Return an ``(n, k)`` probability matrix (``sections`` as in :meth:`PolicyClassifier.predict_proba`)."""
-        from classifier.models.transformer import check_batch_size
-
+    def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024) -> np.ndarray:
+        """Return an ``(n, k)`` probability matrix (``batch_size`` is checked but unused: numpy takes all)."""
         check_batch_size(batch_size)
-        texts = model_inputs(texts, sections, self.section_context)
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return (1.0 / (1.0 + np.exp(-self._logits(texts)))).astype(np.float32)
-
-    def predict(self, texts: Iterable[str], *, batch_size: int = 1024, scheme: Scheme | str = Scheme.opp115,
-                threshold: float | None = None, sections: Iterable[Sequence[str]] | None = None) -> list[Prediction]:
-        """Labels and scores per text, like :meth:`PolicyClassifier.predict`."""
-        from classifier.models.config import check_scheme
-        from classifier.models.transformer import PolicyClassifier, check_threshold
-
-        check_threshold(threshold)
-        view = check_scheme(self.labels, scheme)
-        probs = self.predict_proba(texts, sections=sections)
-        return [PolicyClassifier._prediction(self, row, view, threshold) for row in probs]  # type: ignore[arg-type]
-
-    def classify_document(self, source: Any, *, scheme: Scheme | str = Scheme.opp115,
-                          batch_size: int = DEFAULT_BATCH_SIZE, threshold: float | None = None) -> Any:
-        """Segment and classify a whole policy (see :func:`classifier.predict.document.classify_document`)."""
-        from classifier.predict.document import classify_document
-
-        return classify_document(self, source, scheme=scheme, batch_size=batch_size, threshold=threshold)  # type: ignore[arg-type]
 
     def save_pretrained(self, path: str | os.PathLike[str], *, metrics: dict[str, Any] | None = None,
                         half: bool = False) -> Path:
@@ -292,7 +268,6 @@ class TfidfBaseline:
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"kind": self.kind, "labels": self.labels, "thresholds": self.thresholds,
-                  "section_context": self.section_context,
                   "vectorizer": {**_VECTORIZER, "ngram_range": [1, 2]},
                   "char_vectorizer": ({**_char_vectorizer(self.char_ngrams), "ngram_range": list(self.char_ngrams)}
                                       if self.char_ngrams else None)}
@@ -342,8 +317,7 @@ class TfidfBaseline:
             raise ModelLoadError(f"{directory}: TF-IDF files do not fit together (vocabulary, idf and weights differ "
                                  "in size)")
         return cls(labels, vocabulary, tensors["idf"], tensors["coef"], tensors["intercept"],
-                   thresholds, section_context=config.get("section_context", False),
-                   char_vocabulary=char_vocabulary, char_ngrams=char_ngrams)
+                   thresholds, char_vocabulary=char_vocabulary, char_ngrams=char_ngrams)
 
     @staticmethod
     def is_baseline_dir(path: str | os.PathLike[str]) -> bool:

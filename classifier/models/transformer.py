@@ -14,75 +14,34 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from classifier import hardware
 from classifier.files import umask_mode
-from classifier.labels import Scheme, card_label_ids, card_scores, to_card
-from classifier.models.context import model_inputs
+from classifier.models.base import (
+    DEFAULT_BATCH_SIZE,
+    InferencePrecision,
+    ModelLoadError,
+    ParagraphModel,
+    check_batch_size,
+    check_texts,
+)
 from classifier.text.reading import normalize_text
 
 if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = [
-    "DEFAULT_BATCH_SIZE",
-    "DEFAULT_MODEL_DIR",
-    "ModelLoadError",
-    "check_threshold",
-    "PolicyClassifier",
-    "Prediction",
-    "encode_texts",
-]
+__all__ = ["DEFAULT_MODEL_DIR", "PolicyClassifier", "encode_texts", "pad_batch", "quiet_transformers",
+           "shipped_model_dir"]
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "policy-minilm"
-# Measured on 2 CPU cores (benchmarks/throughput.py): 16 beats 64, whose length-sorted batches still pad more.
-DEFAULT_BATCH_SIZE = 16
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # Inference precisions PolicyClassifier accepts (see from_pretrained).
-PRECISIONS = ("auto", "fp32", "bf16", "bf16-autocast", "int8", "onnx-int8")
+PRECISIONS = tuple(p.value for p in InferencePrecision)
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 # torch's intra-op thread count is process-wide: streamed calls of different classifiers must not interleave.
 _CPU_STREAMS_LOCK = threading.Lock()
-
-
-class ModelLoadError(RuntimeError):
-    """A model directory is missing, incomplete or corrupt; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Labels and scores for one paragraph.
-
-    ``labels`` are the label ids whose probability reached their threshold, in canonical order; ``scores`` holds a
-    probability for every label of the view.
-    """
-
-    labels: list[str]
-    scores: dict[str, float] = field(repr=False)
-
-
-def check_threshold(threshold: Any) -> None:
-    """Refuse a decision threshold that is not a finite number in [0, 1] (``None``, the tuned ones, passes).
-
-    Raises:
-        ValueError: out of range, NaN, or not a number.
-    """
-    if threshold is None:
-        return
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-
-
-def check_batch_size(value: Any, name: str = "batch_size") -> None:
-    """Refuse a batch size that is not a positive integer.
-
-    Raises:
-        ValueError: zero, negative or not an integer.
-    """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
@@ -146,18 +105,7 @@ def pad_batch(batch: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor
     return input_ids, mask
 
 
-def resolve_device(device: str | None) -> str:
-    """Return ``device`` or, for ``None``/``"auto"``, ``"cuda"`` when a GPU is present and ``"cpu"`` otherwise."""
-    import torch
-
-    if device in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no GPU is available")
-    return device
-
-
-class PolicyClassifier:
+class PolicyClassifier(ParagraphModel):
     """Label privacy-policy paragraphs.
 
     Use :meth:`from_pretrained` to load a saved model (the shipped one by default), :meth:`predict` for labels and
@@ -179,11 +127,8 @@ class PolicyClassifier:
         tfidf: Any = None,
         tfidf_weight: float = 0.0,
         streams: int | None = None,
-        section_context: bool = False,
     ) -> None:
         self.model = model
-        # Trained with each paragraph's section heading in front: predict() puts it there too when given sections.
-        self.section_context = bool(section_context)
         # The float model is what gets saved: a quantized copy cannot be written back as plain weights.
         self._float_model = model
         self.tokenizer = tokenizer
@@ -193,7 +138,7 @@ class PolicyClassifier:
         if len(self.thresholds) != len(self.labels):
             raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.labels)} labels")
         self.max_length = max_length
-        self.device = resolve_device(device)
+        self.device = hardware.resolve_device(device)
         # Optional TF-IDF member: probabilities are averaged, (1 - w) * transformer + w * tfidf.
         self.tfidf = tfidf
         self.tfidf_weight = float(tfidf_weight) if tfidf is not None else 0.0
@@ -226,9 +171,9 @@ class PolicyClassifier:
             # fastest CPU path (1.6x int8) and change 2 of 41,525 label decisions against fp32. Elsewhere dynamic
             # int8: on an AVX2-only AMD EPYC it ran 1.6x fp32 and 10x emulated bf16 weights; on an earlier machine
             # it beat bf16 autocast; macro-F1 within 0.001 of fp32.
-            if _amx_available():
+            if hardware.amx_available():
                 precision = "bf16"
-            elif _int8_available():
+            elif hardware.int8_available():
                 precision = "int8"
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -289,7 +234,7 @@ class PolicyClassifier:
                 past the encoder's positions (see :mod:`classifier.models.config`).
             ValueError: an unknown precision, or a CPU-only precision on a GPU.
         """
-        directory = Path(path) if path is not None else DEFAULT_MODEL_DIR
+        directory = Path(path) if path is not None else shipped_model_dir()
         if not directory.is_dir():
             raise ModelLoadError(f"model directory not found: {directory}")
         missing = [name for name in _REQUIRED_FILES if not (directory / name).is_file()]
@@ -301,15 +246,16 @@ class PolicyClassifier:
             settings = read_transformer_config(directory, custom_labels=custom_labels)
         except ModelConfigError as exc:
             raise ModelLoadError(str(exc)) from None
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         try:
             with quiet_transformers():
-                tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+                # local_files_only: a folder that fails to load is reported, never looked up on a model hub
+                tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False, local_files_only=True)
                 model = AutoModelForSequenceClassification.from_pretrained(
-                    directory, use_safetensors=True, dtype=torch.float32, trust_remote_code=False
+                    directory, use_safetensors=True, dtype=torch.float32, trust_remote_code=False,
+                    local_files_only=True,
                 )
         except Exception as exc:  # transformers raises many types for corrupt files; report one line
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -323,7 +269,7 @@ class PolicyClassifier:
                 raise ModelLoadError(f"{directory}/tfidf: its labels differ from the transformer's")
         return cls(model, tokenizer, thresholds=settings["thresholds"], max_length=settings["max_length"],
                    device=device, precision=precision, tfidf=tfidf, tfidf_weight=settings["tfidf_weight"],
-                   streams=streams, section_context=settings["section_context"])
+                   streams=streams)
 
     def save_pretrained(
         self,
@@ -357,8 +303,7 @@ class PolicyClassifier:
             "thresholds": [round(float(t), 4) for t in self.thresholds],
             "max_length": self.max_length,
             "tfidf_weight": self.tfidf_weight,
-            "section_context": self.section_context,
-            "versions": library_versions(),
+            "versions": hardware.library_versions(),
         }
         if self.tfidf is not None:
             self.tfidf.save_pretrained(directory / "tfidf", half=half)
@@ -390,7 +335,7 @@ class PolicyClassifier:
         if self.precision == "bf16" and self.device == "cpu":
             return contextlib.nullcontext()  # the weights themselves are bf16
         wants_bf16 = self.precision in ("bf16", "bf16-autocast") or (
-            self.precision == "auto" and _bf16_is_fast(self.device))
+            self.precision == "auto" and hardware.bf16_is_fast(self.device))
         if not wants_bf16:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda" if self.device.startswith("cuda") else "cpu", dtype=torch.bfloat16)
@@ -455,17 +400,12 @@ class PolicyClassifier:
                 torch.set_num_threads(threads)
         return out, side_result
 
-    def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE,
-                      sections: Iterable[Sequence[str]] | None = None) -> np.ndarray:
-        """Return an ``(n_texts, n_labels)`` array of probabilities, columns in :attr:`labels` order.
-
-        ``sections`` (one heading path per text) is used by models trained with the section heading as context
-        and ignored by the others; see :func:`classifier.models.context.model_inputs`.
-        """
+    def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """Return an ``(n_texts, n_labels)`` array of probabilities, columns in :attr:`labels` order."""
         import numpy as np
 
         check_batch_size(batch_size)
-        texts = model_inputs(texts, sections, self.section_context)
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         tfidf = self.tfidf if self.tfidf is not None and self.tfidf_weight > 0 else None
@@ -475,183 +415,13 @@ class PolicyClassifier:
             probs = (1 - self.tfidf_weight) * probs + self.tfidf_weight * tfidf_probs
         return probs
 
-    def iter_predict(
-        self,
-        texts: Iterable[str],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        chunk_size: int = 1024,
-        scheme: Scheme | str = Scheme.opp115,
-        threshold: float | None = None,
-        sections: Iterable[Sequence[str]] | None = None,
-    ) -> Iterator[Prediction]:
-        """Stream predictions for any iterable of texts, ``chunk_size`` texts at a time (constant memory).
 
-        ``sections``, when given, is an iterable of heading paths read alongside ``texts`` (see :meth:`predict`).
-        """
-        import itertools
-
-        check_batch_size(chunk_size, "chunk_size")
-        if isinstance(texts, (str, bytes)):
-            model_inputs(texts, None, False)  # raises the TypeError a lone string gets everywhere
-        text_iter = iter(texts)
-        section_iter = iter(sections) if sections is not None else None
-        while chunk := list(itertools.islice(text_iter, chunk_size)):
-            # a shorter ``sections`` gives a short list here, which predict() reports as a length mismatch
-            heads = list(itertools.islice(section_iter, len(chunk))) if section_iter is not None else None
-            yield from self.predict(chunk, batch_size=batch_size, scheme=scheme, threshold=threshold, sections=heads)
-
-    def predict(
-        self,
-        texts: Iterable[str],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        scheme: Scheme | str = Scheme.opp115,
-        threshold: float | None = None,
-        sections: Iterable[Sequence[str]] | None = None,
-    ) -> list[Prediction]:
-        """Label paragraphs.
-
-        Args:
-            texts: paragraph texts (Markdown marks are ignored).
-            batch_size: paragraphs per forward pass.
-            scheme: ``"opp115"`` (the model's labels) or ``"card"`` (the six user-facing categories).
-            threshold: one threshold for every label instead of the tuned per-label ones.
-            sections: optional heading path of each paragraph (outermost first), for models trained with
-                ``section_context``; :meth:`classify_document` passes the segmenter's.
-
-        Returns:
-            One :class:`Prediction` per text, in input order.
-
-        Raises:
-            TypeError: ``texts`` is a lone string (pass ``[text]``) or holds something other than strings.
-            ValueError: ``sections`` and ``texts`` differ in length, ``threshold`` is not in [0, 1] or
-                ``batch_size`` is not a positive integer.
-        """
-        from classifier.models.config import check_scheme
-
-        check_threshold(threshold)
-        view = check_scheme(self.labels, scheme)
-        probs = self.predict_proba(texts, batch_size=batch_size, sections=sections)
-        return [self._prediction(row, view, threshold) for row in probs]
-
-    def _prediction(self, row: Any, scheme: Scheme, threshold: float | None) -> Prediction:
-        scores = {label: round(float(p), 4) for label, p in zip(self.labels, row, strict=True)}
-        cuts = [threshold] * len(self.labels) if threshold is not None else self.thresholds
-        labels = [label for label, p, cut in zip(self.labels, row, cuts, strict=True) if p >= cut]
-        if scheme is Scheme.card:
-            card = card_scores(scores)
-            return Prediction(labels=to_card(labels), scores={k: card[k] for k in card_label_ids()})
-        return Prediction(labels=labels, scores=scores)
-
-    def classify_document(
-        self, source: Any, *, scheme: Scheme | str = Scheme.opp115, batch_size: int = DEFAULT_BATCH_SIZE,
-        threshold: float | None = None,
-    ) -> Any:
-        """Segment a whole policy (str, bytes or path) and label every paragraph.
-
-        Returns:
-            A :class:`classifier.predict.document.ClassifiedDocument`.
-
-        Raises:
-            PolicyInputError: the policy cannot be read.
-        """
-        from classifier.predict.document import classify_document
-
-        return classify_document(self, source, scheme=scheme, batch_size=batch_size, threshold=threshold)
-
-    def classify_documents(
-        self, sources: Iterable[Any], *, scheme: Scheme | str = Scheme.opp115, batch_size: int = DEFAULT_BATCH_SIZE,
-        threshold: float | None = None,
-    ) -> list[Any]:
-        """Like :meth:`classify_document` for several policies, labelled in one call (1.6-1.9x as fast as one
-        call per policy on 2 CPU cores: batches are length-sorted across all of them). Keep each call to a few thousand
-        paragraphs; the batch CLI groups policies this way.
-
-        Returns:
-            One :class:`classifier.predict.document.ClassifiedDocument` per source, in order.
-
-        Raises:
-            PolicyInputError: a policy cannot be read (nothing is labelled then).
-        """
-        from classifier.predict.document import classify_segmented
-        from classifier.text.reading import read_policy
-        from classifier.text.segment import segment_policy
-
-        policies = [read_policy(source) for source in sources]
-        return classify_segmented(self, [(policy.source, segment_policy(policy)) for policy in policies],
-                                  scheme=scheme, batch_size=batch_size, threshold=threshold)
+def shipped_model_dir() -> Path:
+    """The shipped model: inside the installed package (a wheel), else ``models/`` of a source checkout."""
+    for candidate in (_PACKAGE_DIR / "shipped" / "policy-minilm", _PACKAGE_DIR.parent / "models" / "policy-minilm"):
+        if candidate.is_dir():
+            return candidate
+    return _PACKAGE_DIR.parent / "models" / "policy-minilm"
 
 
-def _int8_available() -> bool:
-    import torch
-
-    try:
-        return bool({"x86", "fbgemm", "qnnpack"} & set(torch.backends.quantized.supported_engines))
-    except AttributeError:
-        return False
-
-
-def _amx_available() -> bool:
-    """Whether the CPU has AMX tiles (Intel Sapphire Rapids and later), where bf16 matrix products run in hardware."""
-    import torch
-
-    try:
-        return bool(torch.cpu._is_amx_tile_supported())
-    except (AttributeError, RuntimeError):  # a private torch helper: treat its absence as "no AMX"
-        return False
-
-
-def _cpuinfo(field: str) -> str:
-    """The first value of ``field`` in the Linux kernel's /proc/cpuinfo ('' elsewhere, or when unreadable)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == field:
-                    return value.strip()
-    except OSError:
-        pass
-    return ""
-
-
-def _cpu_flags() -> set[str]:
-    """The CPU feature flags the Linux kernel reports (empty elsewhere, or when they cannot be read)."""
-    return set(_cpuinfo("flags").split())
-
-
-def cpu_name() -> str:
-    """The CPU's model name, for records of where a run or a benchmark ran."""
-    import platform
-
-    return _cpuinfo("model name") or platform.processor() or platform.machine()
-
-
-def _bf16_is_fast(device: str) -> bool:
-    """Whether bf16 autocast makes training faster than fp32 on ``device``.
-
-    On CPU only bf16 matrix hardware counts (AMX tiles, or the AVX512_BF16 dot-product instructions): AVX-512
-    alone, as on Skylake/Cascade Lake, emulates bf16 and is slower than fp32.
-    """
-    import torch
-
-    if device.startswith("cuda"):
-        try:  # pre-Ampere GPUs (T4, V100) only emulate bf16, which torch counts as support by default
-            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
-        except TypeError:  # a torch without the argument counts native support only
-            return bool(torch.cuda.is_bf16_supported())
-    return _amx_available() or bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
-
-
-def library_versions() -> dict[str, str]:
-    """Return the versions of the libraries a model was saved with."""
-    import importlib.metadata as md
-
-    versions = {}
-    for name in ("policy-clause-classifier", "torch", "transformers", "tokenizers", "safetensors", "datasets",
-                 "scikit-learn"):
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            continue
-    return versions
+DEFAULT_MODEL_DIR = shipped_model_dir()

@@ -19,15 +19,16 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.files import atomic_write
 from classifier.labels import Scheme, label_ids
-from classifier.models.transformer import DEFAULT_BATCH_SIZE
+from classifier.models.base import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
-    from classifier.models.transformer import PolicyClassifier
+    from classifier.models.base import ParagraphModel
     from classifier.predict.document import ClassifiedDocument
     from classifier.text.segment import Paragraph
 
@@ -55,8 +56,8 @@ DEFAULT_GROUP_PARAGRAPHS = 1024
 DEFAULT_MAX_PARAGRAPHS = 20_000
 
 
-class OutputFormat:
-    """Names of the output formats."""
+class OutputFormat(str, Enum):
+    """The output formats: rows as JSONL, CSV or Parquet, or a per-policy Markdown summary table."""
 
     jsonl = "jsonl"
     csv = "csv"
@@ -282,11 +283,11 @@ def _markdown_cell(text: str) -> str:
 
 
 def run_batch(
-    classifier: PolicyClassifier,
+    classifier: ParagraphModel,
     inputs: list[str],
     *,
     output: Path | None,
-    fmt: str = OutputFormat.jsonl,
+    fmt: OutputFormat | str = OutputFormat.jsonl,
     scheme: Scheme = Scheme.opp115,
     threshold: float | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -328,13 +329,14 @@ def run_batch(
             resume; nothing was written then.
         ValueError: a non-positive size or a threshold outside [0, 1].
     """
-    from classifier.models.transformer import check_batch_size, check_threshold
+    from classifier.models.base import check_batch_size, check_threshold
     from classifier.text.reading import DEFAULT_MAX_BYTES
 
     for name, value in (("batch_size", batch_size), ("group_paragraphs", group_paragraphs),
                         ("max_paragraphs", max_paragraphs), ("max_bytes", max_bytes or 1)):
         check_batch_size(value, name)
     check_threshold(threshold)
+    fmt = OutputFormat(fmt).value  # a plain string from here on: it is written to the journal
     run = _BatchRun(classifier, fmt=fmt, scheme=scheme, threshold=threshold, batch_size=batch_size,
                     on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
                     max_paragraphs=max_paragraphs, read_stdin=read_stdin)
@@ -418,7 +420,7 @@ class _Sink:
 class _BatchRun:
     """One pass over the inputs: read, segment, label in groups, write; each policy's failure is its own."""
 
-    def __init__(self, classifier: PolicyClassifier, *, fmt: str, scheme: Scheme, threshold: float | None,
+    def __init__(self, classifier: ParagraphModel, *, fmt: str, scheme: Scheme, threshold: float | None,
                  batch_size: int, on_error: Callable[[str, str], None] | None,
                  on_progress: Callable[[str, int], None] | None, max_bytes: int, max_paragraphs: int,
                  read_stdin: Callable[[], bytes] | None) -> None:

@@ -23,7 +23,7 @@ def cv_reference(name: str, run: str, record: dict[str, Any], entry: str, agains
     Raises:
         ValueError: no such entry, or the runs' folds differ, so their figures are not comparable.
     """
-    from classifier.evaluation.crossval import compare_folds
+    from classifier.evaluation.folds import compare_folds
 
     if entry not in record["models"]:
         raise ValueError(f"{run}: no model {entry!r} (has {', '.join(record['models'])})")
@@ -88,18 +88,6 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
             "settings are in `tfidf/config.json`); the thresholds in `config.json` "
             "apply to the average. Plain `transformers` users get the transformer alone; its own thresholds are "
             "`transformer_thresholds` in `metrics.json`."
-        )
-    if train_config.get("section_context"):
-        ensemble_text += (
-            "\n- Input: each paragraph is read with its innermost section heading in front (`\"<heading>. "
-            "<paragraph>\"`, `classifier.models.context.with_section`); `PolicyClassifier.classify_document` does this "
-            "itself, and `predict(texts, sections=...)` when given the headings. Plain `transformers` users should "
-            "build the same text."
-        )
-    if train_config.get("soft_labels"):
-        ensemble_text += (
-            "\n- Targets: OPP-115 paragraphs were trained towards the share of the three annotators who gave each "
-            "category (`soft_labels`), not the 0/1 majority label; thresholds were tuned on majority labels."
         )
     data = ", ".join(train_config.get("opp115", []) + train_config.get("seed_corpus", [])
                      + train_config.get("jsonl", []))

@@ -1,0 +1,209 @@
+"""``segment``, ``classify`` and ``labels``: reading policies and labelling their paragraphs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from classifier.cli.app import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WRITE, app, fail, load_model, shown
+from classifier.labels import Scheme
+from classifier.models.base import InferencePrecision
+from classifier.predict.batch import OutputFormat
+
+
+class SegmentFormat(str, Enum):
+    """How ``segment`` prints paragraphs: readable text, or one JSON object per line."""
+
+    text = "text"
+    jsonl = "jsonl"
+
+
+@app.command()
+def segment(
+    file: Annotated[str, typer.Argument(help="Policy file (text, Markdown or HTML), or - for stdin.")],
+    fmt: Annotated[SegmentFormat, typer.Option("--format", "-f", help="Output format.")] = SegmentFormat.text,
+) -> None:
+    """Split a policy into paragraphs and print them (with section and offsets)."""
+    from classifier.text.reading import DEFAULT_MAX_BYTES, PolicyInputError, read_limited, read_policy
+    from classifier.text.segment import segment_policy
+
+    try:
+        policy = read_policy(read_limited(sys.stdin.buffer, DEFAULT_MAX_BYTES) if file == "-" else Path(file))
+        paragraphs = segment_policy(policy)
+    except PolicyInputError as exc:
+        fail(f"{shown(file)}: {exc}")
+    except Exception as exc:  # a pathological page: one line, not a traceback
+        from classifier.predict.batch import error_line
+
+        fail(f"{shown(file)}: cannot read or segment ({error_line(exc)})")
+    for paragraph in paragraphs:
+        if fmt is SegmentFormat.jsonl:
+            typer.echo(json.dumps(paragraph.to_dict(), ensure_ascii=False))
+        else:
+            section = " > ".join(paragraph.section)
+            typer.echo(f"[{paragraph.index}] {paragraph.start}-{paragraph.end}" + (f"  § {section}" if section else ""))
+            typer.echo(paragraph.text)
+            typer.echo()
+
+
+
+@app.command()
+def classify(
+    paths: Annotated[list[str], typer.Argument(help="Policy files, directories (recursive) or - for stdin.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (default: stdout).")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Rows (jsonl, csv, parquet) or a per-policy "
+                                                                  "Markdown table (summary).")] = OutputFormat.jsonl,
+    summary: Annotated[bool, typer.Option("--summary", help="The same as --format summary.")] = False,
+    scheme: Annotated[Scheme, typer.Option(help="Label view.")] = Scheme.opp115,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="One threshold for all labels.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model directory (default: the shipped model).")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Paragraphs per forward pass.")] = 16,
+    precision: Annotated[InferencePrecision, typer.Option(
+        help="auto: on a CPU bf16 weights where it has AMX, else int8 (the fastest path on each; int8 scores can "
+             "move slightly with their batch neighbours), bf16 on a GPU; fp32 for exact scores.")]
+    = InferencePrecision.auto,
+    streams: Annotated[int | None, typer.Option(min=1, help="CPU batches run side by side (default: 2 when torch "
+                                                            "has 2+ threads).")] = None,
+    glob: Annotated[list[str] | None, typer.Option(help="File pattern inside directories (repeatable).")] = None,
+    resume: Annotated[bool, typer.Option(help="Skip policies already written to --output.")] = False,
+    max_bytes: Annotated[int, typer.Option(min=1, help="Refuse inputs larger than this (never reads more).")]
+    = 20_000_000,
+    max_paragraphs: Annotated[int, typer.Option(min=1, help="Name a policy with more paragraphs than this as a "
+                                                            "failure instead of labelling it.")] = 20_000,
+    group_size: Annotated[int, typer.Option(min=1, help="Paragraphs labelled per model call, across policies "
+                                                        "(larger is faster; a crash re-does at most one group).")]
+    = 1024,
+) -> None:
+    """Classify every paragraph of one or many policies (JSONL rows by default)."""
+    from classifier.predict.batch import DEFAULT_GLOBS, discover_inputs
+
+    if output is not None and str(output) == "-":
+        output = None  # -o - is stdout, as for input
+    if resume and output is None:
+        fail("--resume needs -o/--output", EXIT_USAGE)
+    if summary:
+        fmt = OutputFormat.summary
+    if fmt is OutputFormat.parquet and (output is None or resume):
+        fail("parquet output needs -o/--output and cannot --resume", EXIT_USAGE)
+    inputs, problems = discover_inputs(paths, tuple(glob) if glob else DEFAULT_GLOBS)
+    if not inputs and len(problems) == 1:  # the usual mistyped path: one line says both what and so what
+        fail(f"{shown(problems[0][0])}: {problems[0][1]}; no policies to classify", EXIT_INPUT)
+    for source, reason in problems:
+        typer.echo(f"error: {shown(source)}: {reason}", err=True)
+    if not inputs:
+        fail("no policies to classify", EXIT_INPUT)
+    settings = {"fmt": fmt, "scheme": scheme, "threshold": threshold,
+                "batch_size": batch_size, "resume": resume, "max_bytes": max_bytes, "group_paragraphs": group_size,
+                "max_paragraphs": max_paragraphs}
+    try:
+        with _claimed_output(output, inputs):  # before the model loads: a clash or a lock fails at once
+            result = _run_classify(inputs, output, settings, lambda: load_model(model, device, precision.value,
+                                                                                 streams))
+    except KeyboardInterrupt:
+        where = "; run the same command with --resume to go on" if output is not None else ""
+        fail(f"interrupted{where}", EXIT_INTERRUPTED)
+    failed = problems + result.failed
+    if output is not None or failed:
+        typer.echo(f"{len(result.done)} policies ({result.paragraphs} paragraphs) classified, "
+                   f"{len(result.skipped)} already done, {len(failed)} failed", err=True)
+    if failed:
+        typer.echo("failed: " + ", ".join(shown(source) for source, _ in failed), err=True)
+        raise typer.Exit(EXIT_INPUT)
+
+
+@contextlib.contextmanager
+def _claimed_output(output: Path | None, inputs: list[str]) -> Iterator[None]:
+    """Check the output against the inputs, create its folder and hold its lock; exit 2 with one line if not."""
+    from classifier.predict.batch import BatchError, check_output_path, output_lock
+
+    if output is None:
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            check_output_path(output, inputs)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(output_lock(output))
+        except BatchError as exc:
+            fail(str(exc), EXIT_USAGE)
+        except OSError as exc:
+            fail(f"cannot write {shown(str(output))}: {exc.strerror or exc}", EXIT_WRITE)
+        yield
+
+
+def _run_classify(inputs: list[str], output: Path | None, settings: dict[str, Any], load: Any) -> Any:
+    from classifier.predict.batch import BatchError, run_batch
+
+    classifier = load()
+
+    def on_error(source: str, reason: str) -> None:
+        typer.echo(f"error: {shown(source)}: {reason}", err=True)
+
+    try:
+        with _batch_progress(len(inputs)) as progress:
+            return run_batch(classifier, inputs, output=output, on_error=on_error, lock=False,
+                             on_progress=progress.file_done if progress else None,
+                             on_labelled=progress.labelled if progress else None, **settings)
+    except BatchError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        fail(f"cannot write output: {exc.strerror or exc}", EXIT_WRITE)
+
+
+class _batch_progress:
+    """Files and paragraphs per second on a terminal; silent when stderr is not one."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.progress: Any = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return None
+        import time
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[rate]}"), console=Console(stderr=True), transient=True)
+        self.progress.start()
+        self.task = self.progress.add_task("files", total=self.total, rate="")
+        self.started, self.paragraphs = time.perf_counter(), 0
+        return self
+
+    def file_done(self, source: str, paragraphs: int) -> None:
+        self.progress.update(self.task, advance=1)
+
+    def labelled(self, paragraphs: int) -> None:
+        """Paragraphs labelled so far, shown as a rate: it moves inside a long policy too."""
+        import time
+
+        self.paragraphs += paragraphs
+        rate = self.paragraphs / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.task, rate=f"{rate:.0f} paragraphs/s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+@app.command()
+def labels(
+    scheme: Annotated[Scheme, typer.Option(help="Label view.")] = Scheme.opp115,
+) -> None:
+    """List the label ids of a view with their names and descriptions."""
+    from classifier.labels import CARD_LABELS, LABELS
+
+    for label in LABELS if scheme is Scheme.opp115 else CARD_LABELS:
+        typer.echo(f"{label.id:34} {label.name}: {label.description}")

@@ -1,0 +1,233 @@
+"""``evaluate`` and ``crossval``: scoring models on labelled data, and cross-validating a recipe by policy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from classifier.cli.app import EXIT_INPUT, EXIT_MODEL, EXIT_USAGE, app, fail
+from classifier.training.config import ModelType
+
+
+@app.command()
+def evaluate(
+    data: Annotated[list[Path], typer.Option("--data", help="OPP-115 dir, seed-layout corpus dir or labelled JSONL "
+                                                            "(repeatable).")],
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="Model dir, TF-IDF baseline dir or 'default' (repeatable; default: the shipped model).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Directory for metrics.json, report.md, "
+                                                                      "plots, errors.jsonl.")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write just the metrics JSON here.")] = None,
+    n_boot: Annotated[int, typer.Option(min=10, help="Bootstrap resamples over policies.")] = 1000,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="One threshold for all labels "
+                                                                           "(e.g. 0.5 for PrivacyGLUE).")] = None,
+    plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
+) -> None:
+    """Evaluate one or more models on one or more labelled datasets, side by side, with bootstrap intervals."""
+    from classifier.data.corpus import CorpusError
+    from classifier.evaluation.evaluate import comparison, load_eval_data, save_metrics
+    from classifier.evaluation.evaluate import evaluate as run_evaluation
+    from classifier.evaluation.evaluate import load_model as load_evaluated
+    from classifier.models.base import ModelLoadError
+
+    try:
+        datasets = [load_eval_data(path) for path in data]
+    except (ValueError, CorpusError) as exc:
+        fail(str(exc), EXIT_INPUT)
+    try:
+        models = [load_evaluated(spec) for spec in (model or ["default"])]
+    except (ModelLoadError, ValueError) as exc:
+        fail(str(exc), EXIT_MODEL)
+    results, comparisons = [], []
+    for data_name, dataset in datasets:
+        per_data = []
+        for model_name, loaded in models:
+            try:
+                result = run_evaluation(loaded, dataset, model_name=model_name, data_name=data_name, n_boot=n_boot,
+                                        threshold=threshold)
+            except ValueError as exc:
+                fail(str(exc), EXIT_USAGE)
+            views = result.metrics["views"]["opp115"]
+            ci = {k: "[{:.3f}, {:.3f}]".format(*v) for k, v in views["bootstrap_ci"].items() if k != "per_label_f1"
+                  and isinstance(v, list)}
+            typer.echo(f"{model_name} on {data_name}: micro-F1 {views['micro_f1']:.4f} {ci['micro_f1']}, "
+                       f"macro-F1 {views['macro_f1']:.4f} {ci['macro_f1']} (95% CI over policies)", err=True)
+            per_data.append(result)
+        comparisons += [comparison(per_data[0], other, n_boot=n_boot) for other in per_data[1:]]
+        results += per_data
+    if output is not None:
+        from classifier.evaluation.report import write_evaluation
+
+        write_evaluation(output, results, comparisons, plots=plots)
+        typer.echo(f"wrote {output}/report.md", err=True)
+    if json_file is not None:
+        save_metrics(json_file, results, comparisons)
+    if output is None and json_file is None:
+        from classifier.evaluation.report import render_report
+
+        typer.echo(render_report({"results": [r.metrics for r in results], "comparisons": comparisons}))
+
+
+@app.command()
+def crossval(
+    opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
+    seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
+    jsonl: Annotated[list[Path] | None, typer.Option(help="Labelled JSONL file (repeatable).")] = None,
+    model_type: Annotated[list[ModelType] | None, typer.Option("--model-type", help="What to cross-validate "
+                                                                                    "(repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(help="train_config.json for the transformer (its data lists are "
+                                                     "used unless data options are given).")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override one config field, KEY=VALUE "
+                                                                      "(repeatable; VALUE as JSON).")] = None,
+    k: Annotated[int, typer.Option(min=2, help="Folds (by policy).")] = 5,
+    fold_seed: Annotated[int, typer.Option(help="Seed of the assignment of policies to folds (the training seed is "
+                                                "the config's `seed`).")] = 13,
+    ensemble: Annotated[bool, typer.Option(help="Also evaluate the average of transformer and TF-IDF.")] = False,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output directory.")] = Path("runs/crossval"),
+    from_oof: Annotated[bool, typer.Option(help="Rebuild the reports in --output from its saved out-of-fold "
+                                                "predictions (cv.json, oof.safetensors) without training.")] = False,
+    resume: Annotated[bool, typer.Option(help="Go on from the folds an interrupted run saved in --output/folds "
+                                              "(same data and options); train only the others.")] = False,
+) -> None:
+    """k-fold cross-validation by policy: trains and evaluates each fold, reports mean ± sd and out-of-fold figures.
+
+    Seed-corpus policies are spread over the folds, so their figures are leave-one-policy-out when k equals their
+    number.
+    """
+    from classifier.data.seed_corpus import policy_ids
+    from classifier.training.data import build_dataset
+
+    settings = _crossval_config(config, opp115, seed_corpus, jsonl, overrides or [])
+    try:
+        dataset = build_dataset(settings)
+    except ValueError as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+    seed_policies = policy_ids(settings.seed_corpus)
+    if from_oof:
+        oof = load_oof_or_exit(output)
+        # the saved predictions' folds and the machine that trained them, not this command line's or this machine
+        previous = json.loads((output / "cv.json").read_text())
+        folds = {key: previous.get("settings", {}).get(key, value) for key, value in (("k", k), ("fold_seed",
+                                                                                              fold_seed))}
+        _write_crossval(output, dataset, oof, seed_policies, vars(settings) | folds, previous.get("environment"))
+        return
+    types = model_type or [ModelType.tfidf]
+    results, environment = _run_crossval(settings, dataset, types, k=k, fold_seed=fold_seed, ensemble=ensemble,
+                                         groups={policy: "seed" for policy in seed_policies},
+                                         fold_dir=output / "folds", resume=resume)
+    _write_crossval(output, dataset, results, seed_policies, vars(settings) | {"k": k, "fold_seed": fold_seed},
+                    environment)
+
+
+def _crossval_config(config: Path | None, opp115: list[Path] | None, seed_corpus: list[Path] | None,
+                     jsonl: list[Path] | None, overrides: list[str]) -> Any:
+    """The config file's settings, with the data options and ``--set`` assignments given on top; exit 2 if bad."""
+    from dataclasses import replace
+
+    from classifier.training.config import TrainConfig, apply_overrides
+
+    try:
+        settings = TrainConfig.from_json(config) if config else TrainConfig()
+        if opp115 or seed_corpus or jsonl:  # data options replace the config's data lists; none keeps them
+            settings = replace(settings, opp115=[str(p) for p in opp115 or []],
+                               seed_corpus=[str(p) for p in seed_corpus or []], jsonl=[str(p) for p in jsonl or []])
+        settings = apply_overrides(settings, overrides)
+        settings.validate()
+    except (OSError, TypeError, ValueError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+    if settings.teacher:
+        fail("crossval cannot distil from a saved teacher: it has seen every fold's test policies", EXIT_USAGE)
+    return settings
+
+
+def _run_crossval(settings: Any, dataset: Any, types: list[ModelType], *, k: int, fold_seed: int, ensemble: bool,
+                  groups: dict[str, str], fold_dir: Path, resume: bool) -> tuple[dict, dict]:
+    """Train and score every fold; returns the out-of-fold results and the environment they were trained in."""
+    from classifier.evaluation.crossval import FoldMismatch, cross_validate, tfidf_trainer, transformer_trainer
+    from classifier.training.config import learning_settings, training_environment
+
+    trainers: dict[str, Any] = {}
+    if ModelType.transformer in types:
+        trainers["transformer"] = transformer_trainer(settings)
+    if ModelType.tfidf in types:
+        trainers["tfidf"] = tfidf_trainer(seed=fold_seed)
+    try:
+        environment = training_environment(settings if "transformer" in trainers else None)
+    except ValueError as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+    # what the trainers learn from besides the rows, whose digest the folds keep: a resumed run must match it
+    learning = {"transformer": learning_settings(settings, sources=False)} if "transformer" in trainers else {}
+    members = list(trainers)
+    try:
+        results = cross_validate(dataset, trainers, k=k, seed=fold_seed, groups=groups,
+                                 ensemble=members if ensemble and len(members) == 2 else None,
+                                 fold_dir=fold_dir, resume=resume, settings=learning)
+    except FoldMismatch as exc:  # raised before training; an error while training keeps its traceback
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+    for name, entry in results.items():
+        precisions = sorted({fold["precision"] for fold in entry["folds"] if "precision" in fold})
+        if len(precisions) > 1:  # resumed folds from a machine with other bf16 support, say
+            typer.echo(f"warning: {name}'s folds were scored in different precisions ({', '.join(precisions)}); "
+                       "each fold's is in cv.json's fold_details", err=True)
+    return results, environment
+
+
+def load_oof_or_exit(out: Path) -> dict:
+    from classifier.evaluation.folds import load_oof
+
+    try:
+        return load_oof(out)
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"{out}: no saved cross-validation to rebuild from ({exc})", EXIT_USAGE)
+
+
+def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settings: dict,
+                    environment: dict | None) -> None:
+    import json as json_module
+
+    from classifier.evaluation.evaluate import comparison
+    from classifier.evaluation.folds import oof_result, save_oof, subset_fold_summaries, summarize_folds
+    from classifier.evaluation.report import write_evaluation
+    from classifier.files import atomic_write
+
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {name: summarize_folds(entry["folds"]) | {"fold_details": entry["folds"]}
+               for name, entry in results.items()}
+    main_name = "opp115" if settings.get("opp115") else "data"
+    subsets = {main_name: [i for i, p in enumerate(dataset["policy"]) if p not in seed_policies],
+               "seed_corpus": [i for i, p in enumerate(dataset["policy"]) if p in seed_policies]}
+    evaluations, comparisons = [], []
+    for subset_name, rows in subsets.items():
+        if not rows:
+            continue
+        per_subset = [oof_result(dataset, name, entry["probs"], entry["thresholds"], f"{subset_name}-oof", rows)
+                      for name, entry in results.items()]
+        for name, entry in results.items():
+            folds = subset_fold_summaries(dataset, entry, rows, name, subset_name)
+            summary[name][f"{subset_name}_folds"] = summarize_folds(folds) | {"fold_details": folds}
+        for result in per_subset:
+            views = result.metrics["views"]
+            summary[result.model][f"{subset_name}_out_of_fold"] = {
+                "micro_f1": views["opp115"]["micro_f1"], "macro_f1": views["opp115"]["macro_f1"],
+                "micro_f1_ci": views["opp115"]["bootstrap_ci"]["micro_f1"],
+                "macro_f1_ci": views["opp115"]["bootstrap_ci"]["macro_f1"],
+                "card_micro_f1": views.get("card", {}).get("micro_f1"),
+                "card_macro_f1": views.get("card", {}).get("macro_f1"),
+                "children_f1": views.get("children", {}).get("f1"),
+                "n_policies": result.metrics["n_policies"],
+            }
+        # The last entry is the ensemble when there is one: compare it (B) against each single model (A).
+        comparisons += [comparison(other, per_subset[-1]) for other in per_subset[:-1]]
+        evaluations += per_subset
+    write_evaluation(out, evaluations, comparisons)
+    save_oof(str(out / "oof.safetensors"), results)
+    atomic_write(out / "cv.json", json_module.dumps({"settings": settings, "environment": environment,
+                                                      "models": summary}, indent=2) + "\n")
+    for name, entry in summary.items():
+        typer.echo(f"{name}: micro-F1 {entry['micro_f1']['mean']:.4f} ± {entry['micro_f1']['sd']:.4f}, "
+                   f"macro-F1 {entry['macro_f1']['mean']:.4f} ± {entry['macro_f1']['sd']:.4f}", err=True)
+    typer.echo(f"wrote {out}/cv.json and {out}/report.md", err=True)

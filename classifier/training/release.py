@@ -1,0 +1,191 @@
+"""The release build: the shipped model from a training config and a cross-validation of that same recipe.
+
+A model trained on every labelled policy has no policies left to tune its thresholds on. The release build takes
+them from the out-of-fold predictions of ``policy-classifier crossval`` run with the same config (every paragraph
+predicted by a fold model that never saw its policy), then:
+
+1. trains the transformer on all the data for the config's fixed number of epochs (``validation_fraction`` 0);
+2. fits the TF-IDF member on the same data and averages it in with ``tfidf_weight``;
+3. sets the thresholds of the average, of the transformer alone and of the TF-IDF member from the pooled
+   out-of-fold predictions of the matching cross-validated entries, with an honest estimate of how well that works;
+4. attaches the cross-validated figures (and any reference runs on the same folds) to ``metrics.json`` and the
+   card, and writes the model folder in one step (a half-written release never replaces a good one).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier.training.config import TrainConfig, learning_settings
+
+__all__ = ["Reference", "ReleaseError", "release"]
+
+# What may differ between the cross-validated recipe and the release run: the release trains on everything.
+_RELEASE_MAY_DIFFER = frozenset({"validation_fraction", "thresholds"})
+
+
+class ReleaseError(ValueError):
+    """The cross-validation does not fit the config (another recipe, other rows) or lacks an entry."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Another cross-validation on the same folds, shown on the card for comparison (``name``: its row there)."""
+
+    name: str
+    directory: str
+    entry: str
+
+
+def release(config: TrainConfig, cv_dir: str | os.PathLike[str], output: str | os.PathLike[str], *,
+            entry: str = "transformer+tfidf", tfidf_weight: float = 0.5, references: Sequence[Reference] = (),
+            work_dir: str | os.PathLike[str] = "runs/release", resume: bool = False,
+            log: Callable[[str], None] | None = None) -> Path:
+    """Build the model a config and its cross-validation describe, and save it to ``output``.
+
+    Args:
+        config: the recipe (its data lists name the training data); validated here.
+        cv_dir: a ``crossval`` output folder of the same recipe, with ``cv.json`` and ``oof.safetensors``.
+        entry: the cross-validated entry the shipped model is (``transformer+tfidf``, or ``transformer``).
+        tfidf_weight: the TF-IDF member's share of the average (0: the transformer alone).
+        references: other cross-validations on the same folds for the card.
+        work_dir: the training run's folder (epoch checkpoints; ``resume`` goes on from them).
+
+    Raises:
+        ReleaseError: the cross-validation is of another recipe or other rows, or lacks an entry needed.
+        ValueError: an invalid config or weight.
+    """
+    from classifier.evaluation.folds import cv_settings, load_oof, read_cv_record
+
+    emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    config.validate()
+    if not 0.0 <= tfidf_weight <= 1.0:
+        raise ValueError(f"tfidf_weight must be in [0, 1], got {tfidf_weight}")
+    try:
+        cv_config, record, oof = cv_settings(Path(cv_dir)), read_cv_record(Path(cv_dir)), load_oof(Path(cv_dir))
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise ReleaseError(f"{cv_dir}: no cross-validation with out-of-fold predictions ({exc})") from None
+    _check_recipe(config, cv_config, cv_dir)
+    cuts = _thresholds(config, oof, entry, tfidf_weight, cv_dir)
+    run_config = replace(config, validation_fraction=0.0, thresholds=cuts["transformer"]["thresholds"],
+                         output_dir=str(work_dir))
+    from classifier.training.loop import train
+
+    classifier, metrics = train(run_config, resume=resume, log=emit)
+    if tfidf_weight > 0:
+        classifier.tfidf, classifier.tfidf_weight = _fit_tfidf(config, cuts["tfidf"]["thresholds"]), tfidf_weight
+    classifier.thresholds = [cuts[entry]["thresholds"][label] for label in classifier.labels]
+    metrics = _release_metrics(metrics, cuts, entry, tfidf_weight, cv_dir, record, references)
+    return _save(classifier, run_config, metrics, Path(output), emit)
+
+
+def _check_recipe(config: TrainConfig, cv_config: TrainConfig, cv_dir: Any) -> None:
+    """Refuse a cross-validation of another recipe: its thresholds and figures would describe another model."""
+    mine, theirs = learning_settings(config), learning_settings(cv_config)
+    changed = sorted(k for k in mine.keys() | theirs.keys()
+                     if k not in _RELEASE_MAY_DIFFER and mine.get(k) != theirs.get(k))
+    if changed:
+        details = ", ".join(f"{k} {theirs.get(k)!r} (cross-validation) vs {mine.get(k)!r}" for k in changed)
+        raise ReleaseError(f"{cv_dir}: cross-validated with another recipe ({details})")
+
+
+def _thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]], entry: str, tfidf_weight: float,
+                cv_dir: Any) -> dict[str, dict[str, Any]]:
+    """Pooled out-of-fold thresholds (and their estimate) of the shipped entry and of each member it needs."""
+    from classifier.data.corpus import label_names, multi_hot
+    from classifier.data.seed_corpus import policy_ids
+    from classifier.evaluation.folds import oof_entry, oof_thresholds, threshold_estimate
+    from classifier.training.data import build_dataset
+
+    dataset = build_dataset(config)
+    labels, y = label_names(dataset), multi_hot(dataset)
+    is_seed = np.array([policy in policy_ids(config.seed_corpus) for policy in dataset["policy"]])
+    needed = dict.fromkeys([entry, "transformer", *(["tfidf"] if tfidf_weight > 0 else [])])
+    out = {}
+    for name in needed:
+        try:
+            chosen = oof_entry(oof, name)
+        except KeyError as exc:
+            raise ReleaseError(f"{cv_dir}: {exc.args[0]}") from None
+        if len(chosen["probs"]) != len(dataset):
+            raise ReleaseError(f"{cv_dir}: {len(chosen['probs'])} out-of-fold rows for {len(dataset)} rows of data")
+        pooled, _ = oof_thresholds(y, chosen["probs"], chosen["fold"])
+        out[name] = {"thresholds": dict(zip(labels, pooled, strict=True)),
+                     "estimate": threshold_estimate(y, chosen["probs"], chosen["fold"], labels, chosen["thresholds"],
+                                                    is_seed)}
+    return out
+
+
+def _fit_tfidf(config: TrainConfig, thresholds: dict[str, float]) -> Any:
+    from classifier.data.corpus import label_names, multi_hot
+    from classifier.models.tfidf import TfidfBaseline
+    from classifier.training.data import build_dataset
+
+    dataset = build_dataset(config)
+    labels = label_names(dataset)
+    tfidf = TfidfBaseline.fit(dataset["text"], multi_hot(dataset), labels, seed=config.seed)
+    tfidf.thresholds = [thresholds[label] for label in labels]
+    return tfidf
+
+
+def _release_metrics(metrics: dict[str, Any], cuts: dict[str, dict[str, Any]], entry: str, tfidf_weight: float,
+                     cv_dir: Any, record: dict[str, Any], references: Sequence[Reference]) -> dict[str, Any]:
+    """The run's metrics plus where the thresholds came from and the cross-validated figures."""
+    from classifier.evaluation.folds import read_cv_record
+    from classifier.training.modelcard import cv_reference
+
+    try:
+        rows = [cv_reference(ref.name, ref.directory, read_cv_record(ref.directory), ref.entry, record, entry)
+                for ref in references]
+    except (OSError, KeyError, ValueError) as exc:
+        raise ReleaseError(f"reference: {exc}") from None
+    return {
+        **metrics,
+        "transformer_thresholds": metrics["thresholds"],
+        "thresholds": cuts[entry]["thresholds"],
+        "validation": {**metrics.get("validation", {}), "tfidf_weight": tfidf_weight},
+        "threshold_source": {"file": str(cv_dir), "entry": entry, "estimate": cuts[entry]["estimate"]},
+        "cross_validation": {"settings": record["settings"], "environment": record.get("environment"), "models": {
+            name: {k: v for k, v in figures.items() if k != "fold_details"}
+            for name, figures in record["models"].items()}},
+        "cross_validation_entry": entry,
+        "cross_validation_references": rows,
+    }
+
+
+def _save(classifier: Any, run_config: TrainConfig, metrics: dict[str, Any], output: Path,
+          emit: Callable[[str], None]) -> Path:
+    """Write the model beside ``output`` and swap it into place, so a failure leaves the old release whole."""
+    from dataclasses import asdict
+
+    from classifier.files import umask_mode
+    from classifier.training.modelcard import render_card
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp"))
+    umask_mode(staging)
+    try:
+        config = asdict(run_config)
+        classifier.save_pretrained(staging, half=run_config.half, train_config=config, metrics=metrics,
+                                   card=render_card(classifier.labels, config, metrics))
+        old = output.with_name(f".{output.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if output.exists():
+            os.replace(output, old)
+        os.replace(staging, output)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    emit(f"released {output} (entry {metrics['cross_validation_entry']}, "
+         f"TF-IDF weight {metrics['validation']['tfidf_weight']})")
+    return output
