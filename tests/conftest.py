@@ -9,15 +9,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("POLICY_SHARED_DIR", ROOT.parent / "shared"))
-SEEDS_DIR = SHARED / "seeds"
+# The seed policies are part of the repository (data/seed_corpus), so the tests that read them run on a fresh clone.
+SEEDS_DIR = ROOT / "data" / "seed_corpus" / "policies"
 OPP115_DIR = SHARED / "opp115"
 
 
 @pytest.fixture(scope="session")
 def seed_files() -> list[Path]:
     files = sorted(SEEDS_DIR.glob("*.txt"))
-    if len(files) != 5:
-        pytest.skip(f"seed policies not found in {SEEDS_DIR}")
+    assert len(files) == 5, f"the five seed policies are missing from {SEEDS_DIR}"
+    return files
+
+
+@pytest.fixture(scope="session")
+def shared_seeds() -> list[Path]:
+    files = sorted((SHARED / "seeds").glob("*.txt"))
+    if not files:
+        pytest.skip(f"no seed policies in {SHARED / 'seeds'}")
     return files
 
 
@@ -33,6 +41,26 @@ def opp115(opp115_dir: Path):
     from classifier.data.corpus import load_opp115
 
     return load_opp115(opp115_dir)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--e2e", action="store_true", default=False,
+                     help="also run the end-to-end tests (always on when the CI environment variable is set)")
+
+
+def run_e2e(config: pytest.Config) -> bool:
+    return bool(config.getoption("--e2e")) or os.environ.get("CI", "") not in ("", "0", "false")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The end-to-end tests (the shipped model, the real corpora, the notebooks) take minutes: opt-in locally,
+    # always on in CI, where .ci/run sets CI=1.
+    if run_e2e(config):
+        return
+    skip = pytest.mark.skip(reason="end-to-end: run with --e2e (CI always does)")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
 
 
 TINY_WORDS = (

@@ -71,23 +71,60 @@ def test_cpu_streams_give_the_same_scores_and_restore_torch_threads(tiny_model_d
         PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", streams=0)
 
 
-def test_thread_safe_concurrent_calls(tiny_classifier):
-    texts = ["we collect your email", "children under age", "contact us"]
-    expected = tiny_classifier.predict_proba(texts)
+def test_concurrent_calls_on_two_models_keep_each_streams_thread_share(tiny_model_dir, monkeypatch):
+    """A call with two streams sets torch's thread count to half before its worker threads start (new threads take
+    the count last set, from whichever thread) and restores it after. Here a second model's call comes while the
+    first has halved the count and not yet started its workers: without the process-wide lock the second call
+    changes the count in between, and one call's workers run with another share of the cores than two streams
+    should have."""
+    import time
+
+    import torch
+
+    import classifier.models.transformer as transformer
+
+    texts = [f"we share data {'with partners ' * (i % 5)}" for i in range(24)]
+    first, second = (PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32", streams=2)
+                     for _ in range(2))
+    expected = first.predict_proba(texts, batch_size=4)
+    set_threads, pad_batch = torch.set_num_threads, transformer.pad_batch
+    halved, worker_threads = threading.Event(), []
+
+    def watched_set_threads(n: int) -> None:
+        set_threads(n)
+        if n < 4 and threading.current_thread().name == "first":
+            halved.set()
+            time.sleep(0.3)  # the first call holds here, halved, before its workers start
+
+    def watched_pad_batch(*args, **kwargs):
+        worker_threads.append(torch.get_num_threads())
+        return pad_batch(*args, **kwargs)
+
+    before = torch.get_num_threads()
+    set_threads(4)
+    monkeypatch.setattr(torch, "set_num_threads", watched_set_threads)
+    monkeypatch.setattr(transformer, "pad_batch", watched_pad_batch)
     results, errors = [], []
 
-    def work() -> None:
+    def work(model: PolicyClassifier, wait: threading.Event | None) -> None:
         try:
-            results.append(tiny_classifier.predict_proba(texts))
+            if wait is not None:
+                assert wait.wait(5)
+            results.append(model.predict_proba(texts, batch_size=4))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and len(results) == 6
+    try:
+        threads = [threading.Thread(target=work, args=(first, None), name="first"),
+                   threading.Thread(target=work, args=(second, halved), name="second")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        set_threads(before)
+    assert not errors and len(results) == 2
+    assert len(worker_threads) == 12 and set(worker_threads) == {2}
     for r in results:
         np.testing.assert_allclose(r, expected, atol=1e-6)
 
