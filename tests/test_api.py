@@ -297,11 +297,18 @@ def test_saved_weights_are_readable_like_the_files_beside_them(tiny_classifier, 
         assert stat.S_IMODE(weights.stat().st_mode) == 0o640 == stat.S_IMODE((path / "config.json").stat().st_mode)
 
 
-def test_onnx_int8_path_matches_torch(tiny_model_dir, tmp_path, monkeypatch):
+def test_onnx_int8_path_matches_torch(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    import logging
+
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("POLICY_CLASSIFIER_CACHE", str(tmp_path / "cache"))
     reference = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
-    fast = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="onnx-int8")
+    with caplog.at_level(logging.INFO):
+        fast = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="onnx-int8")
+        logging.getLogger("caller").warning("the caller's own warning")
+    # onnxruntime's quantization hint is dropped; the process's other logging is left as it was
+    assert [r.getMessage() for r in caplog.records] == ["the caller's own warning"]
+    assert logging.root.manager.disable == logging.NOTSET and not logging.getLogger().filters
     texts = ["we collect your email", "we share data with partners and advertisers", "contact us"]
     np.testing.assert_allclose(fast.predict_proba(texts), reference.predict_proba(texts), atol=0.05)
     one_stream = PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="onnx-int8", streams=1)

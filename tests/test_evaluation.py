@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, hamming_loss, precision_recall_fscore_support
 
-from classifier.data.corpus import load_jsonl
+from classifier.data.corpus import label_names, load_jsonl, multi_hot
 from classifier.evaluation.evaluate import bootstrap_f1, card_matrix, counts_by_policy, evaluate, paired_bootstrap
-from classifier.evaluation.metrics import multilabel_report, tune_thresholds
+from classifier.evaluation.metrics import multilabel_report, report_at_thresholds, tune_thresholds
 from classifier.labels import LABEL_IDS, OPP115_IDS
 from classifier.models.base import ModelLoadError
 
@@ -120,6 +120,24 @@ def test_evaluate_cli_side_by_side(tiny_model_dir, toy_jsonl, tmp_path):
     assert bad.exit_code == 1 and "nope.jsonl" in bad.stderr
 
 
+def test_evaluation_without_matplotlib_writes_no_plots_and_says_so(tiny_model_dir, toy_jsonl, tmp_path,
+                                                                   monkeypatch):
+    from typer.testing import CliRunner
+
+    import classifier.evaluation.report as report
+    from classifier.cli.app import app
+
+    monkeypatch.setattr(report, "plots_available", lambda: False)
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(toy_jsonl), "--model", str(tiny_model_dir),
+                                      "-o", str(tmp_path / "ev"), "--n-boot", "20"])
+    assert result.exit_code == 0, result.output
+    assert "no plots: matplotlib is not installed" in result.stderr
+    assert (tmp_path / "ev" / "report.md").is_file() and not list((tmp_path / "ev").glob("*.png"))
+    with pytest.raises(ModuleNotFoundError, match="plots"):
+        report.write_evaluation(tmp_path / "ev2", [], plots=True)
+    assert not (tmp_path / "ev2").exists()
+
+
 def test_tfidf_baseline_fit_save_load(toy_eval_data, tmp_path):
     from classifier.data.corpus import label_names, multi_hot
     from classifier.models.tfidf import TfidfBaseline
@@ -220,7 +238,16 @@ def test_crossval_tfidf_by_policy(toy_jsonl):
     folds = results["tfidf"]["folds"]
     assert len(folds) == 4 and sum(f["n_paragraphs"] for f in folds) == len(data)
     summary = summarize_folds(folds)
-    assert 0 <= summary["micro_f1"]["mean"] <= 1 and len(summary["micro_f1"]["folds"]) == 4
+    assert summary["micro_f1"]["folds"] == [f["micro_f1"] for f in folds]
+    assert summary["micro_f1"]["mean"] == pytest.approx(np.mean([f["micro_f1"] for f in folds]))
+    # Each fold is scored on its own policies only: the held-out rows' micro-F1 recomputed from the out-of-fold
+    # probabilities at that fold's thresholds.
+    entry = results["tfidf"]
+    y = multi_hot(data)
+    for k, fold in enumerate(folds, 1):
+        rows = np.flatnonzero(entry["fold"] == k)
+        report = report_at_thresholds(y[rows], entry["probs"][rows], label_names(data), entry["thresholds"][rows[0]])
+        assert report["micro_f1"] == pytest.approx(fold["micro_f1"])
 
 
 def test_crossval_resumes_from_the_folds_it_finished(toy_jsonl, tmp_path):

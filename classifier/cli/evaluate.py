@@ -25,9 +25,15 @@ def evaluate(
     n_boot: Annotated[int, typer.Option(min=10, help="Bootstrap resamples over policies.")] = 1000,
     threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="One threshold for all labels "
                                                                            "(e.g. 0.5 for PrivacyGLUE).")] = None,
-    plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
+    plots: Annotated[bool, typer.Option(help="Write PNG plots (needs the 'plots' extra).")] = True,
 ) -> None:
     """Evaluate one or more models on one or more labelled datasets, side by side, with bootstrap intervals."""
+    from classifier.evaluation.report import plots_available
+
+    if plots and output is not None and not plots_available():
+        typer.echo("note: no plots: matplotlib is not installed (pip install 'policy-clause-classifier[plots]')",
+                   err=True)
+        plots = False
     from classifier.data.corpus import CorpusError
     from classifier.evaluation.evaluate import comparison, load_eval_data, save_metrics
     from classifier.evaluation.evaluate import evaluate as run_evaluation

@@ -72,8 +72,19 @@ def _slug(text: str) -> str:
 
 
 def write_evaluation(out_dir: str | os.PathLike[str], results: Sequence[EvalResult],
-                     comparisons: Sequence[dict[str, Any]] = (), *, plots: bool = True) -> Path:
-    """Write ``metrics.json``, ``report.md``, ``errors.jsonl`` and (optionally) PNG plots to ``out_dir``."""
+                     comparisons: Sequence[dict[str, Any]] = (), *, plots: bool | None = None) -> Path:
+    """Write ``metrics.json``, ``report.md``, ``errors.jsonl`` and PNG plots to ``out_dir``.
+
+    ``plots``: True, False, or None for plots when matplotlib (the ``plots`` extra) is installed.
+
+    Raises:
+        ModuleNotFoundError: plots are asked for and matplotlib is not installed.
+    """
+    if plots is None:
+        plots = plots_available()
+    elif plots and not plots_available():
+        raise ModuleNotFoundError("plots need matplotlib: pip install 'policy-clause-classifier[plots]', "
+                                  "or pass --no-plots", name="matplotlib")
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
     save_metrics(directory / "metrics.json", results, comparisons)
@@ -94,14 +105,35 @@ def load_evaluation(directory: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads((Path(directory) / "metrics.json").read_text(encoding="utf-8"))
 
 
+def plots_available() -> bool:
+    """Whether matplotlib (the ``plots`` extra) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def _plots(directory: Path, results: Sequence[EvalResult]) -> None:
-    import matplotlib
+    # Figures are built as matplotlib.figure.Figure objects, not through pyplot: no backend is chosen and no
+    # global figure state is left behind in the caller's process.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    _save(_f1_figure(Figure(figsize=(10, 4.5)), results), directory / "f1_per_label.png")
+    for result in results:
+        slug = _slug(f"{result.model}_{result.data}")
+        _save(_pr_figure(Figure(figsize=(6, 5)), result), directory / f"pr_curves_{slug}.png")
+        _save(_confusion_figure(Figure(figsize=(7, 6)), result), directory / f"confusion_{slug}.png")
 
-    fig, ax = plt.subplots(figsize=(10, 4.5))
+
+def _save(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _f1_figure(fig: Any, results: Sequence[EvalResult]) -> Any:
+    """Per-label F1 of each result side by side, with the bootstrap interval as error bars."""
+    ax = fig.subplots()
     width = 0.8 / max(1, len(results))
+    labels: list[str] = []
     for k, result in enumerate(results):
         view = result.metrics["views"]["opp115"]
         labels = list(view["per_label"])
@@ -117,34 +149,31 @@ def _plots(directory: Path, results: Sequence[EvalResult]) -> None:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     ax.set_title("Per-label F1 (95% bootstrap CI over policies)")
-    fig.tight_layout()
-    fig.savefig(directory / "f1_per_label.png", dpi=110)
-    plt.close(fig)
-    for result in results:
-        slug = _slug(f"{result.model}_{result.data}")
-        fig, ax = plt.subplots(figsize=(6, 5))
-        for label, info in result.metrics["pr"].items():
-            if info:
-                ax.plot(info["curve"]["recall"], info["curve"]["precision"],
-                        label=f"{label} (AP {info['average_precision']:.2f})")
-        ax.set_xlabel("recall")
-        ax.set_ylabel("precision")
-        ax.set_title(f"Precision-recall: {result.model} on {result.data}", fontsize=9)
-        ax.legend(fontsize=6)
-        fig.tight_layout()
-        fig.savefig(directory / f"pr_curves_{slug}.png", dpi=110)
-        plt.close(fig)
-        # rows: true label, columns: predicted label, share of the row's paragraphs
-        y_true, y_pred = result.y_true, result.y_pred
-        matrix = (y_true.T @ y_pred) / np.maximum(y_true.sum(0)[:, None], 1)
-        fig, ax = plt.subplots(figsize=(7, 6))
-        image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
-        ax.set_xticks(range(len(result.labels)), result.labels, rotation=60, ha="right", fontsize=7)
-        ax.set_yticks(range(len(result.labels)), result.labels, fontsize=7)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title("Share of paragraphs with true label (row) predicted as label (column)", fontsize=8)
-        fig.colorbar(image)
-        fig.tight_layout()
-        fig.savefig(directory / f"confusion_{slug}.png", dpi=110)
-        plt.close(fig)
+    return fig
+
+
+def _pr_figure(fig: Any, result: EvalResult) -> Any:
+    ax = fig.subplots()
+    for label, info in result.metrics["pr"].items():
+        if info:
+            ax.plot(info["curve"]["recall"], info["curve"]["precision"],
+                    label=f"{label} (AP {info['average_precision']:.2f})")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title(f"Precision-recall: {result.model} on {result.data}", fontsize=9)
+    ax.legend(fontsize=6)
+    return fig
+
+
+def _confusion_figure(fig: Any, result: EvalResult) -> Any:
+    """Rows: true label, columns: predicted label, share of the row's paragraphs."""
+    ax = fig.subplots()
+    matrix = (result.y_true.T @ result.y_pred) / np.maximum(result.y_true.sum(0)[:, None], 1)
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(result.labels)), result.labels, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(result.labels)), result.labels, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Share of paragraphs with true label (row) predicted as label (column)", fontsize=8)
+    fig.colorbar(image)
+    return fig

@@ -65,11 +65,14 @@ class OnnxRunner:
                 )
             model.train(was_training)
             tmp = target / "model-int8.tmp.onnx"
-            logging.disable(logging.WARNING)  # onnxruntime logs a pre-processing hint on the root logger
+            # onnxruntime logs a pre-processing hint on the root logger: a filter there drops onnxruntime's own
+            # records for the call, where logging.disable would silence every logger in the process.
+            root = logging.getLogger()
+            root.addFilter(_drop_onnxruntime_records)
             try:
                 quantize_dynamic(str(plain), str(tmp), weight_type=QuantType.QInt8)
             finally:
-                logging.disable(logging.NOTSET)
+                root.removeFilter(_drop_onnxruntime_records)
             os.replace(tmp, quantized)
             plain.unlink(missing_ok=True)
         options = ort.SessionOptions()
@@ -81,3 +84,7 @@ class OnnxRunner:
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Return logits for int64 ``(batch, sequence)`` inputs."""
         return self.session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+
+
+def _drop_onnxruntime_records(record: logging.LogRecord) -> bool:
+    return "onnxruntime" not in record.pathname

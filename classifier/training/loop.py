@@ -181,10 +181,10 @@ def _load_encoder(config: TrainConfig, labels: list[str], device: str) -> tuple[
 
     encoder_dir = resolve_encoder(config.encoder)
     refuse_remote_code(Path(encoder_dir))
-    local = {"trust_remote_code": False, "local_files_only": True}
+    local: dict[str, Any] = {"trust_remote_code": False, "local_files_only": True}
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(encoder_dir, **local)
-        overrides: dict[str, float] = {}
+        overrides: dict[str, Any] = {}
         if config.attention_dropout is not None:
             # Any other keyword would be stored on the config and silently ignored by the model, so check it exists.
             if not hasattr(AutoConfig.from_pretrained(encoder_dir, **local), "attention_probs_dropout_prob"):
