@@ -34,8 +34,7 @@ def _rate(fn, n: int, repeats: int = 1) -> float:
     return n / best
 
 
-def main() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model directory (default: the shipped model)")
     parser.add_argument("--opp115", default=None, help="OPP-115 directory (default: ../shared/opp115)")
@@ -47,63 +46,56 @@ def main() -> None:
                         help="comma-separated precisions to time, each with one and two streams (a CPU without "
                              "bf16 hardware runs the bf16 paths slowly: leave them out there)")
     args = parser.parse_args()
-    wanted = {name.strip() for name in args.precisions.split(",")}
-    unknown = wanted - {precision for _, precision, _ in _PATHS}
+    args.wanted = {name.strip() for name in args.precisions.split(",")}
+    unknown = args.wanted - {precision for _, precision, _ in _PATHS}
     if unknown:
         parser.error(f"unknown precision(s) in --precisions: {', '.join(sorted(unknown))}")
+    return args
 
-    import torch
-    from transformers import pipeline
 
+def _sample(opp115: str | None, n: int) -> tuple[list[str], np.ndarray, list[str]]:
+    """``n`` OPP-115 segments drawn at random (seed 0): texts, gold labels, label names."""
     from classifier.data.corpus import label_names, load_opp115, multi_hot
-    from classifier.evaluation.metrics import multilabel_report
-    from classifier.models.transformer import DEFAULT_MODEL_DIR, PolicyClassifier, encode_texts
 
-    model_dir = args.model or str(DEFAULT_MODEL_DIR)
-    data = load_opp115(args.opp115)
-    rng = np.random.default_rng(0)
-    rows = sorted(rng.choice(len(data), size=min(args.n, len(data)), replace=False).tolist())
+    data = load_opp115(opp115)
+    rows = sorted(np.random.default_rng(0).choice(len(data), size=min(n, len(data)), replace=False).tolist())
     subset = data.select(rows)
-    texts = subset["text"]
-    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
-    if config.get("policy_classifier", {}).get("section_context"):
-        from classifier.models.context import with_section
+    return list(subset["text"]), multi_hot(subset), label_names(data)
 
-        # what classify_document feeds such a model: the heading, then the paragraph without it
-        texts = [with_section(body, section) for body, section in zip(subset["body"], subset["section"], strict=True)]
-    y = multi_hot(subset)
-    labels = label_names(data)
-    reference_model = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision="fp32")
-    mean_tokens = float(np.mean([len(ids) for ids in encode_texts(reference_model.tokenizer, list(texts),
-                                                                  reference_model.max_length)]))
-    del reference_model
-    print(f"{len(texts)} OPP-115 segments ({mean_tokens:.1f} tokens on average), {torch.get_num_threads()} threads, "
-          f"model {model_dir}")
-    figures: dict[str, object] = {"n": len(texts), "threads": torch.get_num_threads(), "mean_tokens": mean_tokens}
+
+def _rates(predict, texts: list[str], repeats: int) -> dict[int, float]:
+    """Paragraphs/s at batch sizes 1, 16 and 64 (batch 1 on at most 200 paragraphs)."""
+    rates = {}
+    for batch in (1, 16, 64):
+        n = min(len(texts), 200 if batch == 1 else len(texts))
+        rates[batch] = _rate(lambda b=batch, m=n: predict(texts[:m], batch_size=b), n, repeats=repeats)
+    return rates
+
+
+def _time_pipeline(model_dir: str, texts: list[str]) -> dict[int, float]:
+    from transformers import pipeline
 
     pipe = pipeline("text-classification", model=model_dir, top_k=None, function_to_apply="sigmoid",
                     device=-1, truncation=True, max_length=256)
-    pipe_rates = {}
-    for batch in (1, 16, 64):
-        n = min(len(texts), 200 if batch == 1 else len(texts))
-        pipe_rates[batch] = _rate(lambda b=batch, m=n: pipe(texts[:m], batch_size=b), n)
-        print(f"transformers pipeline      batch {batch:>2}: {pipe_rates[batch]:7.1f} paragraphs/s")
-    figures["pipeline"] = pipe_rates
-    reference = max(pipe_rates.values())
+    rates = _rates(pipe, texts, repeats=1)
+    for batch, rate in rates.items():
+        print(f"transformers pipeline      batch {batch:>2}: {rate:7.1f} paragraphs/s")
+    return rates
+
+
+def _time_paths(model_dir: str, texts: list[str], y: np.ndarray, labels: list[str], wanted: set[str],
+                reference: float) -> dict[str, dict]:
+    """Each precision and stream count: speed, and macro/micro-F1 on the same paragraphs."""
+    from classifier.evaluation.metrics import multilabel_report
+    from classifier.models.transformer import PolicyClassifier
 
     results = {}
-    print(f"default CPU path here (precision auto): "
-          f"{PolicyClassifier.from_pretrained(model_dir, device='cpu').precision}, "
-          f"{torch.get_num_threads()} threads")
     for name, precision, streams in _PATHS:
         if precision not in wanted:
             continue
         clf = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision=precision, streams=streams)
         clf.predict_proba(texts[:32])  # warm-up
-        rates = {}
-        for batch in (1, 16, 64):
-            n = min(len(texts), 200 if batch == 1 else len(texts))
-            rates[batch] = _rate(lambda b=batch, m=n, c=clf: c.predict_proba(texts[:m], batch_size=b), n, repeats=2)
+        rates = _rates(clf.predict_proba, texts, repeats=2)
         probs = clf.predict_proba(texts, batch_size=16)
         preds = (probs >= np.asarray(clf.thresholds)[None, :]).astype(int)
         report = multilabel_report(y, preds, labels, average_over=labels[:10])
@@ -111,17 +103,44 @@ def main() -> None:
         print(f"PolicyClassifier {name:>23} batch 1/16/64: " + " / ".join(f"{rates[b]:.1f}" for b in rates)
               + f" paragraphs/s; best {max(rates.values()) / reference:.1f}x the best pipeline; "
               f"macro-F1 {report['macro_f1']:.4f} micro-F1 {report['micro_f1']:.4f}")
-    figures["policy_classifier"] = results
+    return results
 
-    # One best-of-two figure per cell hides run-to-run spread: time the default path back to back as well.
+
+def _time_default(model_dir: str, texts: list[str], repeats: int, reference: float) -> dict:
+    """One best-of-two figure per cell hides run-to-run spread: the default path timed back to back."""
+    from classifier.models.transformer import PolicyClassifier
+
     default = PolicyClassifier.from_pretrained(model_dir, device="cpu")
     default.predict_proba(texts[:32])
-    spread = sorted(_rate(lambda: default.predict_proba(texts), len(texts)) for _ in range(args.repeats))
-    figures["default_repeats"] = {"precision": default.precision, "rates": spread}
-    print(f"default path ({default.precision}, {default.cpu_streams} streams, batch 16), {args.repeats} timings: "
+    spread = sorted(_rate(lambda: default.predict_proba(texts), len(texts)) for _ in range(repeats))
+    print(f"default path ({default.precision}, {default.cpu_streams} streams, batch 16), {repeats} timings: "
           f"min {spread[0]:.1f}, median {float(np.median(spread)):.1f}, max {spread[-1]:.1f} paragraphs/s "
           f"(median {float(np.median(spread)) / reference:.1f}x the best pipeline)")
+    return {"precision": default.precision, "rates": spread}
 
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = _parse_args()
+
+    import torch
+
+    from classifier.models.transformer import DEFAULT_MODEL_DIR, PolicyClassifier, encode_texts
+
+    model_dir = args.model or str(DEFAULT_MODEL_DIR)
+    texts, y, labels = _sample(args.opp115, args.n)
+    fp32 = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision="fp32")
+    mean_tokens = float(np.mean([len(ids) for ids in encode_texts(fp32.tokenizer, texts, fp32.max_length)]))
+    del fp32
+    threads = torch.get_num_threads()
+    print(f"{len(texts)} OPP-115 segments ({mean_tokens:.1f} tokens on average), {threads} threads, model {model_dir}")
+    figures: dict[str, object] = {"n": len(texts), "threads": threads, "mean_tokens": mean_tokens}
+    figures["pipeline"] = pipe_rates = _time_pipeline(model_dir, texts)
+    reference = max(pipe_rates.values())
+    print(f"default CPU path here (precision auto): "
+          f"{PolicyClassifier.from_pretrained(model_dir, device='cpu').precision}, {threads} threads")
+    figures["policy_classifier"] = _time_paths(model_dir, texts, y, labels, args.wanted, reference)
+    figures["default_repeats"] = _time_default(model_dir, texts, args.repeats, reference)
     if args.baseline:
         from classifier.models.tfidf import TfidfBaseline
 
@@ -129,12 +148,10 @@ def main() -> None:
         rate = _rate(lambda: baseline.predict_proba(texts), len(texts), repeats=3)
         figures["tfidf"] = rate
         print(f"TF-IDF baseline                 : {rate:7.1f} paragraphs/s ({rate / reference:.0f}x the pipeline)")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    figures["peak_rss_mb"] = peak
+    figures["peak_rss_mb"] = peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak:.0f} MB")
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(figures, handle, indent=2)
+        Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,66 +128,85 @@ def load_opp115(
     from datasets import Dataset, List, Value
 
     root_path = Path(root) if root is not None else default_opp115_dir()
-    if other_subtypes:
-        names = [label for label in LABEL_IDS if label not in {"other", "children"}] + [
-            "other_" + re.sub(r"\W+", "_", subtype.lower()).strip("_") for subtype in _OTHER_TYPES
-        ]
-    else:
-        names = list(LABEL_IDS)
-    subtype_ids = dict(zip(_OTHER_TYPES, names[-3:], strict=True)) if other_subtypes else {}
+    names = _opp115_label_names(other_subtypes)
     rows: dict[str, list[Any]] = defaultdict(list)
     for policy_id, stem, html_path, csv_path in _policy_files(root_path):
+        votes, annotators = _read_votes(csv_path, names, other_subtypes)
         segments = html_path.read_text(encoding="utf-8", errors="replace").split("|||")
-        votes: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        policy_annotators: set[str] = set()
-        with csv_path.open(encoding="utf-8", newline="") as handle:
-            for line_no, record in enumerate(csv.reader(handle), 1):
-                if len(record) < 7:
-                    raise CorpusError(f"{csv_path}:{line_no}: expected 9 columns, got {len(record)}")
-                annotator, segment, category = record[2], int(record[4]), record[5]
-                policy_annotators.add(annotator)
-                if category not in OPP115_CATEGORY_TO_ID:
-                    raise CorpusError(f"{csv_path}:{line_no}: unknown category {category!r}")
-                try:
-                    attributes = json.loads(record[6])
-                except json.JSONDecodeError:
-                    raise CorpusError(f"{csv_path}:{line_no}: attributes are not JSON") from None
-                label = OPP115_CATEGORY_TO_ID[category]
-                if other_subtypes and label == "other":
-                    subtype = attributes.get("Other Type", {}).get("value")
-                    if subtype in subtype_ids:
-                        votes[segment][subtype_ids[subtype]].add(annotator)
-                    continue
-                votes[segment][label].add(annotator)
-                if (not other_subtypes and label == "international_specific_audiences"
-                        and attributes.get("Audience Type", {}).get("value") == "Children"):
-                    votes[segment]["children"].add(annotator)
-        heading: list[str] = []
-        for segment_id, raw in enumerate(segments):
-            markdown = html_to_text(raw) if raw.strip() else ""
-            text = normalize_text(markdown)
-            if not text:
-                continue
-            body, own_heading = _split_heading(markdown)
-            heading = own_heading or heading
-            seg_votes = votes.get(segment_id, {})
-            labels = [names.index(label) for label in names if len(seg_votes.get(label, ())) >= min_annotators]
-            if not labels and not keep_unlabeled:
-                continue
-            rows["policy"].append(stem)
-            rows["policy_id"].append(policy_id)
-            rows["segment_id"].append(segment_id)
-            rows["text"].append(text)
-            rows["section"].append(heading)
-            rows["body"].append(body or text)
-            rows["labels"].append(labels)
+        for row in _segment_rows(segments, votes, names, min_annotators, keep_unlabeled):
+            row.update(policy=stem, policy_id=policy_id)
             if with_votes:
-                rows["annotators"].append(sorted(policy_annotators))
-                rows["votes"].append([sorted(seg_votes.get(label, ())) for label in names])
+                row.update(annotators=sorted(annotators),
+                           votes=[sorted(votes.get(row["segment_id"], {}).get(label, ())) for label in names])
+            for key, value in row.items():
+                rows[key].append(value)
     extra = {"annotators": List(Value("string")), "votes": List(List(Value("string")))} if with_votes else {}
     features = _features(names, {"policy_id": Value("int32"), "segment_id": Value("int32"),
                                  "section": List(Value("string")), "body": Value("string"), **extra})
-    return Dataset.from_dict(dict(rows), features=features)
+    columns = ["policy", "policy_id", "segment_id", "text", "section", "body", "labels", *extra]
+    return Dataset.from_dict({key: rows[key] for key in columns}, features=features)
+
+
+def _opp115_label_names(other_subtypes: bool) -> list[str]:
+    if not other_subtypes:
+        return list(LABEL_IDS)
+    return [label for label in LABEL_IDS if label not in {"other", "children"}] + [
+        "other_" + re.sub(r"\W+", "_", subtype.lower()).strip("_") for subtype in _OTHER_TYPES]
+
+
+_Votes = dict[int, dict[str, set[str]]]
+
+
+def _read_votes(csv_path: Path, names: list[str], other_subtypes: bool) -> tuple[_Votes, set[str]]:
+    """A policy's annotation file as ``{segment: {label: annotators who gave it}}``, and everyone who annotated it.
+
+    ``children`` is an ``International and Specific Audiences`` annotation whose audience is children; with
+    ``other_subtypes`` an ``Other`` annotation counts for its subtype instead.
+    """
+    subtype_ids = dict(zip(_OTHER_TYPES, names[-3:], strict=True)) if other_subtypes else {}
+    votes: _Votes = defaultdict(lambda: defaultdict(set))
+    annotators: set[str] = set()
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        for line_no, record in enumerate(csv.reader(handle), 1):
+            if len(record) < 7:
+                raise CorpusError(f"{csv_path}:{line_no}: expected 9 columns, got {len(record)}")
+            annotator, segment, category = record[2], int(record[4]), record[5]
+            annotators.add(annotator)
+            if category not in OPP115_CATEGORY_TO_ID:
+                raise CorpusError(f"{csv_path}:{line_no}: unknown category {category!r}")
+            try:
+                attributes = json.loads(record[6])
+            except json.JSONDecodeError:
+                raise CorpusError(f"{csv_path}:{line_no}: attributes are not JSON") from None
+            label = OPP115_CATEGORY_TO_ID[category]
+            if other_subtypes and label == "other":
+                subtype = attributes.get("Other Type", {}).get("value")
+                if subtype in subtype_ids:
+                    votes[segment][subtype_ids[subtype]].add(annotator)
+                continue
+            votes[segment][label].add(annotator)
+            if (not other_subtypes and label == "international_specific_audiences"
+                    and attributes.get("Audience Type", {}).get("value") == "Children"):
+                votes[segment]["children"].add(annotator)
+    return votes, annotators
+
+
+def _segment_rows(segments: list[str], votes: _Votes, names: list[str], min_annotators: int,
+                  keep_unlabeled: bool) -> Iterator[dict[str, Any]]:
+    """One row per non-empty segment: its text, heading path, body and majority labels."""
+    heading: list[str] = []
+    for segment_id, raw in enumerate(segments):
+        markdown = html_to_text(raw) if raw.strip() else ""
+        text = normalize_text(markdown)
+        if not text:
+            continue
+        body, own_heading = _split_heading(markdown)
+        heading = own_heading or heading  # a segment without a heading sits under the last one seen
+        seg_votes = votes.get(segment_id, {})
+        labels = [names.index(label) for label in names if len(seg_votes.get(label, ())) >= min_annotators]
+        if labels or keep_unlabeled:
+            yield {"segment_id": segment_id, "text": text, "section": heading, "body": body or text,
+                   "labels": labels}
 
 
 def _split_heading(markdown: str) -> tuple[str, list[str]]:

@@ -144,102 +144,125 @@ def _split_lines(text: str) -> list[_Line]:
     return lines
 
 
-def _group(lines: list[_Line]) -> list[tuple[list[_Line], tuple[str, ...]]]:
+_Group = tuple[list[_Line], tuple[str, ...]]
+
+
+def _group(lines: list[_Line]) -> list[_Group]:
     """Group classified lines into paragraphs, each with its section path."""
     for line in lines:
         _classify(line)
-    groups: list[tuple[list[_Line], tuple[str, ...]]] = []
-    stack: list[tuple[int, str]] = []
+    return _Grouper(lines).run()
 
-    def section() -> tuple[str, ...]:
-        return tuple(title for _, title in stack if title)
 
-    def push_heading(level: int, title: str) -> None:
-        if stack and stack[-1][1] == title:  # a duplicated title line
+class _Grouper:
+    """One pass over classified lines: headings update the section path, other lines become paragraphs.
+
+    Each ``_take_*`` step consumes the run of lines that starts at ``i`` and returns the index after it.
+    """
+
+    def __init__(self, lines: list[_Line]) -> None:
+        self.lines = lines
+        self.groups: list[_Group] = []
+        self.stack: list[tuple[int, str]] = []
+
+    def section(self) -> tuple[str, ...]:
+        return tuple(title for _, title in self.stack if title)
+
+    def push_heading(self, level: int, title: str) -> None:
+        if self.stack and self.stack[-1][1] == title:  # a duplicated title line
             return
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, title))
+        while self.stack and self.stack[-1][0] >= level:
+            self.stack.pop()
+        self.stack.append((level, title))
 
-    # The policy's first line, when it is a short title, is the outermost heading; repeats of it are dropped.
-    i = 0
-    n = len(lines)
-    if n and lines[0].kind in {"fragment", "heading"} and lines[0].title:
-        push_heading(0, lines[0].title)
+    def emit(self, lines: list[_Line]) -> None:
+        self.groups.append((lines, self.section()))
+
+    def run(self) -> list[_Group]:
+        i, n = self._take_title(), len(self.lines)
+        while i < n:
+            line = self.lines[i]
+            if line.kind == "heading":
+                self.push_heading(line.level, line.title)
+                i += 1
+            elif line.kind in {"table", "date"}:
+                i = self._take_same_kind(i)
+            elif line.kind == "fragment":
+                i = self._take_fragments(i)
+            elif line.kind == "bullet":
+                i = self._take_bullets(i)
+            else:
+                i = self._take_body(i)
+        return self.groups
+
+    def _take_title(self) -> int:
+        """The policy's first line, when it is a short title, is the outermost heading; repeats of it are dropped."""
+        lines, n = self.lines, len(self.lines)
+        if not (n and lines[0].kind in {"fragment", "heading"} and lines[0].title):
+            return 0
         title = lines[0].title
+        self.push_heading(0, title)
         i = 1
         while i < n and lines[i].kind in {"fragment", "heading"} and lines[i].title == title:
             i += 1
-    while i < n:
-        line = lines[i]
-        if line.kind == "heading":
-            push_heading(line.level, line.title)
-            i += 1
-            continue
-        if line.kind in {"table", "date"}:  # consecutive table rows or date lines form one unit
-            j = i
-            while j + 1 < n and lines[j + 1].kind == line.kind:
-                j += 1
-            groups.append((lines[i:j + 1], section()))
-            i = j + 1
-            continue
-        if line.kind == "fragment":
-            j = _fragment_run_end(lines, i)
-            run = j - i + 1
-            if run >= 3:
-                groups.append((lines[i:j + 1], section()))
-            elif j + 1 < n and lines[j + 1].kind not in {"heading"}:
-                # One or two short lines before body text are titles of what follows.
-                for k in range(i, j + 1):
-                    level = lines[k].level if k == j or lines[k].level < 6 else 6
-                    push_heading(level, lines[k].title)
-            else:
-                groups.append((lines[i:j + 1], section()))
-            i = j + 1
-            continue
-        if line.kind == "bullet":
-            j = i
-            spaced = lines[i + 1].blank_before if i + 1 < n else True
-            while j + 1 < n and lines[j + 1].kind == "bullet" and (j == i or lines[j + 1].blank_before == spaced):
-                j += 1
-            items = lines[i:j + 1]
-            if (
-                j == i
-                and j + 1 < n
-                and lines[j + 1].kind in {"text", "bullet"}
-                and len(line.text) <= 120
-                and not _ends_sentence(line.text)
-            ):
-                # A lone short item before body text is a numbered heading indented like a list item.
-                number = _numbered_level(line.text.lstrip("-*+•· "))
-                push_heading(number if number is not None else 6, _strip_marks(_BULLET.sub("", line.text, count=1)))
-                i += 1
-                continue
-            if all(len(item.text) <= 150 for item in items):
-                # A list of short items reads as one unit, with the line that introduces it.
-                if groups and _introduces(groups[-1][0], line):
-                    prev_lines, prev_section = groups.pop()
-                    groups.append((prev_lines + items, prev_section))
-                else:
-                    groups.append((items, section()))
-            else:
-                for item in items:
-                    groups.append(([item], section()))
-            i = j + 1
-            continue
-        # Body text: join a line that does not end a sentence with the line it wraps onto.
+        return i
+
+    def _take_same_kind(self, i: int) -> int:
+        """Consecutive table rows or date lines form one unit."""
+        lines, j = self.lines, i
+        while j + 1 < len(lines) and lines[j + 1].kind == lines[i].kind:
+            j += 1
+        self.emit(lines[i:j + 1])
+        return j + 1
+
+    def _take_fragments(self, i: int) -> int:
+        lines, n = self.lines, len(self.lines)
+        j = _fragment_run_end(lines, i)
+        if j - i + 1 < 3 and j + 1 < n and lines[j + 1].kind != "heading":
+            # One or two short lines before body text are titles of what follows.
+            for k in range(i, j + 1):
+                self.push_heading(lines[k].level if k == j or lines[k].level < 6 else 6, lines[k].title)
+        else:
+            self.emit(lines[i:j + 1])
+        return j + 1
+
+    def _take_bullets(self, i: int) -> int:
+        lines, n = self.lines, len(self.lines)
         j = i
+        spaced = lines[i + 1].blank_before if i + 1 < n else True
+        while j + 1 < n and lines[j + 1].kind == "bullet" and (j == i or lines[j + 1].blank_before == spaced):
+            j += 1
+        items, line = lines[i:j + 1], lines[i]
+        if (j == i and j + 1 < n and lines[j + 1].kind in {"text", "bullet"} and len(line.text) <= 120
+                and not _ends_sentence(line.text)):
+            # A lone short item before body text is a numbered heading indented like a list item.
+            number = _numbered_level(line.text.lstrip("-*+•· "))
+            self.push_heading(number if number is not None else 6, _strip_marks(_BULLET.sub("", line.text, count=1)))
+        elif all(len(item.text) <= 150 for item in items):
+            # A list of short items reads as one unit, with the line that introduces it.
+            if self.groups and _introduces(self.groups[-1][0], line):
+                prev_lines, prev_section = self.groups.pop()
+                self.groups.append((prev_lines + items, prev_section))
+            else:
+                self.emit(items)
+        else:
+            for item in items:
+                self.emit([item])
+        return j + 1
+
+    def _take_body(self, i: int) -> int:
+        """Body text: a line that does not end a sentence joins the line it wraps onto."""
+        lines, j = self.lines, i
         while (
-            j + 1 < n
+            j + 1 < len(lines)
             and not lines[j + 1].blank_before
             and not _ends_sentence(lines[j].text)
             and lines[j + 1].kind in {"text", "fragment"}
             and lines[j + 1].text[:1].islower()
         ):
             j += 1
-        groups.append((lines[i:j + 1], section()))
-        i = j + 1
-    return groups
+        self.emit(lines[i:j + 1])
+        return j + 1
 
 
 def _introduces(previous: list[_Line], first_item: _Line) -> bool:

@@ -37,68 +37,11 @@ def cv_reference(name: str, run: str, record: dict[str, Any], entry: str, agains
 def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[str, Any]) -> str:
     """Render a Markdown model card from the label set, training config and metrics of a run."""
     validation = metrics.get("validation", {})
-    cv_text = ""
-    cv = metrics.get("cross_validation")
-    if cv:
-        settings = cv["settings"]
-        cv_rows = []
-        for name, entry in cv["models"].items():
-            for subset in ("opp115_out_of_fold", "data_out_of_fold", "seed_corpus_out_of_fold"):
-                figures = entry.get(subset)
-                if figures:
-                    cv_rows.append(
-                        f"| {name} | {subset.replace('_out_of_fold', '')} (pooled) | {figures['micro_f1']:.3f} | "
-                        f"{figures['macro_f1']:.3f} | {figures['children_f1'] or 0:.3f} | "
-                        f"{figures['card_macro_f1'] or 0:.3f} |")
-            folds = entry.get("opp115_folds", entry)
-            fold_line = (f"| {name} | OPP-115 folds, mean ± sd | "
-                         f"{folds['micro_f1']['mean']:.3f} ± {folds['micro_f1']['sd']:.3f} | "
-                         f"{folds['macro_f1']['mean']:.3f} ± {folds['macro_f1']['sd']:.3f} | "
-                         f"{folds.get('children_f1', {}).get('mean', 0):.3f} | "
-                         f"{folds.get('card_macro_f1', {}).get('mean', 0):.3f} |")
-            cv_rows.append(fold_line)
-        references = metrics.get("cross_validation_references") or []
-        reference_text = ""
-        if references:
-            reference_rows = [
-                f"| {ref['name']} (`{ref['entry']}` of `{ref['run']}`) | "
-                f"{_mean_sd(ref['opp115_folds'], 'micro_f1')} | {_mean_sd(ref['opp115_folds'], 'macro_f1')} | "
-                f"{_mean_sd(ref['opp115_folds'], 'children_f1')} |"
-                for ref in references]
-            reference_text = (
-                "\nOther models cross-validated on the same folds, for comparison (not part of this model; "
-                "OPP-115 folds, mean ± sd):\n\n"
-                "| model | micro-F1 | macro-F1 | children F1 |\n"
-                "| --- | --- | --- | --- |\n" + "\n".join(reference_rows) + "\n")
-        cv_text = (
-            f"\n## Cross-validated figures ({settings.get('k')}-fold by policy, seed policies spread over the "
-            "folds)\n\n"
-            "Micro/macro-F1 over the ten OPP-115 categories on policies the fold's model never saw; "
-            f"this model corresponds to `{metrics.get('cross_validation_entry', 'transformer')}`.\n\n"
-            "| model | data | micro-F1 | macro-F1 | children F1 | card macro-F1 |\n"
-            "| --- | --- | --- | --- | --- | --- |\n"
-            + "\n".join(cv_rows) + "\n" + reference_text
-        )
-    ensemble_text = ""
-    weight = validation.get("tfidf_weight")
-    if weight:
-        ensemble_text = (
-            f"\n- Ensemble: the transformer's probabilities are averaged with a TF-IDF + logistic-regression member "
-            f"(`tfidf/`, weight {weight}, fitted on the same training policies; its word and character n-gram "
-            "settings are in `tfidf/config.json`); the thresholds in `config.json` "
-            "apply to the average. Plain `transformers` users get the transformer alone; its own thresholds are "
-            "`transformer_thresholds` in `metrics.json`."
-        )
+    cv_text = _cv_section(metrics)
+    ensemble_text = _ensemble_note(validation.get("tfidf_weight"))
     data = ", ".join(train_config.get("opp115", []) + train_config.get("seed_corpus", [])
                      + train_config.get("jsonl", []))
-    if train_config.get("validation_fraction", 0) or train_config.get("validation_jsonl"):
-        schedule = (f"up to {train_config.get('epochs')} epochs with early stopping on validation macro-F1 (best "
-                    f"epoch {validation.get('epoch')})")
-        split = f"Validation: {train_config.get('validation_fraction')} of the policies, held out by policy."
-    else:
-        schedule = f"a fixed {train_config.get('epochs')} epochs"
-        split = ("Trained on all of it (no validation split); the recipe's accuracy on unseen policies comes "
-                 "from cross-validating it (`policy-classifier crossval`).")
+    schedule, split = _schedule(train_config, validation)
     return f"""# Privacy-policy paragraph classifier
 
 Multi-label classifier that labels privacy-policy paragraphs with the OPP-115 categories plus `children`
@@ -124,6 +67,72 @@ categories (Do Not Track, Data Retention) and on policies unlike its training da
 seed corpus: five policies of Chinese companies, 2020-2023). OPP-115 is licensed for research, teaching and
 scholarship only (CC BY-NC spirit); models trained on it inherit that restriction.
 """
+
+
+def _cv_section(metrics: dict[str, Any]) -> str:
+    """The cross-validated figures the model's recipe reached, with comparison rows from other runs."""
+    cv = metrics.get("cross_validation")
+    if not cv:
+        return ""
+    cv_rows = []
+    for name, entry in cv["models"].items():
+        for subset in ("opp115_out_of_fold", "data_out_of_fold", "seed_corpus_out_of_fold"):
+            figures = entry.get(subset)
+            if figures:
+                cv_rows.append(
+                    f"| {name} | {subset.replace('_out_of_fold', '')} (pooled) | {figures['micro_f1']:.3f} | "
+                    f"{figures['macro_f1']:.3f} | {figures['children_f1'] or 0:.3f} | "
+                    f"{figures['card_macro_f1'] or 0:.3f} |")
+        folds = entry.get("opp115_folds", entry)
+        cv_rows.append(f"| {name} | OPP-115 folds, mean ± sd | "
+                       f"{folds['micro_f1']['mean']:.3f} ± {folds['micro_f1']['sd']:.3f} | "
+                       f"{folds['macro_f1']['mean']:.3f} ± {folds['macro_f1']['sd']:.3f} | "
+                       f"{folds.get('children_f1', {}).get('mean', 0):.3f} | "
+                       f"{folds.get('card_macro_f1', {}).get('mean', 0):.3f} |")
+    return (
+        f"\n## Cross-validated figures ({cv['settings'].get('k')}-fold by policy, seed policies spread over the "
+        "folds)\n\n"
+        "Micro/macro-F1 over the ten OPP-115 categories on policies the fold's model never saw; "
+        f"this model corresponds to `{metrics.get('cross_validation_entry', 'transformer')}`.\n\n"
+        "| model | data | micro-F1 | macro-F1 | children F1 | card macro-F1 |\n"
+        "| --- | --- | --- | --- | --- | --- |\n"
+        + "\n".join(cv_rows) + "\n" + _references_table(metrics.get("cross_validation_references") or [])
+    )
+
+
+def _references_table(references: list[dict[str, Any]]) -> str:
+    if not references:
+        return ""
+    rows = [f"| {ref['name']} (`{ref['entry']}` of `{ref['run']}`) | "
+            f"{_mean_sd(ref['opp115_folds'], 'micro_f1')} | {_mean_sd(ref['opp115_folds'], 'macro_f1')} | "
+            f"{_mean_sd(ref['opp115_folds'], 'children_f1')} |" for ref in references]
+    return ("\nOther models cross-validated on the same folds, for comparison (not part of this model; "
+            "OPP-115 folds, mean ± sd):\n\n"
+            "| model | micro-F1 | macro-F1 | children F1 |\n"
+            "| --- | --- | --- | --- |\n" + "\n".join(rows) + "\n")
+
+
+def _ensemble_note(weight: float | None) -> str:
+    if not weight:
+        return ""
+    return (
+        f"\n- Ensemble: the transformer's probabilities are averaged with a TF-IDF + logistic-regression member "
+        f"(`tfidf/`, weight {weight}, fitted on the same training policies; its word and character n-gram "
+        "settings are in `tfidf/config.json`); the thresholds in `config.json` "
+        "apply to the average. Plain `transformers` users get the transformer alone; its own thresholds are "
+        "`transformer_thresholds` in `metrics.json`."
+    )
+
+
+def _schedule(train_config: dict[str, Any], validation: dict[str, Any]) -> tuple[str, str]:
+    """How long it trained, and on what split."""
+    if train_config.get("validation_fraction", 0) or train_config.get("validation_jsonl"):
+        return (f"up to {train_config.get('epochs')} epochs with early stopping on validation macro-F1 (best "
+                f"epoch {validation.get('epoch')})",
+                f"Validation: {train_config.get('validation_fraction')} of the policies, held out by policy.")
+    return (f"a fixed {train_config.get('epochs')} epochs",
+            "Trained on all of it (no validation split); the recipe's accuracy on unseen policies comes "
+            "from cross-validating it (`policy-classifier crossval`).")
 
 
 def _mean_sd(folds: dict[str, Any], key: str) -> str:
