@@ -25,6 +25,36 @@ def test_segment_text_output_shows_sections(seed_files):
     assert "§ Privacy Policy > 1.How We Collect" in result.stdout
 
 
+def test_segment_writes_to_output_like_stdout(seed_files, tmp_path: Path):
+    printed = runner.invoke(app, ["segment", str(seed_files[2]), "-f", "jsonl"])
+    out = tmp_path / "paragraphs.jsonl"
+    written = runner.invoke(app, ["segment", str(seed_files[2]), "-f", "jsonl", "-o", str(out)])
+    assert printed.exit_code == written.exit_code == 0 and written.stdout == ""
+    assert out.read_text(encoding="utf-8") == printed.stdout
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left beside it
+    unwritable = runner.invoke(app, ["segment", str(seed_files[2]), "-o", str(tmp_path / "missing" / "p.txt")])
+    assert unwritable.exit_code == 4 and unwritable.stderr.startswith("error: ") and "cannot write" in unwritable.stderr
+
+
+def test_crossval_takes_data_seed_and_settings_from_its_config(toy_jsonl, tmp_path: Path):
+    config = tmp_path / "recipe.json"
+    config.write_text(json.dumps({"jsonl": [str(toy_jsonl)], "seed": 7}))
+    out = tmp_path / "cv"
+    result = runner.invoke(app, ["crossval", "--config", str(config), "--model-type", "tfidf", "--k", "4",
+                                 "-o", str(out)])
+    assert result.exit_code == 0, result.output  # the config's data lists are used: not "no training data"
+    settings = json.loads((out / "cv.json").read_text())["settings"]
+    assert settings["jsonl"] == [str(toy_jsonl)] and settings["seed"] == 7 and settings["fold_seed"] == 13
+    again = runner.invoke(app, ["crossval", "--config", str(config), "--model-type", "tfidf", "--k", "4",
+                                "--seed", "8", "-o", str(tmp_path / "cv8")])
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "cv8" / "cv.json").read_text())["settings"]["seed"] == 8
+    # a resumed run with another training seed does not take the saved folds
+    resumed = runner.invoke(app, ["crossval", "--config", str(config), "--model-type", "tfidf", "--k", "4",
+                                  "--seed", "8", "-o", str(out), "--resume"])
+    assert resumed.exit_code == 2 and "settings of tfidf" in resumed.stderr
+
+
 def test_segment_bad_inputs_one_line_no_traceback(tmp_path: Path):
     binary = tmp_path / "x.bin"
     binary.write_bytes(bytes(range(256)) * 4)

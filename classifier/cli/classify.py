@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,23 +14,19 @@ from classifier.cli.app import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WR
 from classifier.labels import Scheme
 from classifier.models.base import InferencePrecision
 from classifier.predict.batch import OutputFormat
-
-
-class SegmentFormat(str, Enum):
-    """How ``segment`` prints paragraphs: readable text, or one JSON object per line."""
-
-    text = "text"
-    jsonl = "jsonl"
+from classifier.text.segment import SegmentFormat
 
 
 @app.command()
 def segment(
-    file: Annotated[str, typer.Argument(help="Policy file (text, Markdown or HTML), or - for stdin.")],
+    file: Annotated[str, typer.Argument(help="Policy file (text, Markdown, HTML or PDF), or - for stdin.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output file (default: stdout; written "
+                                                                      "atomically).")] = None,
     fmt: Annotated[SegmentFormat, typer.Option("--format", "-f", help="Output format.")] = SegmentFormat.text,
 ) -> None:
     """Split a policy into paragraphs and print them (with section and offsets)."""
     from classifier.text.reading import DEFAULT_MAX_BYTES, PolicyInputError, read_limited, read_policy
-    from classifier.text.segment import segment_policy
+    from classifier.text.segment import render_paragraphs, segment_policy
 
     try:
         policy = read_policy(read_limited(sys.stdin.buffer, DEFAULT_MAX_BYTES) if file == "-" else Path(file))
@@ -43,15 +37,16 @@ def segment(
         from classifier.predict.batch import error_line
 
         fail(f"{shown(file)}: cannot read or segment ({error_line(exc)})")
-    for paragraph in paragraphs:
-        if fmt is SegmentFormat.jsonl:
-            typer.echo(json.dumps(paragraph.to_dict(), ensure_ascii=False))
-        else:
-            section = " > ".join(paragraph.section)
-            typer.echo(f"[{paragraph.index}] {paragraph.start}-{paragraph.end}" + (f"  § {section}" if section else ""))
-            typer.echo(paragraph.text)
-            typer.echo()
+    rendered = render_paragraphs(paragraphs, fmt)
+    if output is None or str(output) == "-":
+        typer.echo(rendered, nl=False)
+        return
+    from classifier.files import atomic_write
 
+    try:
+        atomic_write(output, rendered)
+    except OSError as exc:
+        fail(f"{shown(str(output))}: cannot write ({exc.strerror or exc})", EXIT_WRITE)
 
 
 @app.command()

@@ -90,8 +90,9 @@ def crossval(
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override one config field, KEY=VALUE "
                                                                       "(repeatable; VALUE as JSON).")] = None,
     k: Annotated[int, typer.Option(min=2, help="Folds (by policy).")] = 5,
-    fold_seed: Annotated[int, typer.Option(help="Seed of the assignment of policies to folds (the training seed is "
-                                                "the config's `seed`).")] = 13,
+    seed: Annotated[int | None, typer.Option(help="Random seed of the training runs (initialisation, order, "
+                                                 "validation split), as for train; default: the config's.")] = None,
+    fold_seed: Annotated[int, typer.Option(help="Seed of the assignment of policies to folds.")] = 13,
     ensemble: Annotated[bool, typer.Option(help="Also evaluate the average of transformer and TF-IDF.")] = False,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output directory.")] = Path("runs/crossval"),
     from_oof: Annotated[bool, typer.Option(help="Rebuild the reports in --output from its saved out-of-fold "
@@ -107,7 +108,8 @@ def crossval(
     from classifier.data.seed_corpus import policy_ids
     from classifier.training.data import build_dataset
 
-    settings = _crossval_config(config, opp115, seed_corpus, jsonl, overrides or [])
+    settings = _crossval_config(config, opp115, seed_corpus, jsonl, [*(overrides or []),
+                                                                   *([f"seed={seed}"] if seed is not None else [])])
     try:
         dataset = build_dataset(settings)
     except ValueError as exc:
@@ -160,13 +162,17 @@ def _run_crossval(settings: Any, dataset: Any, types: list[ModelType], *, k: int
     if ModelType.transformer in types:
         trainers["transformer"] = transformer_trainer(settings)
     if ModelType.tfidf in types:
-        trainers["tfidf"] = tfidf_trainer(seed=fold_seed)
+        trainers["tfidf"] = tfidf_trainer(seed=settings.seed)
     try:
         environment = training_environment(settings if "transformer" in trainers else None)
     except ValueError as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
     # what the trainers learn from besides the rows, whose digest the folds keep: a resumed run must match it
-    learning = {"transformer": learning_settings(settings, sources=False)} if "transformer" in trainers else {}
+    learning: dict[str, Any] = {}
+    if "transformer" in trainers:
+        learning["transformer"] = learning_settings(settings, sources=False)
+    if "tfidf" in trainers:
+        learning["tfidf"] = {"seed": settings.seed}
     members = list(trainers)
     try:
         results = cross_validate(dataset, trainers, k=k, seed=fold_seed, groups=groups,

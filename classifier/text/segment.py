@@ -15,13 +15,17 @@ Every paragraph keeps ``start``/``end`` character offsets such that ``text[start
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 
 from classifier.text.reading import PolicyText, read_policy
 
-__all__ = ["DEFAULT_MAX_PARAGRAPH_CHARS", "Paragraph", "segment_policy", "segment_text"]
+__all__ = ["DEFAULT_MAX_PARAGRAPH_CHARS", "Paragraph", "SegmentFormat", "render_paragraphs", "segment_policy",
+           "segment_text"]
 
 DEFAULT_MAX_PARAGRAPH_CHARS = 5000  # far beyond what an encoder reads; longer blocks are split at sentences
 
@@ -63,6 +67,25 @@ class Paragraph:
         """Return a JSON-ready dict."""
         return {"index": self.index, "start": self.start, "end": self.end, "section": list(self.section),
                 "text": self.text}
+
+
+class SegmentFormat(str, Enum):
+    """How segmented paragraphs are written out: readable text, or one JSON object per line."""
+
+    text = "text"
+    jsonl = "jsonl"
+
+
+def render_paragraphs(paragraphs: Iterable[Paragraph], fmt: SegmentFormat | str = SegmentFormat.text) -> str:
+    """Paragraphs as text (index, offsets, heading path, then the paragraph) or as JSON lines."""
+    fmt = SegmentFormat(fmt)
+    if fmt is SegmentFormat.jsonl:
+        return "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in paragraphs)
+    blocks = []
+    for p in paragraphs:
+        section = " > ".join(p.section)
+        blocks.append(f"[{p.index}] {p.start}-{p.end}" + (f"  § {section}" if section else "") + f"\n{p.text}\n\n")
+    return "".join(blocks)
 
 
 @dataclass
