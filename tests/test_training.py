@@ -264,3 +264,50 @@ def test_attention_dropout_on_an_encoder_without_it_is_one_clear_error(tiny_enco
         train(config, save=False, log=lambda line: None)
 
 
+
+
+def test_release_builds_the_model_from_a_config_and_its_crossvalidation(tiny_encoder, toy_jsonl, tmp_path):
+    """The release command end to end on the tiny model: crossval of a recipe, then release of the same recipe."""
+    from safetensors.numpy import load_file
+    from typer.testing import CliRunner
+
+    from classifier.cli.app import app
+    from classifier.data.corpus import label_names, load_jsonl
+    from classifier.evaluation.folds import oof_thresholds
+
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"encoder": str(tiny_encoder), "jsonl": [str(toy_jsonl)], "epochs": 1,
+                                  "batch_size": 8, "max_length": 32, "device": "cpu", "precision": "fp32",
+                                  "half": False}))
+    cv, model = tmp_path / "cv", tmp_path / "release" / "model"
+    crossval = CliRunner().invoke(app, ["crossval", "--config", str(recipe), "--model-type", "transformer",
+                                        "--model-type", "tfidf", "--ensemble", "--k", "4", "-o", str(cv)])
+    assert crossval.exit_code == 0, crossval.output
+    args = ["release", "--config", str(recipe), "--cv", str(cv), "--work-dir", str(tmp_path / "work")]
+    built = CliRunner().invoke(app, [*args, "-o", str(model)])
+    assert built.exit_code == 0, built.output
+    assert "released" in built.stderr
+
+    # the shipped thresholds are the pooled out-of-fold thresholds of the averaged entry
+    data = load_jsonl(toy_jsonl)
+    oof = load_file(str(cv / "oof.safetensors"))
+    pooled, _ = oof_thresholds(multi_hot(data), oof["transformer+tfidf.probs"], oof["transformer+tfidf.fold"])
+    released = PolicyClassifier.from_pretrained(model, device="cpu", precision="fp32")
+    assert released.labels == label_names(data)
+    assert released.thresholds == pytest.approx(pooled, abs=1e-6)
+    assert released.tfidf is not None and released.tfidf_weight == 0.5
+    metrics = json.loads((model / "metrics.json").read_text())
+    cv_record = json.loads((cv / "cv.json").read_text())
+    assert metrics["cross_validation_entry"] == "transformer+tfidf"
+    assert (metrics["cross_validation"]["models"]["transformer+tfidf"]["micro_f1"]
+            == cv_record["models"]["transformer+tfidf"]["micro_f1"])
+    assert json.loads((model / "train_config.json").read_text())["validation_fraction"] == 0.0
+    assert "## Cross-validated figures (4-fold by policy" in (model / "README.md").read_text()
+    assert released.predict(["We share data with partners."])[0].scores
+
+    # a release of another recipe than the one cross-validated is refused, and the model stays as it was
+    before = (model / "model.safetensors").read_bytes()
+    other = CliRunner().invoke(app, [*args, "-o", str(model), "--set", "learning_rate=0.5"])
+    assert other.exit_code == 2 and "another recipe" in other.stderr and "learning_rate" in other.stderr
+    assert (model / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in model.parent.iterdir()) == ["model"]  # no staging folder left beside it
