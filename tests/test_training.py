@@ -20,9 +20,26 @@ def _config(tiny_encoder: Path, toy_jsonl: Path, out: Path, **overrides) -> Trai
     return TrainConfig(**values)
 
 
+def _process_state() -> dict:
+    """What library code must leave as it found it in the caller's process."""
+    import logging
+    import os
+    import sys
+
+    import sklearn  # noqa: F401 (scikit-learn sets KMP_* variables when first imported: not ours to restore)
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    return {"environ": dict(os.environ), "torch_threads": torch.get_num_threads(),
+            "logging_disabled": logging.root.manager.disable, "root_filters": list(logging.getLogger().filters),
+            "transformers_verbosity": hf_logging.get_verbosity(), "pyplot": "matplotlib.pyplot" in sys.modules}
+
+
 def test_training_end_to_end_saves_a_self_describing_model(tiny_encoder, toy_jsonl, tmp_path):
-    config = _config(tiny_encoder, toy_jsonl, tmp_path / "run")
+    config = _config(tiny_encoder, toy_jsonl, tmp_path / "run", threads=1)
+    before = _process_state()
     clf, metrics = train(config, log=lambda line: None)
+    assert _process_state() == before  # threads=1 for training only; no environment, logging or plotting state
     model_dir = tmp_path / "run" / "model"
     for name in ("model.safetensors", "config.json", "tokenizer.json", "train_config.json", "metrics.json",
                  "README.md"):
