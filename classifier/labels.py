@@ -11,13 +11,17 @@ change. Two views are offered:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 
 __all__ = [
     "CARD_LABELS",
+    "C3PA_MAPPING",
     "CARD_MAP",
+    "CORPUS_MAPPINGS",
+    "CorpusMapping",
+    "MAPP_MAPPING",
     "LABELS",
     "LABEL_IDS",
     "OPP115_CATEGORY_TO_ID",
@@ -102,6 +106,81 @@ CARD_MAP: dict[str, str] = {
     "children": "children",
     "data_security": "security",
 }
+
+
+@dataclass(frozen=True)
+class CorpusMapping:
+    """How another corpus's labels become the project's: one table per corpus.
+
+    Attributes:
+        corpus: the corpus id (the ``corpus`` column of its rows).
+        table: each of the corpus's labels -> the project label ids it stands for (``()``: none).
+        annotates: the project labels the corpus decides for every row: a row without one of them is a negative
+            for it. Every other project label is unknown for the corpus's rows (a masked loss ignores it).
+        unsure: corpus labels whose rows say nothing reliable about some annotated labels (a span about how to
+            exercise rights may describe access or opt-out): those cells are unknown too, unless a positive.
+    """
+
+    corpus: str
+    table: Mapping[str, tuple[str, ...]]
+    annotates: tuple[str, ...]
+    unsure: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        used = {label for labels in (*self.table.values(), *self.unsure.values(), self.annotates) for label in labels}
+        unknown = sorted(used - set(LABEL_IDS))
+        if unknown:
+            raise ValueError(f"{self.corpus}: unknown label id {unknown[0]!r}")
+        if not {label for labels in self.table.values() for label in labels} <= set(self.annotates):
+            raise ValueError(f"{self.corpus}: a label mapped to is not among the annotated ones")
+
+    def convert(self, source_labels: Iterable[str]) -> tuple[set[str], set[str]]:
+        """``(labels, known)`` of a row that carries ``source_labels``: its project labels, and the project labels
+        its row decides (positives and negatives).
+
+        Raises:
+            KeyError: a source label the table does not list (a corpus changed under us: fail loudly).
+        """
+        source = set(source_labels)
+        labels = {label for name in source for label in self.table[name]}
+        unknown = {label for name in source for label in self.unsure.get(name, ())}
+        return labels, (set(self.annotates) - unknown) | labels
+
+
+# MAPP (Arora et al., LREC 2022) annotates OPP-115's two collection categories only, with OPP-115's names.
+MAPP_MAPPING = CorpusMapping(
+    corpus="mapp",
+    table={"First Party": ("first_party_collection",), "Third Party": ("third_party_sharing",)},
+    annotates=("first_party_collection", "third_party_sharing"),
+)
+
+# C3PA (Musa et al., EMNLP 2024): the CCPA's disclosures and rights. A right to know, delete or correct is
+# OPP-115's access, edit and deletion; opting out of sale and limiting use are user choices; how to exercise rights
+# may be either, and non-discrimination neither. "Others" decides nothing.
+_C3PA_ALL = ("first_party_collection", "third_party_sharing", "user_choice_control", "user_access_edit_deletion",
+             "policy_change")
+C3PA_MAPPING = CorpusMapping(
+    corpus="c3pa",
+    table={
+        "Categories of Personal Information Collected": ("first_party_collection",),
+        "Categories of Personal Information Shared / Disclosed": ("third_party_sharing",),
+        "Categories of Personal Information Sold": ("third_party_sharing",),
+        "Description of Right to Know PI Collected": ("user_access_edit_deletion",),
+        "Description of Right to Know PI sold / shared": ("user_access_edit_deletion",),
+        "Description of Right to Delete": ("user_access_edit_deletion",),
+        "Description of Right to Correct Information": ("user_access_edit_deletion",),
+        "Description of Right to Opt-out of sale of PI": ("user_choice_control",),
+        "Description of Right to Limit use of PI": ("user_choice_control",),
+        "Updated Privacy Policy": ("policy_change",),
+        "Methods to exercise rights": (),
+        "Description of Right to Non-discrimination on exercising rights": (),
+        "Others": (),
+    },
+    annotates=_C3PA_ALL,
+    unsure={"Methods to exercise rights": ("user_choice_control", "user_access_edit_deletion"),
+            "Description of Right to Non-discrimination on exercising rights": ("user_choice_control",),
+            "Others": _C3PA_ALL},
+)
 
 
 def label_ids(scheme: Scheme | str = Scheme.opp115) -> tuple[str, ...]:

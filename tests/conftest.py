@@ -29,6 +29,28 @@ def shared_seeds() -> list[Path]:
     return files
 
 
+def _shared_corpus(name: str, marker: str) -> Path:
+    path = SHARED / "corpora" / name
+    if not (path / marker).exists():
+        pytest.skip(f"{name} not found in {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mapp_dir() -> Path:
+    return _shared_corpus("mapp", "English_consolidation")
+
+
+@pytest.fixture(scope="session")
+def c3pa_dir() -> Path:
+    return _shared_corpus("c3pa", "Annotations")
+
+
+@pytest.fixture(scope="session")
+def appsi_dir() -> Path:
+    return _shared_corpus("appsi139", "train.txt")
+
+
 @pytest.fixture(scope="session")
 def opp115_dir() -> Path:
     if not (OPP115_DIR / "sanitized_policies").is_dir():

@@ -3,6 +3,10 @@
 Every loader returns rows with at least ``policy`` (str), ``text`` (str, normalised with
 :func:`normalize_text`) and ``labels`` (a sequence of ``ClassLabel`` indices; the label names are in
 ``dataset.features["labels"].feature.names``). Splits are always by policy, never by paragraph.
+
+Corpora that annotate only some categories (MAPP, C3PA, APPSI-139) add ``corpus`` (its id) and ``annotated`` (the
+labels each row decides, positives and negatives); :func:`label_mask` reads it, and a row without the column
+decides every label.
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ if TYPE_CHECKING:
 __all__ = [
     "CorpusError",
     "default_opp115_dir",
+    "default_corpus_dir",
     "infer_label_names",
     "iter_jsonl",
+    "label_mask",
     "label_names",
     "load_jsonl",
     "load_opp115",
     "multi_hot",
+    "partial_features",
+    "with_corpus",
 ]
 
 _OTHER_TYPES = ("Introductory/Generic", "Practice not covered", "Privacy contact information")
@@ -53,6 +61,50 @@ def default_opp115_dir() -> Path:
         if (candidate / "sanitized_policies").is_dir():
             return candidate.resolve()
     return candidates[0]
+
+
+def default_corpus_dir(name: str) -> Path:
+    """Where corpus ``name`` (``mapp``, ``c3pa``, ``appsi139``) is when no directory is given: ``$POLICY_CORPORA_DIR``
+    or ``../shared/corpora`` (beside the working directory or this checkout), then ``name``."""
+    env = os.environ.get("POLICY_CORPORA_DIR")
+    if env:
+        return Path(env) / name
+    candidates = [Path.cwd() / ".." / "shared" / "corpora", Path(__file__).resolve().parents[3] / "shared" / "corpora"]
+    for candidate in candidates:
+        if (candidate / name).is_dir():
+            return (candidate / name).resolve()
+    return candidates[0] / name
+
+
+def partial_features(extra: dict[str, Any] | None = None) -> Any:
+    """The features of a partially annotated corpus's rows: schema labels, ``corpus`` and ``annotated``."""
+    from datasets import ClassLabel, List, Value
+
+    return _features(LABEL_IDS, {"corpus": Value("string"), "annotated": List(ClassLabel(names=list(LABEL_IDS))),
+                                 **(extra or {})})
+
+
+def with_corpus(dataset: Dataset, corpus: str) -> Dataset:
+    """Add ``corpus`` and ``annotated`` (every label) to a fully annotated dataset, so it joins partial ones."""
+    from datasets import ClassLabel, List, Value
+
+    names = label_names(dataset)
+    dataset = dataset.add_column("corpus", [corpus] * len(dataset), feature=Value("string"))
+    return dataset.add_column("annotated", [list(range(len(names)))] * len(dataset),
+                              feature=List(ClassLabel(names=names)))
+
+
+def label_mask(dataset: Dataset) -> Any:
+    """Which cells of :func:`multi_hot` are known: an ``(n_rows, n_labels)`` float32 array of 0/1 (all 1 without
+    an ``annotated`` column). A masked loss and threshold tuning ignore the zeros."""
+    import numpy as np
+
+    if "annotated" not in dataset.column_names:
+        return np.ones((len(dataset), len(label_names(dataset))), dtype=np.float32)
+    mask = np.zeros((len(dataset), len(label_names(dataset))), dtype=np.float32)
+    for row, known in enumerate(dataset["annotated"]):
+        mask[row, known] = 1.0
+    return mask
 
 
 def _features(names: Sequence[str], extra: dict[str, Any] | None = None) -> Any:
