@@ -19,7 +19,6 @@ __all__ = [
     "CARD_LABELS",
     "C3PA_MAPPING",
     "CARD_MAP",
-    "CORPUS_MAPPINGS",
     "CorpusMapping",
     "MAPP_MAPPING",
     "LABELS",
