@@ -28,8 +28,10 @@ def test_a_mapping_decides_only_what_its_corpus_annotates():
         C3PA_MAPPING.convert(["a label the table does not list"])
     with pytest.raises(ValueError, match="unknown label id"):
         CorpusMapping("x", {"A": ("first_party",)}, ("first_party",))
-    with pytest.raises(ValueError, match="not among the annotated"):
-        CorpusMapping("x", {"A": ("data_retention",)}, ("first_party_collection",))
+    # a target outside what the corpus annotates is positive-only
+    positive_only = CorpusMapping("x", {"A": ("other",), "B": ()}, ("first_party_collection",))
+    assert positive_only.convert(["A"]) == ({"other"}, {"other", "first_party_collection"})
+    assert positive_only.convert(["B"]) == (set(), {"first_party_collection"})
 
 
 def test_mapp_rows_follow_the_policy_lines(mapp_dir: Path):
@@ -113,3 +115,43 @@ def test_whole_partial_corpora_load_with_their_splits(mapp_dir: Path, c3pa_dir: 
     y, known = multi_hot(c3pa_train), label_mask(c3pa_train)
     assert (y <= known).all()  # a positive is always a known cell
     assert not known[:, [LABEL_IDS.index(label) for label in ("data_retention", "data_security", "other")]].any()
+
+
+def test_appsi_sentences_are_read_back_with_their_topics(appsi_dir: Path):
+    from classifier.data.appsi139 import read_sentences
+    from classifier.labels import APPSI139_MAPPING
+
+    sentences = read_sentences(appsi_dir / "train.txt")
+    assert len(sentences) == 11036
+    text, topics = sentences[4]  # line 5
+    assert text == ("If you are under the age of 13, you must only enter the email address of your parent or guardian "
+                    "for this purpose.")
+    assert topics == ["First Party Collection", "Specific Audiences"]
+    labels, known = APPSI139_MAPPING.convert(topics)
+    # specific audiences: a positive for the audience category; children or a region, it does not say: unknown
+    assert labels == {"first_party_collection", "international_specific_audiences"} and "children" not in known
+    text, topics = sentences[29]  # line 30: a browser cookie setting, Edit/Control
+    assert text.startswith("If you wish to be notified when you receive a cookie, you may set your browser")
+    labels, known = APPSI139_MAPPING.convert(topics)
+    assert labels == set() and not {"user_choice_control", "user_access_edit_deletion"} & known
+    assert {"first_party_collection", "third_party_sharing", "policy_change"} <= known
+
+
+def test_appsi_malformed_line_is_named(tmp_path: Path):
+    from classifier.data.appsi139 import load_appsi139
+
+    (tmp_path / "train.txt").write_text("We,collect,data.\t[1, 0, 0]\n")
+    with pytest.raises(CorpusError, match=r"train.txt:1: expected tokens, a tab and an 11-dim vector"):
+        load_appsi139(tmp_path)
+    with pytest.raises(CorpusError, match="no such file"):
+        load_appsi139(tmp_path / "missing")
+
+
+@pytest.mark.e2e
+def test_appsi_test_split_is_the_last_blocks_without_seen_sentences(appsi_dir: Path):
+    from classifier.data.appsi139 import BLOCK, load_appsi139
+
+    train, test = load_appsi139(appsi_dir, split="train"), load_appsi139(appsi_dir, split="test")
+    assert not set(train["policy"]) & set(test["policy"]) and not set(train["text"]) & set(test["text"])
+    assert max(train["line"]) < min(test["line"]) and len(set(test["policy"])) == 25
+    assert len(train) == BLOCK * 98 and len(test) < 11036 - len(train)  # repeated sentences left out of the test
