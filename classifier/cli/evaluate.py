@@ -162,7 +162,7 @@ def _run_crossval(settings: Any, dataset: Any, types: list[ModelType], *, k: int
     if ModelType.transformer in types:
         trainers["transformer"] = transformer_trainer(settings)
     if ModelType.tfidf in types:
-        trainers["tfidf"] = tfidf_trainer(seed=settings.seed)
+        trainers["tfidf"] = tfidf_trainer(seed=settings.seed, corpus_weights=settings.corpus_weights)
     try:
         environment = training_environment(settings if "transformer" in trainers else None)
     except ValueError as exc:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classifier.data.corpus import label_names, multi_hot
+from classifier.data.corpus import label_mask, label_names, multi_hot
 from classifier.data.splits import kfold_by_policy, split_by_policy
 from classifier.evaluation.evaluate import evaluate
 from classifier.evaluation.folds import fold_summary
@@ -39,17 +39,18 @@ class FoldMismatch(ValueError):
     """A saved fold that a resumed cross-validation cannot take: unreadable, or computed from other data or options."""
 
 
-def tfidf_trainer(seed: int = 13, **options: Any) -> Trainer:
+def tfidf_trainer(seed: int = 13, corpus_weights: dict[str, float] | None = None, **options: Any) -> Trainer:
     """A trainer for :func:`cross_validate` that fits the TF-IDF baseline and tunes thresholds on validation.
 
     ``options`` go to :meth:`TfidfBaseline.fit` (``c``, ``char_ngrams``); its defaults otherwise.
     """
 
     def fit(train: Dataset, validation: Dataset) -> Any:
-        from classifier.models.tfidf import TfidfBaseline
+        from classifier.training.tfidf import fit_tfidf
 
-        model = TfidfBaseline.fit(train["text"], multi_hot(train), label_names(train), seed=seed, **options)
-        model.thresholds = tune_thresholds(multi_hot(validation), model.predict_proba(validation["text"]))
+        model = fit_tfidf(train, seed=seed, corpus_weights=corpus_weights, **options)
+        model.thresholds = tune_thresholds(multi_hot(validation), model.predict_proba(validation["text"]),
+                                           mask=label_mask(validation))
         return model
 
     return fit
@@ -174,7 +175,8 @@ def _train_fold(trainers: dict[str, Trainer], train: Dataset, validation: Datase
         from classifier.models.ensemble import AveragedModel
 
         averaged = AveragedModel([models[name] for name in ensemble])
-        averaged.thresholds = tune_thresholds(multi_hot(validation), averaged.predict_proba(validation["text"]))
+        averaged.thresholds = tune_thresholds(multi_hot(validation), averaged.predict_proba(validation["text"]),
+                                              mask=label_mask(validation))
         models[ensemble_name] = averaged
     return models
 

@@ -232,11 +232,13 @@ def compare_folds(a: dict[str, Any], b: dict[str, Any], entry_a: str, entry_b: s
     }
 
 
-def oof_thresholds(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray) -> tuple[list[float], np.ndarray]:
+def oof_thresholds(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray,
+                   mask: np.ndarray | None = None) -> tuple[list[float], np.ndarray]:
     """Per-label thresholds from out-of-fold predictions, for a model trained on all the data.
 
     Args:
         y_true: ``(n, k)`` 0/1 labels; probs: ``(n, k)`` out-of-fold probabilities; folds: ``(n,)`` fold of each row.
+        mask: ``(n, k)`` known cells (partial labels); each label is tuned on the rows that decide it.
 
     Returns:
         ``(pooled, nested)``: thresholds tuned on every row (to ship), and ``(n, k)`` thresholds where each row's
@@ -245,8 +247,9 @@ def oof_thresholds(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray) -> 
     nested = np.zeros_like(probs, dtype=np.float32)
     for fold in np.unique(folds):
         test = folds == fold
-        nested[test] = np.asarray(tune_thresholds(y_true[~test], probs[~test]), dtype=np.float32)[None, :]
-    return tune_thresholds(y_true, probs), nested
+        known = mask[~test] if mask is not None else None
+        nested[test] = np.asarray(tune_thresholds(y_true[~test], probs[~test], mask=known), dtype=np.float32)[None, :]
+    return tune_thresholds(y_true, probs, mask=mask), nested
 
 
 def oof_result(dataset: Dataset, name: str, probs: np.ndarray, thresholds: np.ndarray, data_name: str,
@@ -269,19 +272,22 @@ def oof_result(dataset: Dataset, name: str, probs: np.ndarray, thresholds: np.nd
 
 
 def threshold_estimate(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray, labels: list[str],
-                       fold_thresholds: np.ndarray | None, is_seed: np.ndarray) -> dict[str, dict[str, Any]]:
+                       fold_thresholds: np.ndarray | None, is_seed: np.ndarray,
+                       is_opp115: np.ndarray | None = None,
+                       mask: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
     """How well thresholds tuned on out-of-fold predictions work, estimated honestly on the folds themselves.
 
     Each fold is scored with thresholds tuned on the *other* folds (``oof_thresholds``' nested ones) and, when
-    given, with its own validation-tuned ``fold_thresholds``; OPP-115 rows per fold (mean, sd), seed-corpus rows
-    pooled (leave-one-policy-out when the folds split them so).
+    given, with its own validation-tuned ``fold_thresholds``; OPP-115 rows (``is_opp115``, default: all but the
+    seed rows) per fold (mean, sd), seed-corpus rows pooled (leave-one-policy-out when the folds split them so).
 
     Returns:
         ``{name: {"opp115_micro_f1": [mean, sd], "opp115_macro_f1": [...], "seed_micro_f1", "seed_macro_f1"}}``.
     """
     from classifier.evaluation.metrics import report_at_thresholds
 
-    _, nested = oof_thresholds(y_true, probs, folds)
+    _, nested = oof_thresholds(y_true, probs, folds, mask)
+    main = is_opp115 if is_opp115 is not None else ~is_seed
     cuts = {"fold validation thresholds": fold_thresholds, "out-of-fold thresholds (other folds)": nested}
     at_half = [0.5] * len(labels)
     estimate = {}
@@ -289,8 +295,8 @@ def threshold_estimate(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray,
         if row_thresholds is None:  # an average of entries (see oof_entry) has no fold-validation thresholds
             continue
         shifted = probs - row_thresholds + 0.5  # each row cut at its own thresholds, expressed as a cut at 0.5
-        reports = [report_at_thresholds(y_true[(folds == f) & ~is_seed], shifted[(folds == f) & ~is_seed], labels,
-                                        at_half) for f in np.unique(folds)]
+        reports = [report_at_thresholds(y_true[(folds == f) & main], shifted[(folds == f) & main], labels,
+                                        at_half) for f in np.unique(folds[main])]
         micro, macro = [r["micro_f1"] for r in reports], [r["macro_f1"] for r in reports]
         seed = report_at_thresholds(y_true[is_seed], shifted[is_seed], labels, at_half) if is_seed.any() else None
         estimate[name] = {"opp115_micro_f1": [float(np.mean(micro)), float(np.std(micro, ddof=1))],

@@ -14,7 +14,8 @@ __all__ = ["multilabel_report", "report_at_thresholds", "tune_thresholds"]
 
 
 def tune_thresholds(
-    y_true: np.ndarray, probs: np.ndarray, *, grid: Sequence[float] | None = None, default: float = 0.5
+    y_true: np.ndarray, probs: np.ndarray, *, grid: Sequence[float] | None = None, default: float = 0.5,
+    mask: np.ndarray | None = None,
 ) -> list[float]:
     """Pick, per label, the threshold that maximises F1 on validation data.
 
@@ -25,6 +26,8 @@ def tune_thresholds(
         y_true: ``(n, k)`` 0/1 matrix.
         probs: ``(n, k)`` probabilities.
         grid: candidate thresholds (default 0.05 ... 0.95 in steps of 0.025).
+        mask: ``(n, k)`` 0/1, the cells whose label is known (:func:`classifier.data.corpus.label_mask`): each
+            label is tuned on the rows that decide it, pooled over every corpus that annotates it.
 
     Returns:
         ``k`` thresholds.
@@ -32,11 +35,12 @@ def tune_thresholds(
     candidates = np.asarray(grid if grid is not None else np.arange(0.05, 0.951, 0.025))
     thresholds = []
     for j in range(y_true.shape[1]):
-        truth = y_true[:, j] > 0.5
+        rows = mask[:, j] > 0 if mask is not None else slice(None)
+        truth = y_true[rows, j] > 0.5
         if truth.sum() == 0:
             thresholds.append(default)
             continue
-        predicted = probs[:, j][None, :] >= candidates[:, None]
+        predicted = probs[rows, j][None, :] >= candidates[:, None]
         tp = (predicted & truth).sum(1)
         fp = (predicted & ~truth).sum(1)
         fn = (~predicted & truth).sum(1)
@@ -78,11 +82,14 @@ def multilabel_report(
 
 
 def report_at_thresholds(y_true: np.ndarray, probs: np.ndarray, labels: Sequence[str],
-                         thresholds: Sequence[float]) -> dict[str, Any]:
+                         thresholds: Sequence[float], mask: np.ndarray | None = None) -> dict[str, Any]:
     """:func:`multilabel_report` of probabilities cut at per-label thresholds; when the labels are the project's,
-    the averages are over the ten OPP-115 categories (``children`` is reported per label only)."""
+    the averages are over the ten OPP-115 categories (``children`` is reported per label only). Cells outside
+    ``mask`` (unknown labels) count as neither right nor wrong."""
     from classifier.labels import LABEL_IDS, OPP115_IDS
 
     preds = (probs >= np.asarray(thresholds)[None, :]).astype(int)
+    if mask is not None:
+        preds, y_true = preds * (mask > 0), y_true * (mask > 0)
     over = list(OPP115_IDS) if list(labels) == list(LABEL_IDS) else None
     return multilabel_report(y_true, preds, list(labels), average_over=over)

@@ -168,12 +168,16 @@ class TfidfBaseline(ParagraphModel):
 
     @classmethod
     def fit(cls, texts: Sequence[str], y: np.ndarray, labels: Sequence[str], *, c: float = DEFAULT_C,
-            char_ngrams: tuple[int, int] | None = DEFAULT_CHAR_NGRAMS, seed: int = 13) -> TfidfBaseline:
+            char_ngrams: tuple[int, int] | None = DEFAULT_CHAR_NGRAMS, seed: int = 13, mask: np.ndarray | None = None,
+            sample_weight: np.ndarray | None = None) -> TfidfBaseline:
         """Fit on texts and a ``(n, k)`` 0/1 matrix; labels without positives get a constant low score.
 
         Args:
             c: inverse regularisation strength of each label's logistic regression.
             char_ngrams: smallest and largest character n-gram, or ``None`` for word features only.
+            mask: ``(n, k)`` 0/1, the known cells (partial labels): each label's regression is fitted on the rows
+                that decide it; the vocabulary on every text.
+            sample_weight: ``(n,)`` weight of each row (corpus weights).
 
         Raises:
             ValueError: a character range that does not start at 2 or 3 (see :func:`_char_grams`).
@@ -198,13 +202,14 @@ class TfidfBaseline(ParagraphModel):
         coef = np.zeros((len(labels), x.shape[1]))
         intercept = np.full(len(labels), -10.0)
         for j in range(len(labels)):
-            target = y[:, j] > 0.5
+            rows = np.flatnonzero(mask[:, j] > 0) if mask is not None else slice(None)
+            target = y[rows, j] > 0.5
             if target.all() or not target.any():
-                intercept[j] = 10.0 if target.all() else -10.0
+                intercept[j] = 10.0 if target.all() and target.size else -10.0
                 continue
             model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear",
                                        random_state=seed)
-            model.fit(x, target)
+            model.fit(x[rows], target, sample_weight=None if sample_weight is None else sample_weight[rows])
             coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
         return cls(labels, vocabulary, idf, coef, intercept, char_vocabulary=char_vocabulary,
                    char_ngrams=char_ngrams)

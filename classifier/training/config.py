@@ -15,8 +15,8 @@ from typing import Any
 
 from classifier import hardware
 
-__all__ = ["ModelType", "TrainConfig", "TrainPrecision", "apply_overrides", "check_resumable", "learning_settings",
-           "resolve_encoder", "training_environment"]
+__all__ = ["DATA_FIELDS", "ModelType", "TrainConfig", "TrainPrecision", "apply_overrides", "check_resumable",
+           "learning_settings", "resolve_encoder", "training_environment"]
 
 
 class ModelType(str, Enum):
@@ -43,6 +43,13 @@ class TrainConfig:
         opp115: OPP-115-layout directories to train on.
         seed_corpus: seed-corpus directories (``data/seed_corpus`` layout).
         jsonl: labelled JSONL files.
+        mapp, c3pa, appsi139: directories of the partially annotated corpora (MAPP, C3PA, APPSI-139): the labels
+            each does not annotate are unknown for its rows, left out of the loss and of threshold tuning.
+        partial_split: which part of those corpora to train on: ``train`` (their test parts stay unseen for
+            evaluation) or ``all`` (a model to ship).
+        corpus_weights: how often each corpus's rows are drawn per epoch, by corpus id (``opp115``,
+            ``seed_corpus``, ``jsonl``, ``mapp``, ``c3pa``, ``appsi139``); 1 (the default) is every row once, 0.25 a
+            fresh random quarter of them each epoch, 2 every row twice. The TF-IDF model takes them as sample weights.
         validation_jsonl: labelled JSONL files to validate on instead of holding out policies (for published
             protocols with fixed splits).
         labels_from_data: take the label set from the JSONL files instead of the schema.
@@ -65,6 +72,11 @@ class TrainConfig:
     opp115: list[str] = field(default_factory=list)
     seed_corpus: list[str] = field(default_factory=list)
     jsonl: list[str] = field(default_factory=list)
+    mapp: list[str] = field(default_factory=list)
+    c3pa: list[str] = field(default_factory=list)
+    appsi139: list[str] = field(default_factory=list)
+    partial_split: str = "train"
+    corpus_weights: dict[str, float] = field(default_factory=dict)
     validation_jsonl: list[str] = field(default_factory=list)
     labels_from_data: bool = False
     epochs: int = 8
@@ -90,10 +102,13 @@ class TrainConfig:
     def validate(self) -> None:
         """Check the values once, before any work; raises ``ValueError`` naming the bad field."""
         self._check_types()
-        if not (self.opp115 or self.seed_corpus or self.jsonl):
-            raise ValueError("no training data: give at least one of opp115, seed_corpus or jsonl")
-        if self.labels_from_data and (self.opp115 or self.seed_corpus):
+        if not any(getattr(self, name) for name in DATA_FIELDS):
+            raise ValueError(f"no training data: give at least one of {', '.join(DATA_FIELDS)}")
+        if self.labels_from_data and any(getattr(self, name) for name in DATA_FIELDS if name != "jsonl"):
             raise ValueError("labels_from_data works with jsonl data only")
+        unknown = sorted(set(self.corpus_weights) - set(DATA_FIELDS))
+        if unknown:
+            raise ValueError(f"corpus_weights: unknown corpus {unknown[0]!r} (corpora: {', '.join(DATA_FIELDS)})")
         checks = {
             "epochs": self.epochs >= 1, "learning_rate": 0 < self.learning_rate < 1, "batch_size": self.batch_size >= 1,
             "max_length": 16 <= self.max_length <= 512, "warmup_ratio": 0 <= self.warmup_ratio < 1,
@@ -103,6 +118,9 @@ class TrainConfig:
             "distill_weight": 0 <= self.distill_weight <= 1,
             "threads": self.threads is None or (isinstance(self.threads, int) and self.threads >= 1),
             "attention_dropout": self.attention_dropout is None or 0 <= self.attention_dropout < 1,
+            "partial_split": self.partial_split in ("train", "all"),
+            "corpus_weights": all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 100
+                                  for w in self.corpus_weights.values()),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -153,6 +171,9 @@ class TrainConfig:
             raise ValueError(f"unknown training config key(s): {', '.join(unknown)}")
         return cls(**values)
 
+
+# The config fields that name training data; each is also the ``corpus`` id of its rows.
+DATA_FIELDS = ("opp115", "seed_corpus", "jsonl", "mapp", "c3pa", "appsi139")
 
 # Settings of experiments reported as not adopted and removed (docs/experiments.md), with their off value.
 _REMOVED = {"section_context": False, "soft_labels": False}
@@ -236,10 +257,10 @@ def learning_settings(config: TrainConfig, *, sources: bool = True) -> dict[str,
     """The fields of ``config`` that decide what a run learns, as a dict: all but ``device``, ``threads`` and
     ``output_dir``, which an interrupted run (``train --resume``, ``crossval --resume``) may change.
 
-    ``sources=False`` also leaves out where the data is read from (``opp115``, ``seed_corpus``, ``jsonl``), for
+    ``sources=False`` also leaves out where the data is read from (the :data:`DATA_FIELDS`), for
     callers that fingerprint the rows themselves: a corpus may move between an interruption and its resume.
     """
-    skip = _RESUME_MAY_CHANGE if sources else _RESUME_MAY_CHANGE | {"opp115", "seed_corpus", "jsonl"}
+    skip = _RESUME_MAY_CHANGE if sources else _RESUME_MAY_CHANGE | set(DATA_FIELDS)
     return {key: value for key, value in asdict(config).items() if key not in skip}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from classifier.data.corpus import infer_label_names, label_names, load_jsonl, load_opp115
+from classifier.data.corpus import infer_label_names, label_names, load_jsonl, load_opp115, with_corpus
 from classifier.data.splits import split_by_policy
 from classifier.labels import LABEL_IDS
 
@@ -20,7 +20,9 @@ def build_dataset(config: TrainConfig) -> Dataset:
     """Concatenate the data a config names into one dataset (label set: schema, or from the JSONL data).
 
     Returns:
-        Rows with ``policy``, ``text`` and ``labels``, OPP-115 first, then the seed corpus, then JSONL files.
+        Rows with ``policy``, ``text``, ``labels``, ``corpus`` (the config field the row came from) and ``annotated``
+        (the labels the row decides), in :data:`~classifier.training.config.DATA_FIELDS` order: OPP-115, the seed
+        corpus, JSONL files, then MAPP, C3PA and APPSI-139 (their ``partial_split``).
 
     Raises:
         ValueError: label sets that differ between sources.
@@ -28,18 +30,36 @@ def build_dataset(config: TrainConfig) -> Dataset:
     """
     from datasets import concatenate_datasets
 
-    from classifier.data.seed_corpus import load_seed_corpus
-
     names = infer_label_names(config.jsonl) if config.labels_from_data else list(LABEL_IDS)
-    columns = ["policy", "text", "labels"]
-    parts = [load_opp115(d).select_columns(columns) for d in config.opp115]
-    parts += [load_seed_corpus(d).select_columns(columns) for d in config.seed_corpus]
-    if config.jsonl:
-        parts.append(load_jsonl(config.jsonl, names=names))
+    columns = ["policy", "text", "labels", "corpus", "annotated"]
+    parts = [with_corpus(part.select_columns(columns[:3]), corpus).select_columns(columns)
+             for corpus, part in _full_parts(config, names)]
+    parts += [_load_partial(corpus, directory, config.partial_split).select_columns(columns)
+              for corpus in ("mapp", "c3pa", "appsi139") for directory in getattr(config, corpus)]
     for part in parts:
         if label_names(part) != names:
             raise ValueError(f"label sets differ: {label_names(part)} vs {names}")
     return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+
+
+def _full_parts(config: TrainConfig, names: list[str]) -> list[tuple[str, Dataset]]:
+    """The fully annotated sources, each with its corpus id."""
+    from classifier.data.seed_corpus import load_seed_corpus
+
+    parts = [("opp115", load_opp115(d)) for d in config.opp115]
+    parts += [("seed_corpus", load_seed_corpus(d)) for d in config.seed_corpus]
+    if config.jsonl:
+        parts.append(("jsonl", load_jsonl(config.jsonl, names=names)))
+    return parts
+
+
+def _load_partial(corpus: str, directory: str, split: str) -> Dataset:
+    from classifier.data.appsi139 import load_appsi139
+    from classifier.data.c3pa import load_c3pa
+    from classifier.data.mapp import load_mapp
+
+    loader = {"mapp": load_mapp, "c3pa": load_c3pa, "appsi139": load_appsi139}[corpus]
+    return loader(directory, split=split)
 
 
 def split_for_training(config: TrainConfig) -> tuple[Dataset, Dataset | None]:

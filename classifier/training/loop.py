@@ -15,12 +15,12 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.data.corpus import label_names, multi_hot
+from classifier.data.corpus import label_mask, label_names, multi_hot
 from classifier.evaluation.metrics import report_at_thresholds, tune_thresholds
 from classifier.models.config import refuse_remote_code
 from classifier.training.config import TrainConfig, check_resumable, resolve_encoder, training_environment
@@ -58,6 +58,9 @@ class _Run:
     val_ids: list[list[int]]
     targets: np.ndarray
     y_val: np.ndarray | None
+    mask: np.ndarray | None  # the known cells of the training targets; None: every label known for every row
+    val_mask: np.ndarray | None
+    corpora: list[str]  # each training row's corpus, for corpus_weights
     loss_fn: Any
     optimizer: Any
     scheduler: Any
@@ -160,16 +163,44 @@ def _prepare(config: TrainConfig, train_data: Dataset | None, validation_data: D
     val_ids = encode_texts(tokenizer, validation_data["text"], config.max_length) if validation_data else []
     y_train = multi_hot(train_data)
     y_val = multi_hot(validation_data) if validation_data else None
+    mask, val_mask = _known(train_data), _known(validation_data) if validation_data else None
+    corpora = list(train_data["corpus"]) if "corpus" in train_data.column_names else ["data"] * len(train_ids)
     targets, distilled = _targets(config, train_data, y_train, labels, teacher, emit)
-    loss_fn = _loss(config, y_train, device)
-    optimizer, scheduler = _optimizer(model, config, math.ceil(len(train_ids) / config.batch_size), device)
+    loss_fn = _loss(config, y_train, mask, device)
+    epoch_size = len(epoch_rows(corpora, config.corpus_weights, random.Random(0)))
+    optimizer, scheduler = _optimizer(model, config, math.ceil(epoch_size / config.batch_size), device)
     precision = "bf16-autocast" if environment["precision"] == "bf16-autocast" else "fp32"
     classifier = PolicyClassifier(model, tokenizer, max_length=config.max_length, device=device, precision=precision)
     n_val_policies = len(set(validation_data["policy"])) if validation_data else 0
     emit(f"training on {len(train_ids)} paragraphs ({len(set(train_data['policy']))} policies), validating on "
          f"{len(val_ids)} ({n_val_policies} policies); device={device}, bf16={precision != 'fp32'}")
-    return _Run(config, classifier, labels, train_ids, val_ids, targets, y_val, loss_fn, optimizer, scheduler,
-                environment, random.Random(config.seed), distilled)
+    return _Run(config, classifier, labels, train_ids, val_ids, targets, y_val, mask, val_mask, corpora, loss_fn,
+                optimizer, scheduler, environment, random.Random(config.seed), distilled)
+
+
+def _known(data: Dataset) -> np.ndarray | None:
+    """The known cells of a dataset's labels, or None when all are (a plain BCE then, as before partial labels)."""
+    mask = label_mask(data)
+    return None if mask.all() else mask
+
+
+def epoch_rows(corpora: Sequence[str], weights: dict[str, float], rng: random.Random) -> list[int]:
+    """The training rows of one epoch: each corpus's rows ``int(w)`` times, plus a random ``w - int(w)`` share.
+
+    With every weight 1 (the default) this is every row once and draws nothing from ``rng``, so runs without
+    weights are what they were before corpus weights existed.
+    """
+    by_corpus: dict[str, list[int]] = {}
+    for i, corpus in enumerate(corpora):
+        by_corpus.setdefault(corpus, []).append(i)
+    if all(float(weights.get(corpus, 1.0)) == 1.0 for corpus in by_corpus):
+        return list(range(len(corpora)))
+    rows: list[int] = []
+    for corpus, members in by_corpus.items():
+        weight = float(weights.get(corpus, 1.0))
+        whole, part = int(weight), weight - int(weight)
+        rows += members * whole + (rng.sample(members, round(part * len(members))) if part else [])
+    return sorted(rows)
 
 
 def _load_encoder(config: TrainConfig, labels: list[str], device: str) -> tuple[Any, Any]:
@@ -226,14 +257,26 @@ def _targets(config: TrainConfig, train_data: Dataset, y_train: np.ndarray, labe
     return (1 - config.distill_weight) * targets + config.distill_weight * soft, True
 
 
-def _loss(config: TrainConfig, y_train: np.ndarray, device: str) -> Any:
-    """BCE with a positive weight sqrt(neg/pos) per label, capped: lifts rare labels without drowning the rest."""
+def _loss(config: TrainConfig, y_train: np.ndarray, mask: np.ndarray | None, device: str) -> Any:
+    """BCE with a positive weight sqrt(neg/pos) per label, capped: lifts rare labels without drowning the rest.
+
+    With partial labels (``mask``) the counts are over the known cells, and the loss is per cell (``reduction
+    "none"``): :func:`_masked_mean` averages it over the known cells only, so a label a corpus does not annotate is
+    neither a positive nor a negative for its rows.
+    """
     import numpy as np
     import torch
 
-    positives = y_train.sum(0)
-    pos_weight = np.clip(np.sqrt((len(y_train) - positives) / np.maximum(positives, 1)), 1.0, config.max_pos_weight)
-    return torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32, device=device))
+    known = mask.sum(0) if mask is not None else np.full(y_train.shape[1], len(y_train), dtype=np.float32)
+    positives = (y_train * mask).sum(0) if mask is not None else y_train.sum(0)
+    pos_weight = np.clip(np.sqrt((known - positives) / np.maximum(positives, 1)), 1.0, config.max_pos_weight)
+    return torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32, device=device),
+                                      reduction="mean" if mask is None else "none")
+
+
+def _masked_mean(losses: Any, mask: Any) -> Any:
+    """The mean of per-cell losses over the known cells (a batch with none gives 0 and no gradient)."""
+    return (losses * mask).sum() / mask.sum().clamp(min=1.0)
 
 
 def _optimizer(model: Any, config: TrainConfig, steps_per_epoch: int, device: str) -> tuple[Any, Any]:
@@ -284,9 +327,9 @@ def _resume(run: _Run, checkpoint_dir: Path, emit: Log) -> tuple[_Progress, int]
     return _Progress(state["history"], state["best"], best_state, state["bad_epochs"]), state["epoch"] + 1
 
 
-def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Length-grouped batches: shuffle, sort within windows of 50 batches, shuffle the batch order."""
-    order = list(range(len(lengths)))
+def _batches(rows: list[int], lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Length-grouped batches of ``rows``: shuffle, sort within windows of 50 batches, shuffle the batch order."""
+    order = list(rows)
     rng.shuffle(order)
     window = batch_size * 50
     batches = []
@@ -309,7 +352,8 @@ def _train_epoch(run: _Run, epoch: int, *, quiet: bool, emit: Log) -> dict[str, 
     pad = run.classifier.tokenizer.pad_token_id or 0
     model.train()
     started, seen, running = time.perf_counter(), 0, 0.0
-    batches = _batches([len(ids) for ids in run.train_ids], run.config.batch_size, run.rng)
+    rows = epoch_rows(run.corpora, run.config.corpus_weights, run.rng)
+    batches = _batches(rows, [len(ids) for ids in run.train_ids], run.config.batch_size, run.rng)
     with _progress_bar(f"epoch {epoch}/{run.config.epochs}", len(batches)) as advance:
         for step, batch in enumerate(batches, 1):
             input_ids, mask = pad_batch([run.train_ids[i] for i in batch], pad)
@@ -317,6 +361,8 @@ def _train_epoch(run: _Run, epoch: int, *, quiet: bool, emit: Log) -> dict[str, 
             with torch.autocast(device_type=autocast_device, dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
             loss = run.loss_fn(logits.float(), target)
+            if run.mask is not None:
+                loss = _masked_mean(loss, torch.tensor(run.mask[batch], device=device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             run.optimizer.step()
@@ -341,8 +387,8 @@ def _score_epoch(run: _Run, entry: dict[str, Any], progress: _Progress, emit: Lo
         emit(f"epoch {entry['epoch']}: loss {entry['loss']:.4f}  ({entry['seconds']:.0f}s)")
         return
     probs, _ = run.classifier._probabilities(run.val_ids, DEFAULT_BATCH_SIZE)
-    thresholds = tune_thresholds(run.y_val, probs)
-    report = report_at_thresholds(run.y_val, probs, run.labels, thresholds)
+    thresholds = tune_thresholds(run.y_val, probs, mask=run.val_mask)
+    report = report_at_thresholds(run.y_val, probs, run.labels, thresholds, mask=run.val_mask)
     entry.update(val_micro_f1=report["micro_f1"], val_macro_f1=report["macro_f1"])
     emit(f"epoch {entry['epoch']}: loss {entry['loss']:.4f}  val micro-F1 {report['micro_f1']:.4f}  macro-F1 "
          f"{report['macro_f1']:.4f}  ({entry['seconds']:.0f}s, {entry['examples_per_second']:.1f} ex/s)")

@@ -101,7 +101,7 @@ def _check_recipe(config: TrainConfig, cv_config: TrainConfig, cv_dir: Any) -> N
 def _thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]], entry: str, tfidf_weight: float,
                 cv_dir: Any) -> dict[str, dict[str, Any]]:
     """Pooled out-of-fold thresholds (and their estimate) of the shipped entry and of each member it needs."""
-    from classifier.data.corpus import label_names, multi_hot
+    from classifier.data.corpus import label_mask, label_names, multi_hot
     from classifier.data.seed_corpus import policy_ids
     from classifier.evaluation.folds import oof_entry, oof_thresholds, threshold_estimate
     from classifier.training.data import build_dataset
@@ -109,6 +109,9 @@ def _thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]], entry: str,
     dataset = build_dataset(config)
     labels, y = label_names(dataset), multi_hot(dataset)
     is_seed = np.array([policy in policy_ids(config.seed_corpus) for policy in dataset["policy"]])
+    is_opp115, mask = np.asarray(dataset["corpus"]) == "opp115", label_mask(dataset)
+    if not is_opp115.any():  # a recipe on other data: its non-seed rows stand where OPP-115's would
+        is_opp115 = ~is_seed
     needed = dict.fromkeys([entry, "transformer", *(["tfidf"] if tfidf_weight > 0 else [])])
     out = {}
     for name in needed:
@@ -118,22 +121,21 @@ def _thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]], entry: str,
             raise ReleaseError(f"{cv_dir}: {exc.args[0]}") from None
         if len(chosen["probs"]) != len(dataset):
             raise ReleaseError(f"{cv_dir}: {len(chosen['probs'])} out-of-fold rows for {len(dataset)} rows of data")
-        pooled, _ = oof_thresholds(y, chosen["probs"], chosen["fold"])
+        pooled, _ = oof_thresholds(y, chosen["probs"], chosen["fold"], mask)
         out[name] = {"thresholds": dict(zip(labels, pooled, strict=True)),
                      "estimate": threshold_estimate(y, chosen["probs"], chosen["fold"], labels, chosen["thresholds"],
-                                                    is_seed)}
+                                                    is_seed, is_opp115, mask)}
     return out
 
 
 def _fit_tfidf(config: TrainConfig, thresholds: dict[str, float]) -> Any:
-    from classifier.data.corpus import label_names, multi_hot
-    from classifier.models.tfidf import TfidfBaseline
+    from classifier.data.corpus import label_names
     from classifier.training.data import build_dataset
+    from classifier.training.tfidf import fit_tfidf
 
     dataset = build_dataset(config)
-    labels = label_names(dataset)
-    tfidf = TfidfBaseline.fit(dataset["text"], multi_hot(dataset), labels, seed=config.seed)
-    tfidf.thresholds = [thresholds[label] for label in labels]
+    tfidf = fit_tfidf(dataset, seed=config.seed, corpus_weights=config.corpus_weights)
+    tfidf.thresholds = [thresholds[label] for label in label_names(dataset)]
     return tfidf
 
 

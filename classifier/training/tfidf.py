@@ -6,14 +6,19 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from classifier.data.corpus import label_names, multi_hot
+from classifier.data.corpus import label_mask, label_names, multi_hot
 from classifier.evaluation.metrics import report_at_thresholds, tune_thresholds
 from classifier.training.config import TrainConfig
 from classifier.training.data import split_for_training
 
-__all__ = ["train_tfidf"]
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from classifier.models.tfidf import TfidfBaseline
+
+__all__ = ["fit_tfidf", "train_tfidf"]
 
 
 def train_tfidf(config: TrainConfig, *, log: Any = None) -> tuple[Any, dict[str, Any]]:
@@ -25,8 +30,6 @@ def train_tfidf(config: TrainConfig, *, log: Any = None) -> tuple[Any, dict[str,
     Raises:
         ValueError: an invalid config, or one without validation data (the thresholds are tuned there).
     """
-    from classifier.models.tfidf import TfidfBaseline
-
     config.validate()
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
     train_data, validation_data = split_for_training(config)
@@ -34,14 +37,31 @@ def train_tfidf(config: TrainConfig, *, log: Any = None) -> tuple[Any, dict[str,
         raise ValueError("the TF-IDF baseline tunes its thresholds on validation data: validation_fraction > 0")
     started = time.perf_counter()
     labels = label_names(train_data)
-    model = TfidfBaseline.fit(train_data["text"], multi_hot(train_data), labels, seed=config.seed)
+    model = fit_tfidf(train_data, seed=config.seed, corpus_weights=config.corpus_weights)
     probs = model.predict_proba(validation_data["text"])
-    y_val = multi_hot(validation_data)
-    model.thresholds = tune_thresholds(y_val, probs)
-    report = report_at_thresholds(y_val, probs, labels, model.thresholds)
+    y_val, known = multi_hot(validation_data), label_mask(validation_data)
+    model.thresholds = tune_thresholds(y_val, probs, mask=known)
+    report = report_at_thresholds(y_val, probs, labels, model.thresholds, mask=known)
     metrics = {"validation": report, "thresholds": dict(zip(labels, model.thresholds, strict=True)),
                "train_seconds": round(time.perf_counter() - started, 1), "n_train": len(train_data)}
     emit(f"TF-IDF baseline: val micro-F1 {report['micro_f1']:.4f}  macro-F1 {report['macro_f1']:.4f}")
     model.save_pretrained(Path(config.output_dir) / "model", metrics=metrics)
     emit(f"saved baseline to {Path(config.output_dir) / 'model'}")
     return model, metrics
+
+
+def fit_tfidf(data: Dataset, *, seed: int, corpus_weights: dict[str, float] | None = None,
+              **options: Any) -> TfidfBaseline:
+    """The TF-IDF model fitted on ``data``: each label on the rows that decide it (partial labels), each row weighted
+    by its corpus's weight. ``options`` go to :meth:`TfidfBaseline.fit` (``c``, ``char_ngrams``)."""
+    import numpy as np
+
+    from classifier.models.tfidf import TfidfBaseline
+
+    mask = label_mask(data)
+    weights = None
+    if corpus_weights and "corpus" in data.column_names:
+        row_weights = np.array([float(corpus_weights.get(corpus, 1.0)) for corpus in data["corpus"]])
+        weights = None if (row_weights == 1.0).all() else row_weights
+    return TfidfBaseline.fit(data["text"], multi_hot(data), label_names(data), seed=seed,
+                             mask=None if mask.all() else mask, sample_weight=weights, **options)

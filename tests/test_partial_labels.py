@@ -1,0 +1,117 @@
+"""Training on partially annotated corpora: unknown labels are neither positives nor negatives, corpus weights."""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.data.corpus import label_mask, load_jsonl, multi_hot, partial_features, with_corpus
+from classifier.evaluation.metrics import report_at_thresholds, tune_thresholds
+from classifier.labels import LABEL_IDS
+from classifier.training.config import TrainConfig
+from classifier.training.loop import epoch_rows, train
+
+SHARING = LABEL_IDS.index("third_party_sharing")
+
+
+def _partial_rows(flip_unknown: bool):
+    """Toy rows of a corpus that annotates first- and third-party only; with ``flip_unknown`` every label it does
+    not annotate is set to the opposite of what it was (which a masked loss must not see)."""
+    from datasets import Dataset
+
+    texts = ["we share your email with advertising partners", "we collect your name and phone number",
+             "you can delete your account data", "we keep data for two years"] * 3
+    labels = [[1], [0], [], []] * 3
+    known = [0, 1]
+    rows = {"policy": [f"m{i % 3}" for i in range(len(texts))], "text": texts,
+            "labels": [sorted(set(ls) | (set(range(2, 11)) if flip_unknown else set())) for ls in labels],
+            "corpus": ["mapp"] * len(texts), "annotated": [known] * len(texts)}
+    return Dataset.from_dict(rows, features=partial_features())
+
+
+def _mixed(toy_jsonl: Path, flip_unknown: bool):
+    from datasets import concatenate_datasets
+
+    full = with_corpus(load_jsonl(toy_jsonl), "jsonl").select_columns(["policy", "text", "labels", "corpus",
+                                                                        "annotated"])
+    return concatenate_datasets([full, _partial_rows(flip_unknown)])
+
+
+def test_unknown_labels_do_not_move_the_model(tiny_encoder, toy_jsonl, tmp_path):
+    """The same run twice, the second with every unknown cell of the partial corpus flipped: identical models."""
+    config = TrainConfig(encoder=str(tiny_encoder), jsonl=[str(toy_jsonl)], epochs=2, batch_size=8,
+                         learning_rate=1e-3, max_length=32, output_dir=str(tmp_path), device="cpu",
+                         precision="fp32", half=False, corpus_weights={"mapp": 1.5})
+    texts = ["we share data with partners", "children under age", "we keep your data"]
+    validation = with_corpus(load_jsonl(toy_jsonl), "jsonl").select(range(10))
+    probs = []
+    for flip in (False, True):
+        clf, _ = train(config, train_data=_mixed(toy_jsonl, flip), validation_data=validation, save=False,
+                       log=lambda line: None)
+        probs.append(clf.predict_proba(texts))
+    np.testing.assert_allclose(probs[0], probs[1], atol=1e-6)
+    # and flipping a *known* cell does change it: the test can tell
+    data = _mixed(toy_jsonl, False)
+    moved = data.map(lambda row: {"labels": sorted(set(row["labels"]) ^ {SHARING})} if row["corpus"] == "mapp"
+                     else {}, features=data.features)
+    clf, _ = train(config, train_data=moved, validation_data=validation, save=False, log=lambda line: None)
+    assert np.abs(clf.predict_proba(texts) - probs[0]).max() > 1e-3
+
+
+def test_tfidf_fits_each_label_on_the_rows_that_decide_it(toy_jsonl):
+    from classifier.training.tfidf import fit_tfidf
+
+    texts = ["we share data with partners", "we keep your data for a year", "contact us"]
+    plain, flipped = (fit_tfidf(_mixed(toy_jsonl, flip), seed=13) for flip in (False, True))
+    np.testing.assert_allclose(plain.predict_proba(texts), flipped.predict_proba(texts), atol=1e-9)
+    weighted = fit_tfidf(_mixed(toy_jsonl, False), seed=13, corpus_weights={"mapp": 5.0})
+    assert np.abs(weighted.predict_proba(texts) - plain.predict_proba(texts)).max() > 1e-3
+
+
+def test_epoch_rows_follow_the_corpus_weights():
+    corpora = ["a"] * 10 + ["b"] * 20
+    assert epoch_rows(corpora, {}, random.Random(0)) == list(range(30))
+    assert epoch_rows(corpora, {"a": 1.0, "b": 1}, random.Random(0)) == list(range(30))
+    rows = epoch_rows(corpora, {"a": 2.0, "b": 0.25}, random.Random(0))
+    assert rows.count(3) == 2 and sum(r < 10 for r in rows) == 20  # every 'a' row twice
+    b_rows = [r for r in rows if r >= 10]
+    assert len(b_rows) == 5 and len(set(b_rows)) == 5  # a quarter of 'b', without repeats
+    assert rows == epoch_rows(corpora, {"a": 2.0, "b": 0.25}, random.Random(0))
+    assert set(b_rows) != {r for r in epoch_rows(corpora, {"a": 2.0, "b": 0.25}, random.Random(1)) if r >= 10}
+
+
+def test_thresholds_and_figures_ignore_unknown_cells():
+    y = np.array([[1, 0], [0, 0], [1, 1], [0, 1]], dtype=float)
+    probs = np.array([[0.9, 0.1], [0.2, 0.75], [0.8, 0.8], [0.3, 0.9]])
+    known = np.array([[1, 1], [1, 0], [1, 1], [1, 1]], dtype=float)  # row 1's second label is unknown
+    # unmasked, the 0.75 'negative' pushes the cut above it; masked, it is ignored and 0.5 separates perfectly
+    assert tune_thresholds(y, probs)[1] > 0.7
+    assert tune_thresholds(y, probs, mask=known) == pytest.approx([0.5, 0.5])
+    report = report_at_thresholds(y, probs, ["a", "b"], [0.5, 0.5], mask=known)
+    assert report["per_label"]["b"]["precision"] == 1.0 and report["micro_f1"] == 1.0
+    assert report_at_thresholds(y, probs, ["a", "b"], [0.5, 0.5])["per_label"]["b"]["precision"] < 1.0
+
+
+def test_config_checks_corpus_weights_and_partial_split(tiny_encoder):
+    base = {"encoder": str(tiny_encoder), "mapp": ["somewhere"]}
+    TrainConfig(**base, corpus_weights={"mapp": 0.5, "opp115": 2}).validate()
+    with pytest.raises(ValueError, match="corpus_weights: unknown corpus 'mpap'"):
+        TrainConfig(**base, corpus_weights={"mpap": 0.5}).validate()
+    with pytest.raises(ValueError, match="corpus_weights"):
+        TrainConfig(**base, corpus_weights={"mapp": -1}).validate()
+    with pytest.raises(ValueError, match="partial_split"):
+        TrainConfig(**base, partial_split="dev").validate()
+    with pytest.raises(ValueError, match="labels_from_data works with jsonl data only"):
+        TrainConfig(**base, labels_from_data=True).validate()
+
+
+def test_build_dataset_tags_every_row_with_its_corpus(mapp_dir, toy_jsonl):
+    from classifier.training.data import build_dataset
+
+    data = build_dataset(TrainConfig(jsonl=[str(toy_jsonl)], mapp=[str(mapp_dir)]))
+    corpora = np.asarray(data["corpus"])
+    assert set(corpora) == {"jsonl", "mapp"} and (corpora == "mapp").sum() == 3239  # MAPP's train split
+    known = label_mask(data)
+    assert known[corpora == "jsonl"].all() and not known[corpora == "mapp"][:, 2:].any()
+    assert (multi_hot(data) <= known).all()
