@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classifier.data.corpus import label_names, multi_hot
+from classifier.data.corpus import label_mask, label_names, multi_hot
+from classifier.data.partial import load_partial, partial_corpus
 from classifier.evaluation.metrics import multilabel_report
 from classifier.files import atomic_write
 from classifier.labels import CARD_MAP, LABEL_IDS, OPP115_IDS, card_label_ids
@@ -40,7 +41,9 @@ SCHEMA_VERSION = 1
 
 
 def load_eval_data(spec: str | os.PathLike[str]) -> tuple[str, Dataset]:
-    """Load a labelled dataset from an OPP-115-layout directory, a seed-layout corpus directory or a JSONL file.
+    """Load a labelled dataset from an OPP-115-layout directory, a seed-layout corpus directory, a JSONL file, or
+    the directory of MAPP, C3PA or APPSI-139 (their ``test`` split: MAPP's own, C3PA's and APPSI-139's held-out
+    policies; see :mod:`classifier.data.mapp`, :mod:`~classifier.data.c3pa`, :mod:`~classifier.data.appsi139`).
 
     Returns:
         ``(name, dataset)``.
@@ -51,6 +54,9 @@ def load_eval_data(spec: str | os.PathLike[str]) -> tuple[str, Dataset]:
     from classifier.data.corpus import load_jsonl, load_opp115
 
     path = Path(spec)
+    partial = partial_corpus(path)
+    if partial is not None:
+        return f"{partial}-test", load_partial(partial, str(path), "test")
     if (path / "sanitized_policies").is_dir():
         return path.name or str(path), load_opp115(path)
     if path.is_dir() and any(path.glob("*.jsonl")) and (path / "policies").is_dir():
@@ -202,10 +208,12 @@ class EvalResult:
     probs: np.ndarray
     thresholds: list[float]
     metrics: dict[str, Any] = field(default_factory=dict)
+    known: np.ndarray | None = None  # partial labels: the cells the data decides; the others never count
 
     @property
     def y_pred(self) -> np.ndarray:
-        return (self.probs >= np.asarray(self.thresholds)[None, :]).astype(int)
+        pred = (self.probs >= np.asarray(self.thresholds)[None, :]).astype(int)
+        return pred if self.known is None else pred * (self.known > 0)
 
 
 def evaluate(model: Any, dataset: Dataset, *, model_name: str = "model", data_name: str = "data",
@@ -214,7 +222,9 @@ def evaluate(model: Any, dataset: Dataset, *, model_name: str = "model", data_na
 
     The model's labels must include the dataset's; figures are given over the dataset's labels. With schema labels
     there are three views: ``opp115`` (averages over the ten categories), ``card`` (six categories) and
-    ``children`` (its F1 alone).
+    ``children`` (its F1 alone). A partially annotated corpus (an ``annotated`` column) is scored on the cells it
+    decides only, its averages over the categories it annotates (with positives and negatives in the data), and has
+    the ``opp115`` view alone.
 
     Returns:
         An :class:`EvalResult` whose ``metrics`` follow the schema documented in the README.
@@ -231,12 +241,19 @@ def evaluate(model: Any, dataset: Dataset, *, model_name: str = "model", data_na
     probs = model.predict_proba(texts)[:, columns]
     thresholds = [threshold] * len(labels) if threshold is not None else [model.thresholds[c] for c in columns]
     y_true = multi_hot(dataset).astype(int)
-    result = EvalResult(model_name, data_name, labels, list(dataset["policy"]), texts, y_true, probs, thresholds)
+    known = label_mask(dataset)
+    partial = not known.all()
+    result = EvalResult(model_name, data_name, labels, list(dataset["policy"]), texts, y_true, probs, thresholds,
+                        known=known if partial else None)
     y_pred = result.y_pred
     views: dict[str, Any] = {}
     schema = labels == list(LABEL_IDS)
-    view_defs = [("opp115", labels, y_true, y_pred, list(OPP115_IDS) if schema else labels)]
-    if schema:
+    over = list(OPP115_IDS) if schema else labels
+    if partial:  # the labels the data decides both ways: a positive-only label, or one never positive, tells nothing
+        decided = ((known > 0) & (y_true == 1)).any(0) & ((known > 0) & (y_true == 0)).any(0)
+        over = [label for label in over if decided[labels.index(label)]]
+    view_defs = [("opp115", labels, y_true, y_pred, over)]
+    if schema and not partial:
         cards = list(card_label_ids())
         view_defs.append(("card", cards, card_matrix(y_true, labels), card_matrix(y_pred, labels), cards))
     for name, names, truth, pred, over in view_defs:
@@ -246,7 +263,7 @@ def evaluate(model: Any, dataset: Dataset, *, model_name: str = "model", data_na
         report["bootstrap_ci"] = bootstrap_f1(counts, n_boot=n_boot, seed=seed)
         report["averaged_over"] = over
         views[name] = report
-    if schema:
+    if schema and not partial:
         child = views["opp115"]["per_label"]["children"]
         views["children"] = {"f1": child["f1"], "precision": child["precision"], "recall": child["recall"],
                              "support": child["support"]}
@@ -301,13 +318,13 @@ def _errors(result: EvalResult, n: int) -> list[dict[str, Any]]:
 def comparison(a: EvalResult, b: EvalResult, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Paired bootstrap of model ``b`` against model ``a`` on the same data, in each view."""
     out: dict[str, Any] = {"a": a.model, "b": b.model, "data": a.data}
-    view_labels = {"opp115": list(OPP115_IDS) if a.labels == list(LABEL_IDS) else a.labels}
+    view_labels = {"opp115": a.metrics["views"]["opp115"]["averaged_over"]}
     for view, over in view_labels.items():
         cols = [a.labels.index(label) for label in over]
         _, ca = counts_by_policy(a.y_true[:, cols], a.y_pred[:, cols], a.policies)
         _, cb = counts_by_policy(b.y_true[:, cols], b.y_pred[:, cols], b.policies)
         out[view] = paired_bootstrap(ca, cb, n_boot=n_boot, seed=seed)
-    if a.labels == list(LABEL_IDS):
+    if "card" in a.metrics["views"]:
         ca = counts_by_policy(card_matrix(a.y_true, a.labels), card_matrix(a.y_pred, a.labels), a.policies)[1]
         cb = counts_by_policy(card_matrix(b.y_true, b.labels), card_matrix(b.y_pred, b.labels), b.policies)[1]
         out["card"] = paired_bootstrap(ca, cb, n_boot=n_boot, seed=seed)

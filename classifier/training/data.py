@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from classifier.data.corpus import infer_label_names, label_names, load_jsonl, load_opp115, with_corpus
+from classifier.data.partial import load_partial
 from classifier.data.splits import split_by_policy
 from classifier.labels import LABEL_IDS
 
@@ -34,7 +35,7 @@ def build_dataset(config: TrainConfig) -> Dataset:
     columns = ["policy", "text", "labels", "corpus", "annotated"]
     parts = [with_corpus(part.select_columns(columns[:3]), corpus).select_columns(columns)
              for corpus, part in _full_parts(config, names)]
-    parts += [_load_partial(corpus, directory, config.partial_split).select_columns(columns)
+    parts += [load_partial(corpus, directory, config.partial_split).select_columns(columns)
               for corpus in ("mapp", "c3pa", "appsi139") for directory in getattr(config, corpus)]
     for part in parts:
         if label_names(part) != names:
@@ -51,15 +52,6 @@ def _full_parts(config: TrainConfig, names: list[str]) -> list[tuple[str, Datase
     if config.jsonl:
         parts.append(("jsonl", load_jsonl(config.jsonl, names=names)))
     return parts
-
-
-def _load_partial(corpus: str, directory: str, split: str) -> Dataset:
-    from classifier.data.appsi139 import load_appsi139
-    from classifier.data.c3pa import load_c3pa
-    from classifier.data.mapp import load_mapp
-
-    loader = {"mapp": load_mapp, "c3pa": load_c3pa, "appsi139": load_appsi139}[corpus]
-    return loader(directory, split=split)
 
 
 def split_for_training(config: TrainConfig) -> tuple[Dataset, Dataset | None]:
