@@ -115,3 +115,22 @@ def test_build_dataset_tags_every_row_with_its_corpus(mapp_dir, toy_jsonl):
     known = label_mask(data)
     assert known[corpora == "jsonl"].all() and not known[corpora == "mapp"][:, 2:].any()
     assert (multi_hot(data) <= known).all()
+
+
+def test_a_partial_corpus_is_scored_on_what_it_decides(tiny_classifier):
+    from classifier.evaluation.evaluate import comparison, evaluate
+
+    data = _partial_rows(flip_unknown=False)
+    result = evaluate(tiny_classifier, data, model_name="tiny", data_name="mapp", n_boot=20)
+    view = result.metrics["views"]["opp115"]
+    assert view["averaged_over"] == ["first_party_collection", "third_party_sharing"]
+    assert set(result.metrics["views"]) == {"opp115"}  # no card or children view on partial labels
+    assert not result.y_pred[:, 2:].any()  # the tiny model's bias predicts more, but unknown cells never count
+    # the same figures as scoring the two decided columns alone
+    from sklearn.metrics import f1_score
+
+    expected = f1_score(result.y_true[:, :2], (result.probs[:, :2] >= np.asarray(result.thresholds[:2])).astype(int),
+                        average="micro", zero_division=0)
+    assert view["micro_f1"] == pytest.approx(expected)
+    again = evaluate(tiny_classifier, data, model_name="tiny2", data_name="mapp", n_boot=20)
+    assert comparison(result, again, n_boot=20)["opp115"]["micro_f1"]["diff"] == 0

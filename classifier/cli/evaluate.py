@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from classifier.cli.app import EXIT_INPUT, EXIT_MODEL, EXIT_USAGE, app, fail
+from classifier.data.partial import PARTIAL_CORPORA
 from classifier.training.config import ModelType
 
 
@@ -83,6 +84,10 @@ def crossval(
     opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
     seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
     jsonl: Annotated[list[Path] | None, typer.Option(help="Labelled JSONL file (repeatable).")] = None,
+    mapp: Annotated[list[Path] | None, typer.Option(help="MAPP directory (partial labels; repeatable).")] = None,
+    c3pa: Annotated[list[Path] | None, typer.Option(help="C3PA directory (partial labels; repeatable).")] = None,
+    appsi139: Annotated[list[Path] | None, typer.Option(help="APPSI-139 directory (partial labels; "
+                                                             "repeatable).")] = None,
     model_type: Annotated[list[ModelType] | None, typer.Option("--model-type", help="What to cross-validate "
                                                                                     "(repeatable).")] = None,
     config: Annotated[Path | None, typer.Option(help="train_config.json for the transformer (its data lists are "
@@ -108,8 +113,9 @@ def crossval(
     from classifier.data.seed_corpus import policy_ids
     from classifier.training.data import build_dataset
 
-    settings = _crossval_config(config, opp115, seed_corpus, jsonl, [*(overrides or []),
-                                                                   *([f"seed={seed}"] if seed is not None else [])])
+    data = {"opp115": opp115, "seed_corpus": seed_corpus, "jsonl": jsonl, "mapp": mapp, "c3pa": c3pa,
+            "appsi139": appsi139}
+    settings = _crossval_config(config, data, [*(overrides or []), *([f"seed={seed}"] if seed is not None else [])])
     try:
         dataset = build_dataset(settings)
     except ValueError as exc:
@@ -131,8 +137,7 @@ def crossval(
                     environment)
 
 
-def _crossval_config(config: Path | None, opp115: list[Path] | None, seed_corpus: list[Path] | None,
-                     jsonl: list[Path] | None, overrides: list[str]) -> Any:
+def _crossval_config(config: Path | None, data: dict[str, list[Path] | None], overrides: list[str]) -> Any:
     """The config file's settings, with the data options and ``--set`` assignments given on top; exit 2 if bad."""
     from dataclasses import replace
 
@@ -140,9 +145,9 @@ def _crossval_config(config: Path | None, opp115: list[Path] | None, seed_corpus
 
     try:
         settings = TrainConfig.from_json(config) if config else TrainConfig()
-        if opp115 or seed_corpus or jsonl:  # data options replace the config's data lists; none keeps them
-            settings = replace(settings, opp115=[str(p) for p in opp115 or []],
-                               seed_corpus=[str(p) for p in seed_corpus or []], jsonl=[str(p) for p in jsonl or []])
+        if any(data.values()):  # data options replace the config's data lists; none keeps them
+            lists: dict[str, Any] = {name: [str(p) for p in paths or []] for name, paths in data.items()}
+            settings = replace(settings, **lists)
         settings = apply_overrides(settings, overrides)
         settings.validate()
     except (OSError, TypeError, ValueError) as exc:
@@ -197,6 +202,17 @@ def load_oof_or_exit(out: Path) -> dict:
         fail(f"{out}: no saved cross-validation to rebuild from ({exc})", EXIT_USAGE)
 
 
+def _crossval_subsets(dataset, seed_policies: set[str], main_name: str) -> dict[str, list[int]]:
+    """The rows each figure of a cross-validation is reported on: the main corpus (OPP-115, or the JSONL data), the
+    seed corpus, and each partially annotated corpus on its own."""
+    corpora = dataset["corpus"] if "corpus" in dataset.column_names else [""] * len(dataset)
+    subsets: dict[str, list[int]] = {main_name: [], "seed_corpus": []}
+    for i, (policy, corpus) in enumerate(zip(dataset["policy"], corpora, strict=True)):
+        name = "seed_corpus" if policy in seed_policies else corpus if corpus in PARTIAL_CORPORA else main_name
+        subsets.setdefault(name, []).append(i)
+    return subsets
+
+
 def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settings: dict,
                     environment: dict | None) -> None:
     import json as json_module
@@ -209,9 +225,7 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
     out.mkdir(parents=True, exist_ok=True)
     summary = {name: summarize_folds(entry["folds"]) | {"fold_details": entry["folds"]}
                for name, entry in results.items()}
-    main_name = "opp115" if settings.get("opp115") else "data"
-    subsets = {main_name: [i for i, p in enumerate(dataset["policy"]) if p not in seed_policies],
-               "seed_corpus": [i for i, p in enumerate(dataset["policy"]) if p in seed_policies]}
+    subsets = _crossval_subsets(dataset, seed_policies, "opp115" if settings.get("opp115") else "data")
     evaluations, comparisons = [], []
     for subset_name, rows in subsets.items():
         if not rows:

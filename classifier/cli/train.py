@@ -16,6 +16,10 @@ def train(
     opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
     seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
     jsonl: Annotated[list[Path] | None, typer.Option(help="Labelled JSONL file (repeatable).")] = None,
+    mapp: Annotated[list[Path] | None, typer.Option(help="MAPP directory (partial labels; repeatable).")] = None,
+    c3pa: Annotated[list[Path] | None, typer.Option(help="C3PA directory (partial labels; repeatable).")] = None,
+    appsi139: Annotated[list[Path] | None, typer.Option(help="APPSI-139 directory (partial labels; "
+                                                             "repeatable).")] = None,
     validation_jsonl: Annotated[list[Path] | None, typer.Option(help="Validate on these JSONL files instead of "
                                                                      "held-out policies (repeatable).")] = None,
     config: Annotated[Path | None, typer.Option(help="A train_config.json; options given here override it.")] = None,
@@ -50,6 +54,9 @@ def train(
         "opp115": [str(p) for p in opp115] if opp115 else None,
         "seed_corpus": [str(p) for p in seed_corpus] if seed_corpus else None,
         "jsonl": [str(p) for p in jsonl] if jsonl else None,
+        "mapp": [str(p) for p in mapp] if mapp else None,
+        "c3pa": [str(p) for p in c3pa] if c3pa else None,
+        "appsi139": [str(p) for p in appsi139] if appsi139 else None,
         "validation_jsonl": [str(p) for p in validation_jsonl] if validation_jsonl else None,
         "encoder": encoder, "output_dir": str(output) if output else None, "epochs": epochs,
         "learning_rate": learning_rate, "batch_size": batch_size, "max_length": max_length, "seed": seed,
