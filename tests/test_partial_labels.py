@@ -134,3 +134,52 @@ def test_a_partial_corpus_is_scored_on_what_it_decides(tiny_classifier):
     assert view["micro_f1"] == pytest.approx(expected)
     again = evaluate(tiny_classifier, data, model_name="tiny2", data_name="mapp", n_boot=20)
     assert comparison(result, again, n_boot=20)["opp115"]["micro_f1"]["diff"] == 0
+
+
+def _tiny_mapp(root: Path) -> Path:
+    """A MAPP-layout directory: four policies (three TRAIN, one TEST) of first- and third-party sentences."""
+    lines = [("we collect your email address and name", "['First Party']"),
+             ("we share your device data with advertising partners", "['Third Party']"),
+             ("we collect location and share it with analytics partners", "['First Party', 'Third Party']"),
+             ("contact us with questions", "[]")]
+    for sub in ("English_sanitized_policies", "English_consolidation"):
+        (root / sub).mkdir(parents=True)
+    for n in range(4):
+        stem = f"{n}_app{n}"
+        (root / "English_sanitized_policies" / f"{stem}.txt").write_text("\n\n".join(t for t, _ in lines) + "\n")
+        rows = ["policy id,segment_id,category name,attribute name,value name,policy_type,privacy_policy_link,MAPP_59"]
+        rows += [f'{n},{i},"{cats}",[],[],{"TEST" if n == 3 else "TRAIN"},http://x,False'
+                 for i, (_, cats) in enumerate(lines, 1)]
+        (root / "English_consolidation" / f"{stem}.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_transfer_table_trains_each_scenario_and_goes_on_after_an_interruption(toy_jsonl, tmp_path):
+    from classifier.evaluation.transfer import scenarios, transfer_table
+    from classifier.training.tfidf import fit_tfidf_config
+
+    mapp = _tiny_mapp(tmp_path / "mapp")
+    config = TrainConfig(jsonl=[str(toy_jsonl)], mapp=[str(mapp)], validation_fraction=0.25)
+    assert [(s.name, s.corpora) for s in scenarios(config)] == [
+        ("jsonl", ("jsonl",)), ("all", ("jsonl", "mapp")), ("all but mapp", ("jsonl",))]
+    trained = []
+
+    def fit(settings):
+        trained.append(settings.mapp)
+        return fit_tfidf_config(settings)[0]
+
+    table = transfer_table(config, tmp_path / "out", fit, n_boot=20, log=lambda line: None)
+    assert trained == [[], [str(mapp)], []]
+    scores = table["scenarios"]["all"]["scores"]["mapp-test"]
+    assert scores["averaged_over"] == ["first_party_collection", "third_party_sharing"] and scores["n_policies"] == 1
+    assert "| all | " in (tmp_path / "out" / "transfer.md").read_text()
+    # a rerun takes the saved scenarios and trains nothing; a changed setting retrains
+    trained.clear()
+    again = transfer_table(config, tmp_path / "out", fit, n_boot=20, log=lambda line: None)
+    assert trained == [] and again["scenarios"] == table["scenarios"]
+    from dataclasses import replace
+
+    transfer_table(replace(config, seed=14), tmp_path / "out", fit, n_boot=20, log=lambda line: None)
+    assert len(trained) == 3
+    with pytest.raises(ValueError, match="partial_split must be 'train'"):
+        transfer_table(replace(config, partial_split="all"), tmp_path / "out", fit, log=lambda line: None)

@@ -202,6 +202,50 @@ def load_oof_or_exit(out: Path) -> dict:
         fail(f"{out}: no saved cross-validation to rebuild from ({exc})", EXIT_USAGE)
 
 
+@app.command()
+def transfer(
+    opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
+    seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
+    mapp: Annotated[list[Path] | None, typer.Option(help="MAPP directory (repeatable).")] = None,
+    c3pa: Annotated[list[Path] | None, typer.Option(help="C3PA directory (repeatable).")] = None,
+    appsi139: Annotated[list[Path] | None, typer.Option(help="APPSI-139 directory (repeatable).")] = None,
+    config: Annotated[Path | None, typer.Option(help="train_config.json (its data lists are used unless data "
+                                                     "options are given).")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override one config field, KEY=VALUE "
+                                                                      "(repeatable; VALUE as JSON).")] = None,
+    model_type: Annotated[ModelType, typer.Option(help="What to train in each scenario.")] = ModelType.tfidf,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output directory (transfer.json, transfer.md, "
+                                                                "scenarios/; a rerun goes on from the scenarios "
+                                                                "saved there).")] = Path("runs/transfer"),
+    n_boot: Annotated[int, typer.Option(min=10, help="Bootstrap resamples over policies.")] = 1000,
+) -> None:
+    """Train on some corpora, score on the held-out part of the others: OPP-115 + seed alone, all corpora, and
+    leave-one-corpus-out, each scored on MAPP's test split, the held-out policies of C3PA and APPSI-139 and
+    OPP-115 where it was left out."""
+    from classifier.evaluation.transfer import transfer_table
+
+    data = {"opp115": opp115, "seed_corpus": seed_corpus, "jsonl": None, "mapp": mapp, "c3pa": c3pa,
+            "appsi139": appsi139}
+    settings = _crossval_config(config, data, overrides or [])
+    try:
+        table = transfer_table(settings, output, _fitter(model_type), n_boot=n_boot,
+                               log=lambda line: typer.echo(line, err=True))
+    except ValueError as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+    typer.echo(f"wrote {output}/transfer.md ({len(table['scenarios'])} scenarios)", err=True)
+
+
+def _fitter(model_type: ModelType) -> Any:
+    """config -> a model with tuned thresholds, for the transfer table."""
+    if model_type is ModelType.tfidf:
+        from classifier.training.tfidf import fit_tfidf_config
+
+        return lambda settings: fit_tfidf_config(settings)[0]
+    from classifier.training.loop import train
+
+    return lambda settings: train(settings, save=False, log=lambda line: typer.echo(line, err=True))[0]
+
+
 def _crossval_subsets(dataset, seed_policies: set[str], main_name: str) -> dict[str, list[int]]:
     """The rows each figure of a cross-validation is reported on: the main corpus (OPP-115, or the JSONL data), the
     seed corpus, and each partially annotated corpus on its own."""

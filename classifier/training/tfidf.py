@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from classifier.models.tfidf import TfidfBaseline
 
-__all__ = ["fit_tfidf", "train_tfidf"]
+__all__ = ["fit_tfidf", "fit_tfidf_config", "train_tfidf"]
 
 
 def train_tfidf(config: TrainConfig, *, log: Any = None) -> tuple[Any, dict[str, Any]]:
@@ -30,24 +30,33 @@ def train_tfidf(config: TrainConfig, *, log: Any = None) -> tuple[Any, dict[str,
     Raises:
         ValueError: an invalid config, or one without validation data (the thresholds are tuned there).
     """
-    config.validate()
     emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    train_data, validation_data = split_for_training(config)
-    if validation_data is None:
-        raise ValueError("the TF-IDF baseline tunes its thresholds on validation data: validation_fraction > 0")
     started = time.perf_counter()
-    labels = label_names(train_data)
-    model = fit_tfidf(train_data, seed=config.seed, corpus_weights=config.corpus_weights)
-    probs = model.predict_proba(validation_data["text"])
-    y_val, known = multi_hot(validation_data), label_mask(validation_data)
-    model.thresholds = tune_thresholds(y_val, probs, mask=known)
-    report = report_at_thresholds(y_val, probs, labels, model.thresholds, mask=known)
-    metrics = {"validation": report, "thresholds": dict(zip(labels, model.thresholds, strict=True)),
-               "train_seconds": round(time.perf_counter() - started, 1), "n_train": len(train_data)}
+    model, report, n_train = fit_tfidf_config(config)
+    metrics = {"validation": report, "thresholds": dict(zip(model.labels, model.thresholds, strict=True)),
+               "train_seconds": round(time.perf_counter() - started, 1), "n_train": n_train}
     emit(f"TF-IDF baseline: val micro-F1 {report['micro_f1']:.4f}  macro-F1 {report['macro_f1']:.4f}")
     model.save_pretrained(Path(config.output_dir) / "model", metrics=metrics)
     emit(f"saved baseline to {Path(config.output_dir) / 'model'}")
     return model, metrics
+
+
+def fit_tfidf_config(config: TrainConfig) -> tuple[TfidfBaseline, dict[str, Any], int]:
+    """The TF-IDF model of a config, unsaved: fitted on its training policies, thresholds tuned on its validation
+    policies (partial labels masked). Returns ``(model, validation report, training rows)``.
+
+    Raises:
+        ValueError: an invalid config, or one without validation data (the thresholds are tuned there).
+    """
+    config.validate()
+    train_data, validation_data = split_for_training(config)
+    if validation_data is None:
+        raise ValueError("the TF-IDF baseline tunes its thresholds on validation data: validation_fraction > 0")
+    model = fit_tfidf(train_data, seed=config.seed, corpus_weights=config.corpus_weights)
+    probs = model.predict_proba(validation_data["text"])
+    y_val, known = multi_hot(validation_data), label_mask(validation_data)
+    model.thresholds = tune_thresholds(y_val, probs, mask=known)
+    return model, report_at_thresholds(y_val, probs, model.labels, model.thresholds, mask=known), len(train_data)
 
 
 def fit_tfidf(data: Dataset, *, seed: int, corpus_weights: dict[str, float] | None = None,
