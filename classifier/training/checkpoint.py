@@ -22,12 +22,12 @@ def save_checkpoint(directory: Path, *, model: Any, optimizer: Any, scheduler: A
     import shutil
 
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file, save_model
 
     tmp = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
+    save_model(model, str(tmp / "model.safetensors"))  # stores a tied weight (an MLM decoder) once
     if best_state is not None:
         save_file({k: v.cpu().contiguous() for k, v in best_state.items()}, str(tmp / "best.safetensors"))
     optim = optimizer.state_dict()
@@ -51,10 +51,10 @@ def load_checkpoint(directory: Path, *, model: Any, optimizer: Any, scheduler: A
                     rng: random.Random) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Restore a checkpoint into the given objects; returns ``(state, best weights or None)``."""
     import torch
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file, load_model
 
     payload = json.loads((directory / "state.json").read_text())
-    model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    load_model(model, str(directory / "model.safetensors"))
     tensors = load_file(str(directory / "optimizer.safetensors"))
     torch.set_rng_state(tensors.pop("torch_rng"))
     optim_state: dict[int, dict[str, Any]] = {}
