@@ -93,6 +93,17 @@ def test_thresholds_and_figures_ignore_unknown_cells():
     assert report_at_thresholds(y, probs, ["a", "b"], [0.5, 0.5])["per_label"]["b"]["precision"] < 1.0
 
 
+def test_thresholds_can_be_tuned_on_some_corpora_alone(toy_jsonl):
+    from classifier.data.corpus import tuning_mask
+
+    data = _mixed(toy_jsonl, flip_unknown=False)
+    corpora = np.asarray(data["corpus"])
+    np.testing.assert_array_equal(tuning_mask(data), label_mask(data))
+    jsonl_only = tuning_mask(data, ["jsonl"])
+    assert jsonl_only[corpora == "jsonl"].all() and not jsonl_only[corpora == "mapp"].any()
+    np.testing.assert_array_equal(tuning_mask(data, ["c3pa"]), label_mask(data))  # no such rows: all of them
+
+
 def test_config_checks_corpus_weights_and_partial_split(tiny_encoder):
     base = {"encoder": str(tiny_encoder), "mapp": ["somewhere"]}
     TrainConfig(**base, corpus_weights={"mapp": 0.5, "opp115": 2}).validate()
@@ -100,6 +111,8 @@ def test_config_checks_corpus_weights_and_partial_split(tiny_encoder):
         TrainConfig(**base, corpus_weights={"mpap": 0.5}).validate()
     with pytest.raises(ValueError, match="corpus_weights"):
         TrainConfig(**base, corpus_weights={"mapp": -1}).validate()
+    with pytest.raises(ValueError, match="tune_on: unknown corpus 'opp'"):
+        TrainConfig(**base, tune_on=["opp"]).validate()
     with pytest.raises(ValueError, match="partial_split"):
         TrainConfig(**base, partial_split="dev").validate()
     with pytest.raises(ValueError, match="labels_from_data works with jsonl data only"):

@@ -167,7 +167,8 @@ def _run_crossval(settings: Any, dataset: Any, types: list[ModelType], *, k: int
     if ModelType.transformer in types:
         trainers["transformer"] = transformer_trainer(settings)
     if ModelType.tfidf in types:
-        trainers["tfidf"] = tfidf_trainer(seed=settings.seed, corpus_weights=settings.corpus_weights)
+        trainers["tfidf"] = tfidf_trainer(seed=settings.seed, corpus_weights=settings.corpus_weights,
+                                          tune_on=settings.tune_on)
     try:
         environment = training_environment(settings if "transformer" in trainers else None)
     except ValueError as exc:
@@ -177,12 +178,13 @@ def _run_crossval(settings: Any, dataset: Any, types: list[ModelType], *, k: int
     if "transformer" in trainers:
         learning["transformer"] = learning_settings(settings, sources=False)
     if "tfidf" in trainers:
-        learning["tfidf"] = {"seed": settings.seed}
+        learning["tfidf"] = {"seed": settings.seed, "corpus_weights": settings.corpus_weights,
+                             "tune_on": settings.tune_on}
     members = list(trainers)
     try:
         results = cross_validate(dataset, trainers, k=k, seed=fold_seed, groups=groups,
                                  ensemble=members if ensemble and len(members) == 2 else None,
-                                 fold_dir=fold_dir, resume=resume, settings=learning)
+                                 fold_dir=fold_dir, resume=resume, settings=learning, tune_on=settings.tune_on)
     except FoldMismatch as exc:  # raised before training; an error while training keeps its traceback
         fail(str(exc).splitlines()[0], EXIT_USAGE)
     for name, entry in results.items():

@@ -38,6 +38,7 @@ __all__ = [
     "load_opp115",
     "multi_hot",
     "partial_features",
+    "tuning_mask",
     "with_corpus",
 ]
 
@@ -104,6 +105,19 @@ def label_mask(dataset: Dataset) -> Any:
     mask = np.zeros((len(dataset), len(label_names(dataset))), dtype=np.float32)
     for row, known in enumerate(dataset["annotated"]):
         mask[row, known] = 1.0
+    return mask
+
+
+def tuning_mask(dataset: Dataset, corpora: Sequence[str] = ()) -> Any:
+    """:func:`label_mask` restricted to the rows of some corpora (all rows when ``corpora`` is empty or none of
+    the rows is theirs): the cells thresholds are tuned on for a target use."""
+    import numpy as np
+
+    mask = label_mask(dataset)
+    if corpora and "corpus" in dataset.column_names:
+        chosen = np.isin(np.asarray(dataset["corpus"]), list(corpora))
+        if chosen.any():
+            mask = mask * chosen[:, None]
     return mask
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classifier.data.corpus import label_mask, label_names, multi_hot
+from classifier.data.corpus import label_names, multi_hot, tuning_mask
 from classifier.data.splits import kfold_by_policy, split_by_policy
 from classifier.evaluation.evaluate import evaluate
 from classifier.evaluation.folds import fold_summary
@@ -39,8 +39,10 @@ class FoldMismatch(ValueError):
     """A saved fold that a resumed cross-validation cannot take: unreadable, or computed from other data or options."""
 
 
-def tfidf_trainer(seed: int = 13, corpus_weights: dict[str, float] | None = None, **options: Any) -> Trainer:
-    """A trainer for :func:`cross_validate` that fits the TF-IDF baseline and tunes thresholds on validation.
+def tfidf_trainer(seed: int = 13, corpus_weights: dict[str, float] | None = None, tune_on: Sequence[str] = (),
+                  **options: Any) -> Trainer:
+    """A trainer for :func:`cross_validate` that fits the TF-IDF baseline and tunes thresholds on validation (on the
+    rows of the ``tune_on`` corpora, all when empty).
 
     ``options`` go to :meth:`TfidfBaseline.fit` (``c``, ``char_ngrams``); its defaults otherwise.
     """
@@ -50,7 +52,7 @@ def tfidf_trainer(seed: int = 13, corpus_weights: dict[str, float] | None = None
 
         model = fit_tfidf(train, seed=seed, corpus_weights=corpus_weights, **options)
         model.thresholds = tune_thresholds(multi_hot(validation), model.predict_proba(validation["text"]),
-                                           mask=label_mask(validation))
+                                           mask=tuning_mask(validation, tune_on))
         return model
 
     return fit
@@ -90,6 +92,7 @@ def cross_validate(
     fold_dir: str | Path | None = None,
     resume: bool = False,
     settings: dict[str, Any] | None = None,
+    tune_on: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
     """Run k-fold cross-validation by policy for one or more trainers on the same folds.
 
@@ -97,7 +100,8 @@ def cross_validate(
         dataset: all labelled rows (``policy``, ``text``, ``labels``; any other column reaches the trainers).
         trainers: name -> ``fit(train, validation) -> model``.
         groups: policy -> group, to spread small groups over the folds (see :func:`policy_folds`).
-        ensemble: names of trainers whose models are also averaged (thresholds tuned on the fold's validation).
+        ensemble: names of trainers whose models are also averaged (thresholds tuned on the fold's validation rows
+            of the ``tune_on`` corpora, every corpus when empty).
         fold_dir: where each finished fold's predictions are saved (``fold{n}.safetensors``, written atomically),
             so that an interrupted run can go on from the folds it finished.
         resume: reuse the folds found in ``fold_dir`` instead of training them again.
@@ -140,7 +144,7 @@ def cross_validate(
         split = split_by_policy(train_part, (1 - validation_fraction, validation_fraction, 0.0), seed=seed + fold)
         emit(f"fold {fold}/{k}: train {len(split['train'])}, validation {len(split['validation'])}, "
              f"test {len(test_part)} paragraphs ({len(set(test_part['policy']))} policies)")
-        models = _train_fold(trainers, split["train"], split["validation"], ensemble, entries[-1])
+        models = _train_fold(trainers, split["train"], split["validation"], ensemble, entries[-1], tune_on)
         for name, model in models.items():
             _score_fold(out[name], model, name, test_part, fold, emit)
         if saved is not None:
@@ -168,7 +172,7 @@ def _prepare_fold_dir(fold_dir: str | Path | None, fingerprint: dict[str, Any],
 
 
 def _train_fold(trainers: dict[str, Trainer], train: Dataset, validation: Dataset, ensemble: Sequence[str] | None,
-                ensemble_name: str) -> dict[str, Any]:
+                ensemble_name: str, tune_on: Sequence[str]) -> dict[str, Any]:
     """Each trainer's model of one fold, and their average (thresholds tuned on the fold's validation)."""
     models = {name: trainer(train, validation) for name, trainer in trainers.items()}
     if ensemble:
@@ -176,7 +180,7 @@ def _train_fold(trainers: dict[str, Trainer], train: Dataset, validation: Datase
 
         averaged = AveragedModel([models[name] for name in ensemble])
         averaged.thresholds = tune_thresholds(multi_hot(validation), averaged.predict_proba(validation["text"]),
-                                              mask=label_mask(validation))
+                                              mask=tuning_mask(validation, tune_on))
         models[ensemble_name] = averaged
     return models
 

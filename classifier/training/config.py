@@ -50,6 +50,9 @@ class TrainConfig:
         corpus_weights: how often each corpus's rows are drawn per epoch, by corpus id (``opp115``,
             ``seed_corpus``, ``jsonl``, ``mapp``, ``c3pa``, ``appsi139``); 1 (the default) is every row once, 0.25 a
             fresh random quarter of them each epoch, 2 every row twice. The TF-IDF model takes them as sample weights.
+        tune_on: the corpora whose validation rows tune the thresholds and pick the best epoch (by corpus id); empty
+            (the default) is every corpus, pooled per label over the corpora that annotate it. ``["opp115",
+            "seed_corpus"]`` tunes for OPP-115-style labelling alone.
         validation_jsonl: labelled JSONL files to validate on instead of holding out policies (for published
             protocols with fixed splits).
         labels_from_data: take the label set from the JSONL files instead of the schema.
@@ -77,6 +80,7 @@ class TrainConfig:
     appsi139: list[str] = field(default_factory=list)
     partial_split: str = "train"
     corpus_weights: dict[str, float] = field(default_factory=dict)
+    tune_on: list[str] = field(default_factory=list)
     validation_jsonl: list[str] = field(default_factory=list)
     labels_from_data: bool = False
     epochs: int = 8
@@ -106,9 +110,10 @@ class TrainConfig:
             raise ValueError(f"no training data: give at least one of {', '.join(DATA_FIELDS)}")
         if self.labels_from_data and any(getattr(self, name) for name in DATA_FIELDS if name != "jsonl"):
             raise ValueError("labels_from_data works with jsonl data only")
-        unknown = sorted(set(self.corpus_weights) - set(DATA_FIELDS))
-        if unknown:
-            raise ValueError(f"corpus_weights: unknown corpus {unknown[0]!r} (corpora: {', '.join(DATA_FIELDS)})")
+        for name, corpora in (("corpus_weights", self.corpus_weights), ("tune_on", self.tune_on)):
+            unknown = sorted(set(corpora) - set(DATA_FIELDS))
+            if unknown:
+                raise ValueError(f"{name}: unknown corpus {unknown[0]!r} (corpora: {', '.join(DATA_FIELDS)})")
         checks = {
             "epochs": self.epochs >= 1, "learning_rate": 0 < self.learning_rate < 1, "batch_size": self.batch_size >= 1,
             "max_length": 16 <= self.max_length <= 512, "warmup_ratio": 0 <= self.warmup_ratio < 1,

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.data.corpus import label_mask, label_names, multi_hot
+from classifier.data.corpus import label_names, multi_hot, tuning_mask
 from classifier.evaluation.metrics import report_at_thresholds, tune_thresholds
 from classifier.models.config import refuse_remote_code
 from classifier.training.config import TrainConfig, check_resumable, resolve_encoder, training_environment
@@ -163,7 +163,8 @@ def _prepare(config: TrainConfig, train_data: Dataset | None, validation_data: D
     val_ids = encode_texts(tokenizer, validation_data["text"], config.max_length) if validation_data else []
     y_train = multi_hot(train_data)
     y_val = multi_hot(validation_data) if validation_data else None
-    mask, val_mask = _known(train_data), _known(validation_data) if validation_data else None
+    mask = _known(train_data)
+    val_mask = _known(validation_data, config.tune_on) if validation_data else None
     corpora = list(train_data["corpus"]) if "corpus" in train_data.column_names else ["data"] * len(train_ids)
     targets, distilled = _targets(config, train_data, y_train, labels, teacher, emit)
     loss_fn = _loss(config, y_train, mask, device)
@@ -178,9 +179,10 @@ def _prepare(config: TrainConfig, train_data: Dataset | None, validation_data: D
                 optimizer, scheduler, environment, random.Random(config.seed), distilled)
 
 
-def _known(data: Dataset) -> np.ndarray | None:
-    """The known cells of a dataset's labels, or None when all are (a plain BCE then, as before partial labels)."""
-    mask = label_mask(data)
+def _known(data: Dataset, corpora: Sequence[str] = ()) -> np.ndarray | None:
+    """The known cells of a dataset's labels (of some corpora's rows), or None when all are (a plain BCE then, as
+    before partial labels)."""
+    mask = tuning_mask(data, corpora)
     return None if mask.all() else mask
 
 

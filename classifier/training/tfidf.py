@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.data.corpus import label_mask, label_names, multi_hot
+from classifier.data.corpus import label_mask, label_names, multi_hot, tuning_mask
 from classifier.evaluation.metrics import report_at_thresholds, tune_thresholds
 from classifier.training.config import TrainConfig
 from classifier.training.data import split_for_training
@@ -54,7 +54,7 @@ def fit_tfidf_config(config: TrainConfig) -> tuple[TfidfBaseline, dict[str, Any]
         raise ValueError("the TF-IDF baseline tunes its thresholds on validation data: validation_fraction > 0")
     model = fit_tfidf(train_data, seed=config.seed, corpus_weights=config.corpus_weights)
     probs = model.predict_proba(validation_data["text"])
-    y_val, known = multi_hot(validation_data), label_mask(validation_data)
+    y_val, known = multi_hot(validation_data), tuning_mask(validation_data, config.tune_on)
     model.thresholds = tune_thresholds(y_val, probs, mask=known)
     return model, report_at_thresholds(y_val, probs, model.labels, model.thresholds, mask=known), len(train_data)
 
