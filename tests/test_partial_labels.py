@@ -194,5 +194,10 @@ def test_transfer_table_trains_each_scenario_and_goes_on_after_an_interruption(t
 
     transfer_table(replace(config, seed=14), tmp_path / "out", fit, n_boot=20, log=lambda line: None)
     assert len(trained) == 3
+    trained.clear()
+    only = transfer_table(config, tmp_path / "only", fit, n_boot=20, only=["all"], log=lambda line: None)
+    assert list(only["scenarios"]) == ["all"] and len(trained) == 1
+    with pytest.raises(ValueError, match="no scenario 'everything'"):
+        transfer_table(config, tmp_path / "only", fit, only=["everything"], log=lambda line: None)
     with pytest.raises(ValueError, match="partial_split must be 'train'"):
         transfer_table(replace(config, partial_split="all"), tmp_path / "out", fit, log=lambda line: None)

@@ -220,6 +220,8 @@ def transfer(
                                                                 "scenarios/; a rerun goes on from the scenarios "
                                                                 "saved there).")] = Path("runs/transfer"),
     n_boot: Annotated[int, typer.Option(min=10, help="Bootstrap resamples over policies.")] = 1000,
+    only: Annotated[list[str] | None, typer.Option(help="Run only this scenario, e.g. 'all' or 'all but mapp' "
+                                                        "(repeatable).")] = None,
 ) -> None:
     """Train on some corpora, score on the held-out part of the others: OPP-115 + seed alone, all corpora, and
     leave-one-corpus-out, each scored on MAPP's test split, the held-out policies of C3PA and APPSI-139 and
@@ -230,7 +232,7 @@ def transfer(
             "appsi139": appsi139}
     settings = _crossval_config(config, data, overrides or [])
     try:
-        table = transfer_table(settings, output, _fitter(model_type), n_boot=n_boot,
+        table = transfer_table(settings, output, _fitter(model_type), n_boot=n_boot, only=only or (),
                                log=lambda line: typer.echo(line, err=True))
     except ValueError as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
