@@ -12,8 +12,9 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-__all__ = ["EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_MODEL", "EXIT_USAGE", "EXIT_WRITE", "app", "data_app", "fail",
-           "load_model", "main", "shown"]
+__all__ = ["EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_MODEL", "EXIT_USAGE", "EXIT_WRITE", "Appsi139Dirs", "C3paDirs",
+           "JsonlFiles", "MappDirs", "Opp115Dirs", "SeedCorpusDirs", "app", "data_app", "fail", "load_model", "main",
+           "shown"]
 
 EXIT_INPUT = 1
 EXIT_USAGE = 2
@@ -46,6 +47,17 @@ def _main(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """Label every paragraph of a privacy policy with OPP-115 categories."""
+
+
+# The data options, one type each, shared by the commands that read corpora (train, crossval, transfer, pretrain).
+Opp115Dirs = Annotated[list[Path] | None, typer.Option("--opp115", help="OPP-115-layout directory (repeatable).")]
+SeedCorpusDirs = Annotated[list[Path] | None, typer.Option("--seed-corpus", help="Seed-layout corpus directory "
+                                                                                  "(repeatable).")]
+JsonlFiles = Annotated[list[Path] | None, typer.Option("--jsonl", help="Labelled JSONL file (repeatable).")]
+MappDirs = Annotated[list[Path] | None, typer.Option("--mapp", help="MAPP directory (partial labels; repeatable).")]
+C3paDirs = Annotated[list[Path] | None, typer.Option("--c3pa", help="C3PA directory (partial labels; repeatable).")]
+Appsi139Dirs = Annotated[list[Path] | None, typer.Option("--appsi139", help="APPSI-139 directory (partial labels; "
+                                                                            "repeatable).")]
 
 
 def shown(name: str) -> str:

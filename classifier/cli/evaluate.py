@@ -8,7 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from classifier.cli.app import EXIT_INPUT, EXIT_MODEL, EXIT_USAGE, app, fail
+from classifier.cli.app import (
+    EXIT_INPUT,
+    EXIT_MODEL,
+    EXIT_USAGE,
+    Appsi139Dirs,
+    C3paDirs,
+    JsonlFiles,
+    MappDirs,
+    Opp115Dirs,
+    SeedCorpusDirs,
+    app,
+    fail,
+)
 from classifier.data.partial import PARTIAL_CORPORA
 from classifier.training.config import ModelType
 
@@ -81,13 +93,12 @@ def evaluate(
 
 @app.command()
 def crossval(
-    opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
-    seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
-    jsonl: Annotated[list[Path] | None, typer.Option(help="Labelled JSONL file (repeatable).")] = None,
-    mapp: Annotated[list[Path] | None, typer.Option(help="MAPP directory (partial labels; repeatable).")] = None,
-    c3pa: Annotated[list[Path] | None, typer.Option(help="C3PA directory (partial labels; repeatable).")] = None,
-    appsi139: Annotated[list[Path] | None, typer.Option(help="APPSI-139 directory (partial labels; "
-                                                             "repeatable).")] = None,
+    opp115: Opp115Dirs = None,
+    seed_corpus: SeedCorpusDirs = None,
+    jsonl: JsonlFiles = None,
+    mapp: MappDirs = None,
+    c3pa: C3paDirs = None,
+    appsi139: Appsi139Dirs = None,
     model_type: Annotated[list[ModelType] | None, typer.Option("--model-type", help="What to cross-validate "
                                                                                     "(repeatable).")] = None,
     config: Annotated[Path | None, typer.Option(help="train_config.json for the transformer (its data lists are "
@@ -206,11 +217,11 @@ def load_oof_or_exit(out: Path) -> dict:
 
 @app.command()
 def transfer(
-    opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
-    seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
-    mapp: Annotated[list[Path] | None, typer.Option(help="MAPP directory (repeatable).")] = None,
-    c3pa: Annotated[list[Path] | None, typer.Option(help="C3PA directory (repeatable).")] = None,
-    appsi139: Annotated[list[Path] | None, typer.Option(help="APPSI-139 directory (repeatable).")] = None,
+    opp115: Opp115Dirs = None,
+    seed_corpus: SeedCorpusDirs = None,
+    mapp: MappDirs = None,
+    c3pa: C3paDirs = None,
+    appsi139: Appsi139Dirs = None,
     config: Annotated[Path | None, typer.Option(help="train_config.json (its data lists are used unless data "
                                                      "options are given).")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override one config field, KEY=VALUE "

