@@ -197,6 +197,8 @@ def test_transfer_table_trains_each_scenario_and_goes_on_after_an_interruption(t
     trained.clear()
     only = transfer_table(config, tmp_path / "only", fit, n_boot=20, only=["all"], log=lambda line: None)
     assert list(only["scenarios"]) == ["all"] and len(trained) == 1
+    both = transfer_table(config, tmp_path / "only", fit, n_boot=20, only=["jsonl"], log=lambda line: None)
+    assert list(both["scenarios"]) == ["jsonl", "all"] and len(trained) == 2  # the saved one is shown, not retrained
     with pytest.raises(ValueError, match="no scenario 'everything'"):
         transfer_table(config, tmp_path / "only", fit, only=["everything"], log=lambda line: None)
     with pytest.raises(ValueError, match="partial_split must be 'train'"):

@@ -64,7 +64,8 @@ def transfer_table(config: TrainConfig, out_dir: str | os.PathLike[str], fit: Ca
                    n_boot: int = 1000, only: Sequence[str] = (), log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train each scenario with ``fit`` (a config -> model with thresholds) and score it on every held-out part.
 
-    ``only`` names the scenarios to run (all when empty): a transformer per scenario takes hours on a CPU.
+    ``only`` names the scenarios to train (all when empty): a transformer per scenario takes hours on a CPU. The
+    table also shows every other scenario saved in ``out_dir`` under the same settings.
 
     Raises:
         ValueError: a config that trains on the partial corpora's test parts (``partial_split`` ``all``), or an
@@ -82,13 +83,15 @@ def transfer_table(config: TrainConfig, out_dir: str | os.PathLike[str], fit: Ca
         raise ValueError(f"no scenario {unknown[0]!r} (scenarios: {', '.join(s.name for s in chosen)})")
     tests = _test_sets(config)
     results = {}
-    for scenario in (s for s in chosen if not only or s.name in only):
+    for scenario in chosen:
         path = out / "scenarios" / f"{scenario.name.replace(' ', '-').replace('+', '_')}.json"
         settings = asdict(scenario.config(config))
         saved = json.loads(path.read_text()) if path.is_file() else None
         if saved is not None and saved.get("settings") == settings:
             log(f"{scenario.name}: taken from {path}")
             results[scenario.name] = saved
+            continue
+        if only and scenario.name not in only:  # neither asked for nor saved: left out of this table
             continue
         log(f"{scenario.name}: training on {', '.join(scenario.corpora)}")
         model = fit(scenario.config(config))
