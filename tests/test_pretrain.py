@@ -27,6 +27,11 @@ def test_pretraining_texts_skip_urls_short_lines_and_repeats(tmp_path):
     assert len(pretraining_texts(PretrainConfig(dmoz=[str(tmp_path / "dmoz")], max_texts=5))) == 5
     with pytest.raises(ValueError, match="no text"):
         PretrainConfig().validate()
+    with pytest.raises(ValueError, match="no such directory of crawled pages"):
+        pretraining_texts(PretrainConfig(dmoz=[str(tmp_path / "missing")]))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no paragraphs of 8 words or more"):
+        pretraining_texts(PretrainConfig(dmoz=[str(tmp_path / "empty")]))
 
 
 def test_an_interrupted_pretraining_resumes_to_the_same_encoder(tiny_encoder, tmp_path, monkeypatch):

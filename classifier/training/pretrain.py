@@ -87,6 +87,8 @@ def pretraining_texts(config: PretrainConfig) -> list[str]:
             for text in load_partial(corpus, directory, "train")["text"]:
                 if len(text.split()) >= MIN_WORDS:
                     seen.setdefault(text, None)
+    if not seen:
+        raise ValueError(f"no paragraphs of {MIN_WORDS} words or more to pretrain on")
     texts = sorted(seen)
     random.Random(config.seed).shuffle(texts)
     return texts[:config.max_texts] if config.max_texts else texts
@@ -97,6 +99,8 @@ def _crawled_paragraphs(directories: list[str]) -> Iterator[str]:
     from classifier.text.segment import segment_text
 
     for directory in directories:
+        if not Path(directory).is_dir():
+            raise ValueError(f"{directory}: no such directory of crawled pages")
         for path in sorted(Path(directory).rglob("*.txt")):
             try:
                 text = read_policy(path).text
@@ -155,6 +159,7 @@ def _prepare(config: PretrainConfig, out: Path, resume: bool, emit: Log) -> _Run
         changed = sorted(k for k in settings if k not in ("device", "output_dir") and before.get(k) != settings[k])
         if changed:
             raise ValueError(f"--resume: the run in {out} was started with other settings ({', '.join(changed)})")
+    texts = pretraining_texts(config)  # first: a bad corpus fails before the encoder loads
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     encoder = resolve_encoder(config.encoder)
@@ -164,7 +169,6 @@ def _prepare(config: PretrainConfig, out: Path, resume: bool, emit: Log) -> _Run
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(encoder, **local)
         model = AutoModelForMaskedLM.from_pretrained(encoder, use_safetensors=True, **local).to(device)
-    texts = pretraining_texts(config)
     emit(f"pretraining on {len(texts)} distinct paragraphs, {config.max_steps} steps of {config.batch_size}")
     ids = encode_texts(tokenizer, texts, config.max_length)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
