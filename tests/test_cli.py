@@ -58,7 +58,9 @@ def test_crossval_takes_data_seed_and_settings_from_its_config(toy_jsonl, tmp_pa
 def test_segment_bad_inputs_one_line_no_traceback(tmp_path: Path):
     binary = tmp_path / "x.bin"
     binary.write_bytes(bytes(range(256)) * 4)
-    for path, reason in [(tmp_path / "missing.txt", "no such file"), (binary, "binary")]:
+    scraps = tmp_path / "scraps.txt"
+    scraps.write_bytes(b"caf\xe9\xff\xfe")
+    for path, reason in [(tmp_path / "missing.txt", "no such file"), (binary, "binary"), (scraps, "no paragraphs")]:
         proc = subprocess.run([sys.executable, "-m", "classifier", "segment", str(path)],
                               capture_output=True, text=True)
         assert proc.returncode == 1

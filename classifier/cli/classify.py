@@ -37,6 +37,8 @@ def segment(
         from classifier.predict.batch import error_line
 
         fail(f"{shown(file)}: cannot read or segment ({error_line(exc)})")
+    if not paragraphs:  # as classify says of the same file
+        fail(f"{shown(file)}: no paragraphs found: the text is too short or not prose")
     rendered = render_paragraphs(paragraphs, fmt)
     if output is None or str(output) == "-":
         typer.echo(rendered, nl=False)
