@@ -203,3 +203,39 @@ def test_transfer_table_trains_each_scenario_and_goes_on_after_an_interruption(t
         transfer_table(config, tmp_path / "only", fit, only=["everything"], log=lambda line: None)
     with pytest.raises(ValueError, match="partial_split must be 'train'"):
         transfer_table(replace(config, partial_split="all"), tmp_path / "out", fit, log=lambda line: None)
+
+
+def test_release_tunes_the_shipped_thresholds_on_the_recipes_target_corpora(tiny_encoder, toy_jsonl, tmp_path):
+    """A recipe with ``tune_on`` ships thresholds tuned on those corpora's out-of-fold rows, not on every corpus."""
+    import json
+
+    from safetensors.numpy import load_file
+    from typer.testing import CliRunner
+
+    from classifier import PolicyClassifier
+    from classifier.cli.app import app
+    from classifier.data.corpus import tuning_mask
+    from classifier.evaluation.folds import oof_thresholds
+    from classifier.training.data import build_dataset
+
+    mapp = _tiny_mapp(tmp_path / "mapp")
+    settings = {"encoder": str(tiny_encoder), "jsonl": [str(toy_jsonl)], "mapp": [str(mapp)], "tune_on": ["jsonl"],
+                "epochs": 1, "batch_size": 8, "max_length": 32, "device": "cpu", "precision": "fp32", "half": False}
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps(settings))
+    cv, model = tmp_path / "cv", tmp_path / "model"
+    crossval = CliRunner().invoke(app, ["crossval", "--config", str(recipe), "--model-type", "transformer",
+                                        "--model-type", "tfidf", "--ensemble", "--k", "3", "-o", str(cv)])
+    assert crossval.exit_code == 0, crossval.output
+    built = CliRunner().invoke(app, ["release", "--config", str(recipe), "--cv", str(cv), "--work-dir",
+                                     str(tmp_path / "work"), "-o", str(model)])
+    assert built.exit_code == 0, built.output
+
+    data = build_dataset(TrainConfig(**settings))
+    oof = load_file(str(cv / "oof.safetensors"))
+    probs, folds = oof["transformer+tfidf.probs"], oof["transformer+tfidf.fold"]
+    on_target, _ = oof_thresholds(multi_hot(data), probs, folds, tuning_mask(data, ["jsonl"]))
+    on_all, _ = oof_thresholds(multi_hot(data), probs, folds, label_mask(data))
+    assert on_target != on_all  # the MAPP rows move the first- and third-party thresholds when they count
+    released = PolicyClassifier.from_pretrained(model, device="cpu", precision="fp32")
+    assert released.thresholds == pytest.approx(on_target, abs=1e-6)

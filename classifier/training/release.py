@@ -101,7 +101,7 @@ def _check_recipe(config: TrainConfig, cv_config: TrainConfig, cv_dir: Any) -> N
 def _thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]], entry: str, tfidf_weight: float,
                 cv_dir: Any) -> dict[str, dict[str, Any]]:
     """Pooled out-of-fold thresholds (and their estimate) of the shipped entry and of each member it needs."""
-    from classifier.data.corpus import label_mask, label_names, multi_hot
+    from classifier.data.corpus import label_names, multi_hot, tuning_mask
     from classifier.data.seed_corpus import policy_ids
     from classifier.evaluation.folds import oof_entry, oof_thresholds, threshold_estimate
     from classifier.training.data import build_dataset
@@ -109,7 +109,8 @@ def _thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]], entry: str,
     dataset = build_dataset(config)
     labels, y = label_names(dataset), multi_hot(dataset)
     is_seed = np.array([policy in policy_ids(config.seed_corpus) for policy in dataset["policy"]])
-    is_opp115, mask = np.asarray(dataset["corpus"]) == "opp115", label_mask(dataset)
+    # the shipped thresholds are tuned for the recipe's target use, as its folds' validation thresholds were
+    is_opp115, mask = np.asarray(dataset["corpus"]) == "opp115", tuning_mask(dataset, config.tune_on)
     if not is_opp115.any():  # a recipe on other data: its non-seed rows stand where OPP-115's would
         is_opp115 = ~is_seed
     needed = dict.fromkeys([entry, "transformer", *(["tfidf"] if tfidf_weight > 0 else [])])
