@@ -6,6 +6,7 @@ paragraph into the single-line plain text a model sees, so that training and inf
 
 from __future__ import annotations
 
+import codecs
 import itertools
 import os
 import re
@@ -90,16 +91,17 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
                 ) from None
     sample = data[:4096]
     if b"\x00" in sample:
-        # UTF-16 without a BOM puts a NUL beside almost every ASCII character; anything else with NULs is binary.
+        # UTF-16 without a BOM puts a NUL beside almost every ASCII character, one at a time (a run of NULs is
+        # padding); anything else with NULs is padded text or binary.
         even, odd = sample[0::2].count(0), sample[1::2].count(0)
         half = max(1, len(sample) // 2)
         for encoding, zeros in (("utf-16-le", odd), ("utf-16-be", even)):
-            if zeros > 0.3 * half:
+            if zeros > 0.3 * half and b"\x00\x00\x00\x00" not in sample:
                 try:
                     return data.decode(encoding), encoding
                 except UnicodeDecodeError:
                     pass
-        raise PolicyInputError("binary file, not text (contains NUL bytes)")
+        return _decode_nul_padded(data)
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -109,15 +111,92 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             return data.decode("gb18030"), "gb18030"
         except UnicodeDecodeError:
             pass
+    mixed = _as_mostly_utf8(data)
+    if mixed is not None:
+        return mixed, "utf-8+cp1252"
+    western = _as_windows_1252(data)
+    if western is not None:
+        return western, "cp1252"
     from charset_normalizer import from_bytes  # lazy: only legacy encodings need it
 
     best = from_bytes(data).best()
     if best is None:
-        raise PolicyInputError("undecodable text: no text encoding fits these bytes")
+        mixed = _as_mostly_utf8(data, min_share=0.95)
+        if mixed is None:
+            raise PolicyInputError("undecodable text: no text encoding fits these bytes")
+        return mixed, "utf-8+cp1252"
     text = str(best)
     if _control_ratio(text) > 0.05:
         raise PolicyInputError("binary file, not text (too many control characters)")
     return text, best.encoding
+
+
+# 50 of the 10,000 DMOZ pages start or end with one run of NULs (one has two); a binary file has hundreds.
+_MAX_NUL_RUNS = 8
+
+
+def _decode_nul_padded(data: bytes) -> tuple[str, str]:
+    """Text with NUL padding (crawlers and some editors leave runs of NULs before or after the page), or binary.
+
+    The NULs are dropped when they come in a few runs (padding, not structure) and the rest decodes as text without
+    other control characters; a real binary file (an image, an archive, an executable) has NULs all through it or
+    other control bytes, and fails one of the two.
+    """
+    rest = data.replace(b"\x00", b"")
+    if len(re.findall(rb"\x00+", data)) > _MAX_NUL_RUNS or not rest.strip():
+        raise PolicyInputError("binary file, not text (contains NUL bytes)")
+    try:
+        text, encoding = decode_bytes(rest)
+    except PolicyInputError:
+        raise PolicyInputError("binary file, not text (contains NUL bytes)") from None
+    if _control_ratio(text) > 0.01:
+        raise PolicyInputError("binary file, not text (contains NUL bytes)")
+    return text, encoding
+
+
+def _as_windows_1252(data: bytes) -> str | None:
+    """Windows-1252 text, the web's legacy default (what HTML5 reads for "latin1" too), or None.
+
+    Statistical detection misjudges English with a few curly quotes: on the 9,296 DMOZ pages that are not UTF-8 it
+    chose a Central European or DOS code page for nine in ten, turning "we'll" into "weÆll". All 9,296 decode as
+    Windows-1252 with at most 14% of bytes above ASCII; a single-byte Cyrillic, Greek or Hebrew page has far more.
+    """
+    high = sum(1 for byte in data[:65536] if byte >= 0x80)
+    if high > _MAX_WESTERN_HIGH_SHARE * min(len(data), 65536):
+        return None
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:  # bytes Windows-1252 leaves undefined (0x81, 0x8d, 0x8f, 0x90, 0x9d)
+        return None
+
+
+_MAX_WESTERN_HIGH_SHARE = 0.2
+
+
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Decode the bytes UTF-8 rejects as Windows-1252 (the smart quotes and (R) of text pasted from Word)."""
+    assert isinstance(error, UnicodeDecodeError)
+    bad = error.object[error.start:error.end]
+    return bad.decode("cp1252", errors="replace"), error.end
+
+
+codecs.register_error("policy-cp1252-fallback", _cp1252_fallback)
+
+
+def _as_mostly_utf8(data: bytes, min_share: float | None = None) -> str | None:
+    """UTF-8 with a few stray Windows-1252 bytes (pages assembled from several sources: six DMOZ pages), or None.
+
+    Taken when the bytes hold more valid multi-byte UTF-8 characters than invalid sequences, or, with
+    ``min_share``, when at least that share of the characters is valid UTF-8 (the last resort).
+    """
+    replaced = data.decode("utf-8", errors="replace")
+    strays = replaced.count("\ufffd")
+    if min_share is not None:
+        if strays > (1 - min_share) * len(replaced):
+            return None
+    elif sum(1 for ch in replaced if ord(ch) >= 0x80) - strays <= strays:
+        return None
+    return data.decode("utf-8", errors="policy-cp1252-fallback")
 
 
 def _looks_like_gb(data: bytes) -> bool:

@@ -1,0 +1,47 @@
+"""Crawled pages as input (issue #28): NUL padding, the URL on line 1, boilerplate."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifier.text.reading import PolicyInputError, decode_bytes, read_policy
+
+PAGE = "We collect your email address when you register.\n\nWe share it with our payment processor.\n"
+
+
+@pytest.mark.parametrize("padded", [b"\x00" * 349 + PAGE.encode(), PAGE.encode() + b"\x00" * 137,
+                                    PAGE.encode()[:40] + b"\x00" + PAGE.encode()[40:] + b"\x00" * 50,
+                                    b"\x00" * 43 + PAGE.encode("latin-1").replace(b"email", b"e\xe9mail")])
+def test_text_with_nul_padding_is_read_without_the_nuls(padded):
+    text, _ = decode_bytes(padded)
+    assert "\x00" not in text and "We collect your" in text and text.rstrip().endswith("payment processor.")
+
+
+@pytest.mark.parametrize("binary", [bytes(range(256)) * 10, b"\x7fELF\x02\x01\x01" + b"\x00" * 500 + b"abc" * 50,
+                                    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(1, 256)) * 8])
+def test_binary_files_with_nuls_are_still_refused(binary, tmp_path):
+    path = tmp_path / "page.txt"
+    path.write_bytes(binary)
+    with pytest.raises(PolicyInputError, match="binary file"):
+        read_policy(path)
+
+
+def test_utf8_with_stray_windows_1252_bytes_is_read_with_those_bytes_as_cp1252():
+    mixed = "Leupold® and “Steven” — ".encode() + b"All references to \x91our\x92, \x93us\x94 \xae. " + b"We collect your email address. " * 4
+    text, encoding = decode_bytes(mixed)
+    assert encoding == "utf-8+cp1252"
+    assert text.startswith("Leupold® and “Steven” — All references to ‘our’, “us” ®.")
+
+
+def test_bytes_that_no_encoding_fits_stay_undecodable():
+    with pytest.raises(PolicyInputError, match="undecodable"):
+        decode_bytes(bytes([0x81, 0x8d, 0x8f, 0x90, 0x9d, 0xff, 0xfe, 0xc0]) * 200)
+
+
+def test_legacy_western_pages_are_windows_1252_and_other_scripts_still_detected():
+    english = "We\u2019ll never sell your data \u2013 see \u201cYour choices\u201d.\u00a0Fran\u00e7ais. " * 20
+    text, encoding = decode_bytes(english.encode("cp1252"))
+    assert (text, encoding) == (english, "cp1252")
+    russian = "Мы собираем ваш адрес электронной почты и передаём его партнёрам. " * 20
+    text, encoding = decode_bytes(russian.encode("cp1251"))
+    assert text == russian and encoding != "cp1252"
