@@ -45,3 +45,31 @@ def test_legacy_western_pages_are_windows_1252_and_other_scripts_still_detected(
     russian = "Мы собираем ваш адрес электронной почты и передаём его партнёрам. " * 20
     text, encoding = decode_bytes(russian.encode("cp1251"))
     assert text == russian and encoding != "cp1252"
+
+
+def test_the_page_labels_are_two_passes_of_the_sample_with_a_fixed_split():
+    from classifier.data.policy_pages import default_page_labels, load_page_labels, page_agreement
+
+    rows = load_page_labels()
+    sample = default_page_labels().with_name("sample.txt").read_text(encoding="utf-8").split()
+    assert [row.path for row in rows] == sample and len(rows) >= 400
+    assert {row.split for row in rows} == {"train", "test"}
+    for row in rows:  # adjudication only where the passes differ, and then to one of their labels
+        assert row.label == row.pass_a if row.pass_a == row.pass_b else row.label in (row.pass_a, row.pass_b)
+        assert row.url.startswith("http") and " " not in row.url
+    report = page_agreement(rows)
+    assert report["pages"] == len(rows) and 0.6 < report["kappa"] <= 1
+    assert report["disagreements"] == sum(row.pass_a != row.pass_b for row in rows)
+    assert sum(map(sum, report["confusion"])) == len(rows)
+
+
+def test_page_labels_outside_the_scheme_are_one_error_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from classifier.cli.app import app
+
+    bad = tmp_path / "labels.csv"
+    bad.write_text("path,url,split,pass_a,pass_b,label,adjudication\na.txt,http://a,train,policy,maybe,policy,\n")
+    result = CliRunner().invoke(app, ["data", "page-agreement", "--labels", str(bad)])
+    assert result.exit_code != 0 and "labels.csv:2: label 'maybe'" in result.stderr
+    assert "Traceback" not in result.output

@@ -1,4 +1,5 @@
-"""``data validate`` and ``data agreement``: checking an annotated corpus, and the human reference figures."""
+"""``data validate``, ``data agreement`` and ``data page-agreement``: checking an annotated corpus, the human
+reference figures, and the agreement of the page labels."""
 
 from __future__ import annotations
 
@@ -97,3 +98,25 @@ def _print_agreement(report: dict[str, Any], n_segments: int, entry: str, per_la
             cells = [f"{report[who][ref]['per_label'][label]['f1']:.3f}" for who in whos
                      for ref in ("vs_majority", "vs_others")]
             typer.echo(f"| `{label}` | " + " | ".join(cells) + " |")
+
+
+@data_app.command("page-agreement")
+def data_page_agreement(
+    labels: Annotated[Path | None, typer.Option(help="Page labels CSV (default: data/policy_pages/labels.csv).")]
+    = None,
+) -> None:
+    """Agreement of the two labelling passes of the privacy-policy detector's pages (Cohen's kappa)."""
+    from classifier.data.policy_pages import PAGE_LABELS, load_page_labels, page_agreement
+
+    try:
+        report = page_agreement(load_page_labels(labels))
+    except (OSError, ValueError, TypeError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_INPUT)
+    typer.echo(f"{report['pages']} pages: " + ", ".join(f"{n} {label}" for label, n in report["labels"].items()))
+    typer.echo(f"three labels: kappa {report['kappa']:.3f}, agreement {report['agreement']:.3f}")
+    typer.echo(f"policy or not: kappa {report['binary_kappa']:.3f}, agreement {report['binary_agreement']:.3f}")
+    typer.echo(f"disagreements: {report['disagreements']} (adjudicated as pass A {report['adjudicated_as_a']}, "
+               f"as pass B {report['adjudicated_as_b']})")
+    typer.echo("\n| pass A \\ pass B | " + " | ".join(PAGE_LABELS) + " |\n| --- |" + " --- |" * len(PAGE_LABELS))
+    for label, row in zip(PAGE_LABELS, report["confusion"], strict=True):
+        typer.echo(f"| {label} | " + " | ".join(str(n) for n in row) + " |")
