@@ -73,3 +73,48 @@ def test_page_labels_outside_the_scheme_are_one_error_line(tmp_path):
     result = CliRunner().invoke(app, ["data", "page-agreement", "--labels", str(bad)])
     assert result.exit_code != 0 and "labels.csv:2: label 'maybe'" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_lone_url_on_line_one_is_the_pages_url_not_its_text():
+    from classifier.text.reading import take_url_line
+    from classifier.text.segment import segment_policy
+
+    raw = "http://www.example.com/privacy-policy/\nPrivacy Policy\n\n" + PAGE
+    policy = read_policy(raw)
+    assert policy.url == "http://www.example.com/privacy-policy/" and len(policy.text) == len(raw)
+    paragraphs = segment_policy(policy)
+    assert all("example.com" not in p.text and not any("example.com" in s for s in p.section) for p in paragraphs)
+    assert all(policy.text[p.start:p.end] == raw[p.start:p.end] for p in paragraphs)  # offsets into the file
+    assert read_policy(raw, url_line=False).url is None
+    # a URL inside a sentence, or on a later line, is text
+    for text in ("See http://example.com for details.\n" + PAGE, PAGE + "http://example.com/x\n"):
+        assert take_url_line(text) == (text, None)
+
+
+def test_html_pages_give_their_canonical_url():
+    page = ('<html><head><link rel="canonical" href="https://example.com/privacy"></head>'
+            "<body><p>We collect your email address when you register.</p></body></html>")
+    assert read_policy(page.encode()).url == "https://example.com/privacy"
+    assert read_policy(page.replace("canonical", "stylesheet").encode()).url is None
+
+
+def test_the_batch_rows_carry_each_pages_url(tmp_path, tiny_model_dir):
+    import csv
+    import json
+
+    from typer.testing import CliRunner
+
+    from classifier.cli.app import app
+
+    (tmp_path / "a.txt").write_text("https://a.example/privacy\n" + PAGE, encoding="utf-8")
+    (tmp_path / "b.txt").write_text(PAGE, encoding="utf-8")
+    for fmt in ("jsonl", "csv"):
+        out = tmp_path / f"out.{fmt}"
+        result = CliRunner().invoke(app, ["classify", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"),
+                                          "--model", str(tiny_model_dir), "-o", str(out), "-f", fmt])
+        assert result.exit_code == 0, result.output
+        rows = ([json.loads(line) for line in out.read_text().splitlines()] if fmt == "jsonl"
+                else list(csv.DictReader(out.open())))
+        urls = {row["source"].rsplit("/", 1)[-1]: row["url"] for row in rows}
+        assert urls == {"a.txt": "https://a.example/privacy", "b.txt": None if fmt == "jsonl" else ""}
+        assert not any("a.example" in row["text"] for row in rows)

@@ -106,7 +106,8 @@ def discover_inputs(
 
 def _rows(document: ClassifiedDocument, source: str, scheme: Scheme) -> Iterator[dict[str, Any]]:
     for paragraph in document.paragraphs:
-        yield {"source": source, "paragraph": paragraph.index, "start": paragraph.start, "end": paragraph.end,
+        yield {"source": source, "url": document.url, "paragraph": paragraph.index, "start": paragraph.start,
+               "end": paragraph.end,
                "section": " > ".join(paragraph.section), "text": paragraph.text, "labels": paragraph.labels,
                "scores": paragraph.scores}
 
@@ -115,10 +116,11 @@ def _csv_block(rows: list[dict[str, Any]], labels: tuple[str, ...], header: bool
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     if header:
-        writer.writerow(["source", "paragraph", "start", "end", "section", "text", "labels",
+        writer.writerow(["source", "url", "paragraph", "start", "end", "section", "text", "labels",
                          *[f"score_{label}" for label in labels]])
     for row in rows:
-        writer.writerow([row["source"], row["paragraph"], row["start"], row["end"], row["section"], row["text"],
+        writer.writerow([row["source"], row["url"] or "", row["paragraph"], row["start"], row["end"], row["section"],
+                         row["text"],
                          ";".join(row["labels"]), *[row["scores"][label] for label in labels]])
     return buffer.getvalue()
 
@@ -432,6 +434,7 @@ class _BatchRun:
         self.result = BatchResult()
         self.collected: list[dict[str, Any]] = []
         self.summaries: list[tuple[str, dict[str, Any]]] = []
+        self.urls: dict[str, str | None] = {}  # each read policy's URL until its rows are written
 
     def classify(self, inputs: list[str], group_paragraphs: int, *, sink: _Sink) -> BatchResult:
         # Policies are read and segmented one by one but labelled in groups: one model call over ~1,000 paragraphs
@@ -471,7 +474,8 @@ class _BatchRun:
                                      else read_limited(sys.stdin.buffer, self.max_bytes))
             else:
                 raw = Path(source)
-            paragraphs = segment_policy(read_policy(raw, max_bytes=self.max_bytes))
+            policy = read_policy(raw, max_bytes=self.max_bytes)
+            paragraphs = segment_policy(policy)
             if not paragraphs:  # text, but nothing a reader would call a paragraph: say so, write no rows
                 raise PolicyInputError("no paragraphs found: the text is too short or not prose")
             if len(paragraphs) > self.max_paragraphs:
@@ -483,6 +487,7 @@ class _BatchRun:
         except Exception as exc:  # one pathological page must not stop a crawl: it becomes that page's failure
             self._fail(source, f"cannot read or segment: {error_line(exc)}")
             return None
+        self.urls[source] = policy.url
         return paragraphs
 
     def _label(self, group: list[tuple[str, list[Paragraph]]], sink: _Sink) -> None:
@@ -507,6 +512,7 @@ class _BatchRun:
 
     def _finish(self, source: str, document: ClassifiedDocument, sink: _Sink) -> None:
         """Write one classified policy (rows, then its journal entry) and report it."""
+        document.url = self.urls.pop(source, None)
         rows = list(_rows(document, "<stdin>" if source == STDIN else source, self.scheme))
         self.result.done.append(source)
         self.result.paragraphs += len(rows)

@@ -53,11 +53,13 @@ class CategorySummary:
 
 @dataclass
 class ClassifiedDocument:
-    """A classified policy: its paragraphs (in reading order) and the label view used."""
+    """A classified policy: its paragraphs (in reading order), the label view used, and the page's URL when the
+    input gave one (see :class:`classifier.text.reading.PolicyText`)."""
 
     source: str | None
     paragraphs: list[ClassifiedParagraph]
     scheme: Scheme = Scheme.opp115
+    url: str | None = None
 
     def summary(self) -> dict[str, CategorySummary]:
         """Per category of the view: covered or not, paragraph count and the strongest evidence paragraph."""
@@ -93,8 +95,10 @@ def classify_document(
     from classifier.text.segment import segment_policy
 
     policy = source if isinstance(source, PolicyText) else read_policy(source)
-    return classify_segmented(classifier, [(policy.source, segment_policy(policy))], scheme=scheme,
-                              batch_size=batch_size, threshold=threshold)[0]
+    document = classify_segmented(classifier, [(policy.source, segment_policy(policy))], scheme=scheme,
+                                  batch_size=batch_size, threshold=threshold)[0]
+    document.url = policy.url
+    return document
 
 
 def classify_documents(
@@ -114,8 +118,11 @@ def classify_documents(
     from classifier.text.segment import segment_policy
 
     policies = [read_policy(source) for source in sources]
-    return classify_segmented(classifier, [(policy.source, segment_policy(policy)) for policy in policies],
-                              scheme=scheme, batch_size=batch_size, threshold=threshold)
+    documents = classify_segmented(classifier, [(policy.source, segment_policy(policy)) for policy in policies],
+                                   scheme=scheme, batch_size=batch_size, threshold=threshold)
+    for policy, document in zip(policies, documents, strict=True):
+        document.url = policy.url
+    return documents
 
 
 def classify_segmented(

@@ -54,12 +54,16 @@ class PolicyText:
 
     ``text`` is the decoded input for plain text and Markdown, and the extracted text for HTML; paragraph offsets
     refer to it. ``format`` is ``"text"``, ``"html"`` or ``"pdf"``; ``encoding`` is what the bytes were decoded with.
+    ``url`` is the page's address when the input gives one: a plain-text file whose first line is a lone
+    ``http(s)://`` URL (the layout of crawls such as DMOZ's) has that line read as its ``url`` and blanked out of
+    ``text`` (spaces, so offsets into the file stay valid); an HTML page's canonical link gives it too.
     """
 
     text: str
     format: str
     encoding: str | None = None
     source: str | None = None
+    url: str | None = None
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
@@ -288,12 +292,16 @@ def _file_kind(mode: int) -> str:
     return "a special file"
 
 
-def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> PolicyText:
+def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES,
+                url_line: bool = True) -> PolicyText:
     """Read a policy from a path, bytes or a string of text.
 
     A ``str`` is taken as a path only when it names something that exists and has no line break; otherwise it is the
     policy text itself. HTML (by suffix or content) is converted to text with :func:`html_to_text`; a PDF (by
     content) has its text layer extracted and its paragraphs rebuilt (``pdf`` extra, :mod:`classifier.text.pdf`).
+
+    With ``url_line`` (the default), a lone URL on the first line of plain text is the page's ``url``, not text
+    (see :class:`PolicyText`).
 
     Raises:
         TypeError: ``source`` is not a str, bytes or path (``None``, say).
@@ -329,14 +337,38 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
             raise PolicyInputError(f"input too large: {len(text):,} characters (limit {max_bytes:,})")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     fmt = "pdf" if pdf else "text"
+    url = None
     if not pdf and (suffix in HTML_SUFFIXES or (suffix not in {".md", ".markdown"} and looks_like_html(text))):
+        url = canonical_url(text)
         text = html_to_text(text)
         fmt = "html"
+    elif not pdf and url_line:
+        text, url = take_url_line(text)
     if not text.strip():
         raise PolicyInputError("empty policy: no text found")
     if _control_ratio(text) > 0.05:
         raise PolicyInputError("binary file, not text (too many control characters)")
-    return PolicyText(text=text, format=fmt, encoding=encoding, source=name)
+    return PolicyText(text=text, format=fmt, encoding=encoding, source=name, url=url)
+
+
+_URL_LINE = re.compile(r"\A[ \t\ufeff]*(https?://[^\s<>\"]+)[ \t]*(?:\n|\Z)", re.IGNORECASE)
+_CANONICAL = re.compile(r"<link\b[^>]*\brel\s*=\s*[\"']?canonical\b[^>]*>", re.IGNORECASE)
+_HREF = re.compile(r"\bhref\s*=\s*[\"']?(https?://[^\s\"'<>]+)", re.IGNORECASE)
+
+
+def take_url_line(text: str) -> tuple[str, str | None]:
+    """Split a lone ``http(s)://`` URL on the first line off a page: ``(text with that line blanked, url)``."""
+    match = _URL_LINE.match(text)
+    if match is None:
+        return text, None
+    return " " * len(match.group(0).rstrip("\n")) + text[len(match.group(0).rstrip("\n")):], match.group(1)
+
+
+def canonical_url(html: str) -> str | None:
+    """The ``<link rel="canonical" href=...>`` of an HTML page, when it has an absolute one."""
+    link = _CANONICAL.search(html[:200_000])
+    href = _HREF.search(link.group(0)) if link else None
+    return href.group(1) if href else None
 
 
 def _read_pdf(data: bytes) -> str:
