@@ -27,7 +27,8 @@ def test_binary_files_with_nuls_are_still_refused(binary, tmp_path):
 
 
 def test_utf8_with_stray_windows_1252_bytes_is_read_with_those_bytes_as_cp1252():
-    mixed = "Leupold® and “Steven” — ".encode() + b"All references to \x91our\x92, \x93us\x94 \xae. " + b"We collect your email address. " * 4
+    mixed = ("Leupold® and “Steven” — ".encode() + b"All references to \x91our\x92, \x93us\x94 \xae. "
+             + b"We collect your email address. " * 4)
     text, encoding = decode_bytes(mixed)
     assert encoding == "utf-8+cp1252"
     assert text.startswith("Leupold® and “Steven” — All references to ‘our’, “us” ®.")
@@ -118,3 +119,20 @@ def test_the_batch_rows_carry_each_pages_url(tmp_path, tiny_model_dir):
         urls = {row["source"].rsplit("/", 1)[-1]: row["url"] for row in rows}
         assert urls == {"a.txt": "https://a.example/privacy", "b.txt": None if fmt == "jsonl" else ""}
         assert not any("a.example" in row["text"] for row in rows)
+
+
+def test_repaired_pages_are_counted_in_the_runs_report(tmp_path, tiny_model_dir):
+    from typer.testing import CliRunner
+
+    from classifier.cli.app import app
+
+    (tmp_path / "padded.txt").write_bytes(b"\x00" * 40 + PAGE.encode())
+    (tmp_path / "mixed.txt").write_bytes("“Caf\u00e9” ".encode() * 5 + b"\x93our\x94 " + PAGE.encode())
+    (tmp_path / "clean.txt").write_text(PAGE, encoding="utf-8")
+    assert read_policy(tmp_path / "padded.txt").recovered == "NUL bytes dropped"
+    assert read_policy(tmp_path / "clean.txt").recovered is None
+    result = CliRunner().invoke(app, ["classify", str(tmp_path), "--model", str(tiny_model_dir),
+                                      "-o", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert ("recovered: 2 read after a repair (NUL bytes dropped: 1, stray bytes read as Windows-1252: 1)"
+            in result.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -111,6 +112,11 @@ def classify(
     if output is not None or failed:
         typer.echo(f"{len(result.done)} policies ({result.paragraphs} paragraphs) classified, "
                    f"{len(result.skipped)} already done, {len(failed)} failed", err=True)
+    if result.recovered:
+        kinds = Counter(what for _, what in result.recovered)
+        typer.echo(f"recovered: {len(result.recovered)} read after a repair ("
+                   + ", ".join(f"{what}: {n}" for what, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+                   + ")", err=True)
     if failed:
         typer.echo("failed: " + ", ".join(shown(source) for source, _ in failed), err=True)
         raise typer.Exit(EXIT_INPUT)

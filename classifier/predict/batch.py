@@ -67,11 +67,13 @@ class OutputFormat(str, Enum):
 
 @dataclass
 class BatchResult:
-    """What a batch run did: files classified, skipped (resumed) and failed (``(path, reason)``)."""
+    """What a batch run did: files classified, skipped (resumed) and failed (``(path, reason)``), and those read
+    only after a repair (``(path, what)``: NUL bytes dropped, stray bytes decoded; see ``PolicyText.recovered``)."""
 
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    recovered: list[tuple[str, str]] = field(default_factory=list)
     paragraphs: int = 0
 
 
@@ -488,6 +490,8 @@ class _BatchRun:
             self._fail(source, f"cannot read or segment: {error_line(exc)}")
             return None
         self.urls[source] = policy.url
+        if policy.recovered:
+            self.result.recovered.append((source, policy.recovered))
         return paragraphs
 
     def _label(self, group: list[tuple[str, list[Paragraph]]], sink: _Sink) -> None:

@@ -57,6 +57,8 @@ class PolicyText:
     ``url`` is the page's address when the input gives one: a plain-text file whose first line is a lone
     ``http(s)://`` URL (the layout of crawls such as DMOZ's) has that line read as its ``url`` and blanked out of
     ``text`` (spaces, so offsets into the file stay valid); an HTML page's canonical link gives it too.
+    ``recovered`` says what was repaired to read the bytes as text (``"NUL bytes dropped"``, ``"stray bytes read
+    as Windows-1252"``), or is ``None``.
     """
 
     text: str
@@ -64,6 +66,7 @@ class PolicyText:
     encoding: str | None = None
     source: str | None = None
     url: str | None = None
+    recovered: str | None = None
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
@@ -321,7 +324,7 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
         name = str(path)
         suffix = path.suffix.lower()
         source = read_bounded_file(path, max_bytes)
-    pdf = False
+    pdf, recovered = False, None
     if isinstance(source, bytes):
         if len(source) > max_bytes:
             raise PolicyInputError(f"input too large: {len(source):,} bytes (limit {max_bytes:,})")
@@ -331,6 +334,7 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
             text, pdf = _read_pdf(source), True
         else:
             text, encoding = decode_bytes(source)
+            recovered = _repair_of(source, encoding)
     else:
         text = str(source)
         if len(text) > max_bytes:
@@ -348,7 +352,17 @@ def read_policy(source: str | bytes | os.PathLike[str], *, max_bytes: int = DEFA
         raise PolicyInputError("empty policy: no text found")
     if _control_ratio(text) > 0.05:
         raise PolicyInputError("binary file, not text (too many control characters)")
-    return PolicyText(text=text, format=fmt, encoding=encoding, source=name, url=url)
+    return PolicyText(text=text, format=fmt, encoding=encoding, source=name, url=url, recovered=recovered)
+
+
+def _repair_of(data: bytes, encoding: str) -> str | None:
+    """What :func:`decode_bytes` had to repair in these bytes, for the run's report."""
+    repairs = []
+    if not encoding.startswith("utf-16") and b"\x00" in data:
+        repairs.append("NUL bytes dropped")
+    if encoding == "utf-8+cp1252":
+        repairs.append("stray bytes read as Windows-1252")
+    return "; ".join(repairs) or None
 
 
 _URL_LINE = re.compile(r"\A[ \t\ufeff]*(https?://[^\s<>\"]+)[ \t]*(?:\n|\Z)", re.IGNORECASE)
