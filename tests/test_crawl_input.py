@@ -136,3 +136,61 @@ def test_repaired_pages_are_counted_in_the_runs_report(tmp_path, tiny_model_dir)
     assert result.exit_code == 0, result.output
     assert ("recovered: 2 read after a repair (NUL bytes dropped: 1, stray bytes read as Windows-1252: 1)"
             in result.stderr)
+
+
+def _pages(folder, n):
+    folder.mkdir(exist_ok=True)
+    for i in range(n):
+        (folder / f"p{i:02d}.txt").write_text(f"https://site{i}.example/privacy\n"
+                                              + "\n\n".join(f"We collect item {i}-{j} of your data." for j in range(3)),
+                                              encoding="utf-8")
+    return sorted(str(p) for p in folder.glob("*.txt"))
+
+
+def test_parquet_is_written_in_parts_and_a_killed_run_resumes_without_lost_or_repeated_rows(tmp_path,
+                                                                                           tiny_classifier):
+    import pyarrow.parquet as pq
+
+    from classifier.predict.batch import run_batch
+
+    inputs = _pages(tmp_path / "pages", 6)
+    out = tmp_path / "out.parquet"
+    whole = tmp_path / "whole.parquet"
+    run_batch(tiny_classifier, inputs, output=whole, fmt="parquet", group_paragraphs=3)
+    expected = pq.read_table(whole).to_pylist()
+    assert len(expected) == 18 and expected[0]["url"] == "https://site0.example/privacy"
+
+    class Killed(Exception):
+        pass
+
+    seen = []
+
+    def kill_after_four(source, n):
+        seen.append(source)
+        if len(seen) == 4:
+            raise Killed
+
+    with pytest.raises(Killed):  # killed after the 4th policy's rows were written as a part and journalled
+        run_batch(tiny_classifier, inputs, output=out, fmt="parquet", group_paragraphs=3,
+                  on_progress=kill_after_four)
+    parts = out.with_name(out.name + ".parts")
+    assert not out.exists() and len(list(parts.glob("part-*.parquet"))) == 3
+    (parts / "part-000099.parquet").write_bytes(b"written but never journalled")
+    result = run_batch(tiny_classifier, inputs, output=out, fmt="parquet", group_paragraphs=3, resume=True)
+    assert result.skipped == inputs[:3] and result.done == inputs[3:] and not parts.exists()
+    assert pq.read_table(out).to_pylist() == expected
+    # a finished output resumes too: nothing is redone or repeated, and new pages are added after it
+    inputs += _pages(tmp_path / "more", 2)
+    result = run_batch(tiny_classifier, inputs, output=out, fmt="parquet", resume=True)
+    rows = pq.read_table(out).to_pylist()
+    assert result.done == inputs[6:] and len(rows) == 24 and rows[:18] == expected
+
+
+def test_a_parquet_resume_refuses_a_journal_of_another_format(tmp_path, tiny_classifier):
+    from classifier.predict.batch import BatchError, run_batch
+
+    inputs = _pages(tmp_path / "pages", 2)
+    out = tmp_path / "out.parquet"
+    run_batch(tiny_classifier, inputs, output=out, fmt="jsonl")
+    with pytest.raises(BatchError, match="records jsonl output, not parquet"):
+        run_batch(tiny_classifier, inputs, output=out, fmt="parquet", resume=True)

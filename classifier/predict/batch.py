@@ -6,6 +6,8 @@ single write followed by ``fsync``, and only then
 is the policy recorded in the progress journal (``<output>.progress``, one JSON line per finished policy with the
 output size after it). On ``resume`` the output is cut back to the size recorded for the last finished policy, so
 a crash mid-write leaves neither a half-written row nor a partial policy, and finished policies are skipped.
+Parquet output is written the same way, one part file per labelled group, merged at the end
+(:mod:`classifier.predict.parquet_parts`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from classifier.models.base import DEFAULT_BATCH_SIZE
 if TYPE_CHECKING:
     from classifier.models.base import ParagraphModel
     from classifier.predict.document import ClassifiedDocument
+    from classifier.predict.parquet_parts import ParquetParts
     from classifier.text.segment import Paragraph
 
 __all__ = [
@@ -142,6 +145,7 @@ class _JournalEntry:
     size: int
     tail: str | None  # digest of the output's last bytes when the entry was written (absent in older journals)
     fmt: str | None
+    part: str | None = None  # Parquet output: the part file holding the policy's rows
 
 
 def _read_journal(journal: Path) -> list[_JournalEntry]:
@@ -151,7 +155,7 @@ def _read_journal(journal: Path) -> list[_JournalEntry]:
             try:
                 entry = json.loads(line)
                 entries.append(_JournalEntry(str(entry["source"]), int(entry["size"]), entry.get("tail"),
-                                             entry.get("format")))
+                                             entry.get("format"), entry.get("part")))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 break  # a torn last line: the policy it names is redone
     return entries
@@ -312,7 +316,8 @@ def run_batch(
         inputs: file paths, or ``-`` for stdin.
         output: the output file; ``None`` writes JSONL or CSV to stdout (no resume). Held under an exclusive lock
             (``<output>.lock``) for the run.
-        fmt: ``jsonl``, ``csv``, ``parquet`` (written at the end) or ``summary`` (Markdown table, at the end).
+        fmt: ``jsonl``, ``csv``, ``parquet`` (in parts as it goes, one file at the end; resumable) or ``summary``
+            (Markdown table, at the end).
         resume: skip policies recorded as finished in ``<output>.progress`` and keep their rows, after checking
             that the output is the one the journal describes.
         on_error: called with ``(source, reason)`` for each policy that fails (unreadable, too large, no
@@ -349,11 +354,12 @@ def run_batch(
         return run.classify(inputs, group_paragraphs, sink=_Sink.stdout(fmt))
     check_output_path(output, inputs)
     with output_lock(output) if lock else contextlib.nullcontext():
-        sink = _Sink.open(output, fmt, resume)
+        sink = _Sink.open(output, fmt, resume, run.labels)
         try:
             run.classify(inputs, group_paragraphs, sink=sink)
         finally:
             sink.close()
+        sink.finish()
         run.write_collected(output)
     return run.result
 
@@ -361,8 +367,10 @@ def run_batch(
 class _Sink:
     """Where streamed rows go: stdout, or an output file with its progress journal (see the module docstring)."""
 
-    def __init__(self, handle: Any, output: Path | None, fmt: str, finished: set[str], tail: bytes) -> None:
+    def __init__(self, handle: Any, output: Path | None, fmt: str, finished: set[str], tail: bytes,
+                 parts: ParquetParts | None = None) -> None:
         self.handle, self.output, self.fmt, self.finished, self.tail = handle, output, fmt, finished, tail
+        self.parts = parts
         self.journal = output.with_name(output.name + ".progress") if output is not None else None
         self.need_header = fmt == OutputFormat.csv and (output is None or handle.tell() == 0)
 
@@ -374,9 +382,11 @@ class _Sink:
                    b"")
 
     @classmethod
-    def open(cls, output: Path, fmt: str, resume: bool) -> _Sink:
+    def open(cls, output: Path, fmt: str, resume: bool, labels: tuple[str, ...] = ()) -> _Sink:
         """Open the output for a run: checked and cut back to its last finished policy on resume, else emptied."""
         journal = output.with_name(output.name + ".progress")
+        if fmt == OutputFormat.parquet:
+            return cls._open_parquet(output, journal, resume, labels)
         if fmt not in (OutputFormat.jsonl, OutputFormat.csv):
             return cls(None, output, fmt, set(), b"")
         finished: set[str] = set()
@@ -397,9 +407,35 @@ class _Sink:
             tail = handle.read()
         return cls(handle, output, fmt, finished, tail)
 
+    @classmethod
+    def _open_parquet(cls, output: Path, journal: Path, resume: bool, labels: tuple[str, ...]) -> _Sink:
+        from classifier.predict.parquet_parts import ParquetParts
+
+        parts = ParquetParts(output, labels, journal)
+        entries = _read_journal(journal) if resume else None
+        if entries is not None:
+            formats = {entry.fmt for entry in entries if entry.fmt is not None}
+            if formats and formats != {OutputFormat.parquet.value}:
+                raise BatchError(f"cannot resume: {journal.name} records {', '.join(sorted(formats))} output, "
+                                 "not parquet")
+            if not entries and output.exists() and output.stat().st_size > 0:
+                raise BatchError(f"cannot resume: {output} has no progress journal ({journal.name}) with a "
+                                 "finished policy; it was not written by a batch run, so it is left untouched")
+        return cls(None, output, OutputFormat.parquet.value, parts.start(entries), b"", parts)
+
     @property
     def streaming(self) -> bool:
         return self.handle is not None
+
+    def flush(self) -> None:
+        """After a labelled group: Parquet writes its pending policies as one part (the streams write at once)."""
+        if self.parts is not None:
+            self.parts.flush()
+
+    def finish(self) -> None:
+        """After the whole run: Parquet merges its parts into the output."""
+        if self.parts is not None:
+            self.parts.merge()
 
     def write(self, source: str, block: bytes) -> None:
         """Write one policy's rows whole, then (to a file) record it in the journal."""
@@ -434,7 +470,6 @@ class _BatchRun:
         self.labels = label_ids(scheme)
         self.on_labelled: Callable[[int], None] | None = None
         self.result = BatchResult()
-        self.collected: list[dict[str, Any]] = []
         self.summaries: list[tuple[str, dict[str, Any]]] = []
         self.urls: dict[str, str | None] = {}  # each read policy's URL until its rows are written
 
@@ -513,6 +548,7 @@ class _BatchRun:
             return
         for (source, _), document in zip(group, documents, strict=True):
             self._finish(source, document, sink)
+        sink.flush()
 
     def _finish(self, source: str, document: ClassifiedDocument, sink: _Sink) -> None:
         """Write one classified policy (rows, then its journal entry) and report it."""
@@ -527,8 +563,8 @@ class _BatchRun:
                 block = _csv_block(rows, self.labels, sink.need_header)
                 sink.need_header = False
             sink.write(source, block.encode("utf-8"))
-        elif self.fmt == OutputFormat.parquet:
-            self.collected.extend(rows)
+        elif sink.parts is not None:
+            sink.parts.add(source, rows)
         else:
             counts = {label: sum(label in r["labels"] for r in rows) for label in self.labels}
             self.summaries.append((rows[0]["source"] if rows else source,
@@ -537,10 +573,8 @@ class _BatchRun:
             self.on_progress(source, len(rows))
 
     def write_collected(self, output: Path) -> None:
-        """Write what is written at the end (parquet, the summary table), atomically."""
-        if self.fmt == OutputFormat.parquet:
-            _write_parquet(self.collected, self.labels, output)
-        elif self.fmt == OutputFormat.summary:
+        """Write what is written at the end (the summary table), atomically."""
+        if self.fmt == OutputFormat.summary:
             atomic_write(output, summary_markdown(self.summaries, self.scheme))
 
 
@@ -548,15 +582,3 @@ def error_line(exc: BaseException) -> str:
     """An unexpected error as one short line for a failure report: its type and the start of its message."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
-
-
-def _write_parquet(rows: list[dict[str, Any]], labels: tuple[str, ...], output: Path | None) -> None:
-    from datasets import Dataset
-
-    if output is None:
-        raise ValueError("parquet output needs -o/--output")
-    flat = [{**{k: v for k, v in r.items() if k != "scores"}, **{f"score_{lb}": r["scores"][lb] for lb in labels}}
-            for r in rows]
-    tmp = output.with_name(f".{output.name}.tmp")
-    Dataset.from_list(flat).to_parquet(str(tmp))
-    os.replace(tmp, output)
