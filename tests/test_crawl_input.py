@@ -194,3 +194,52 @@ def test_a_parquet_resume_refuses_a_journal_of_another_format(tmp_path, tiny_cla
     run_batch(tiny_classifier, inputs, output=out, fmt="jsonl")
     with pytest.raises(BatchError, match="records jsonl output, not parquet"):
         run_batch(tiny_classifier, inputs, output=out, fmt="parquet", resume=True)
+
+
+CRAWLED = """https://shop.example/privacy
+Skip to content
+Home
+Shop
+About Us
+Contact Us
+Privacy Policy
+Last updated: 1 March 2020
+We collect your name, email address and shipping address when you place an order with us.
+We share your address with the courier that delivers your order, and with no one else.
+Acme Ltd, 1 High Street, Springfield
+Facebook
+Twitter
+© 2020 Acme Ltd. All rights reserved.
+"""
+
+
+def test_boilerplate_lines_are_blanked_and_the_policy_keeps_its_title_text_and_offsets():
+    from classifier.text.boilerplate import strip_boilerplate
+    from classifier.text.segment import segment_policy
+
+    policy = read_policy(CRAWLED)
+    stripped = strip_boilerplate(policy)
+    kept = [line for line in stripped.text.split("\n") if line.strip()]
+    assert kept == ["Privacy Policy", "Last updated: 1 March 2020",
+                    "We collect your name, email address and shipping address when you place an order with us.",
+                    "We share your address with the courier that delivers your order, and with no one else.",
+                    "Acme Ltd, 1 High Street, Springfield"]
+    assert len(stripped.text) == len(policy.text)
+    assert all(stripped.text[p.start:p.end] == CRAWLED[p.start:p.end] for p in segment_policy(stripped))
+    no_prose = read_policy("Home\nContact Us\nShop\n")
+    assert strip_boilerplate(no_prose) is no_prose  # nothing to anchor on: left as it is
+
+
+def test_the_boilerplate_score_counts_characters_and_paragraphs(tmp_path):
+    from classifier.evaluation.boilerplate import load_boilerplate_labels, score_boilerplate
+
+    (tmp_path / "page.txt").write_text(CRAWLED, encoding="utf-8")
+    labels = tmp_path / "boilerplate.csv"
+    labels.write_text('path,boilerplate_lines,note\npage.txt,"2-6,12-14",menu and footer\n', encoding="utf-8")
+    pages = load_boilerplate_labels(labels)
+    assert pages[0].lines == frozenset({2, 3, 4, 5, 6, 12, 13, 14})
+    score = score_boilerplate(pages, tmp_path)
+    lines = CRAWLED.split("\n")
+    assert score["boilerplate"] == sum(len(lines[n - 1]) for n in pages[0].lines)
+    assert score["boilerplate_kept"] == 0 and score["content_dropped"] == 0
+    assert score["content"] == sum(len(line) for line in lines[6:11])
