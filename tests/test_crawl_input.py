@@ -243,3 +243,21 @@ def test_the_boilerplate_score_counts_characters_and_paragraphs(tmp_path):
     assert score["boilerplate"] == sum(len(lines[n - 1]) for n in pages[0].lines)
     assert score["boilerplate_kept"] == 0 and score["content_dropped"] == 0
     assert score["content"] == sum(len(line) for line in lines[6:11])
+
+
+def test_a_torn_journal_line_does_not_hide_what_a_resumed_run_adds(tmp_path, tiny_classifier):
+    import json
+
+    from classifier.predict.batch import run_batch
+
+    inputs = _pages(tmp_path / "pages", 4)
+    out = tmp_path / "out.jsonl"
+    run_batch(tiny_classifier, inputs[:2], output=out)
+    journal = out.with_name(out.name + ".progress")
+    with open(journal, "a", encoding="utf-8") as log:
+        log.write('{"source": "torn')  # killed mid-write
+    run_batch(tiny_classifier, inputs[:3], output=out, resume=True)
+    assert [json.loads(line)["source"] for line in journal.read_text().splitlines()] == inputs[:3]
+    result = run_batch(tiny_classifier, inputs, output=out, resume=True)
+    assert result.skipped == inputs[:3] and result.done == inputs[3:]
+    assert len(out.read_text().splitlines()) == 12

@@ -161,6 +161,15 @@ def _read_journal(journal: Path) -> list[_JournalEntry]:
     return entries
 
 
+def _rewrite_journal(journal: Path, entries: list[_JournalEntry]) -> None:
+    """Rewrite a journal from the entries read, so that a torn last line (a kill mid-write) does not hide the
+    entries a resumed run appends after it."""
+    if not journal.exists():
+        return
+    lines = [json.dumps({"source": e.source, "size": e.size, "format": e.fmt, "tail": e.tail}) for e in entries]
+    atomic_write(journal, "".join(line + "\n" for line in lines))
+
+
 _TAIL_BYTES = 4096
 
 
@@ -397,6 +406,7 @@ class _Sink:
             if output.exists():
                 with open(output, "r+b") as out:  # drop whatever follows the last finished policy
                     out.truncate(size)
+            _rewrite_journal(journal, entries)
         else:
             journal.unlink(missing_ok=True)
             output.write_bytes(b"")
