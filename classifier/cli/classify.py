@@ -89,8 +89,8 @@ def classify(
         fail("--resume needs -o/--output", EXIT_USAGE)
     if summary:
         fmt = OutputFormat.summary
-    if fmt is OutputFormat.parquet and (output is None or resume):
-        fail("parquet output needs -o/--output and cannot --resume", EXIT_USAGE)
+    if fmt is OutputFormat.parquet and output is None:
+        fail("parquet output needs -o/--output", EXIT_USAGE)
     inputs, problems = discover_inputs(paths, tuple(glob) if glob else DEFAULT_GLOBS)
     if not inputs and len(problems) == 1:  # the usual mistyped path: one line says both what and so what
         fail(f"{shown(problems[0][0])}: {problems[0][1]}; no policies to classify", EXIT_INPUT)

@@ -1,5 +1,5 @@
-"""``train``, ``release`` and ``pretrain``: fine-tuning a model (or fitting the TF-IDF one), building the shipped
-model, and adapting the encoder to policy text."""
+"""``train``, ``release``, ``pretrain`` and ``fit-detector``: fine-tuning a model (or fitting the TF-IDF one),
+building the shipped model, adapting the encoder to policy text, and fitting a model's privacy-policy detector."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from classifier.cli.app import (
+    EXIT_INPUT,
     EXIT_USAGE,
     Appsi139Dirs,
     C3paDirs,
@@ -18,6 +19,7 @@ from classifier.cli.app import (
     SeedCorpusDirs,
     app,
     fail,
+    load_model,
 )
 from classifier.training.config import ModelType, TrainPrecision
 
@@ -172,3 +174,41 @@ def pretrain(
     except (ValueError, OSError) as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
     typer.echo(f"train with: policy-classifier train --encoder {encoder_dir} ...", err=True)
+
+
+@app.command("fit-detector")
+def fit_detector(
+    model: Annotated[Path | None, typer.Option(help="Model directory whose detector to fit (default: the shipped "
+                                                    "model).")] = None,
+    crawl: Annotated[Path, typer.Option(help="Folder the labelled pages' paths are relative to.")]
+    = Path("../shared/dmoz/policies"),
+    labels: Annotated[Path | None, typer.Option(help="Page labels CSV (default: data/policy_pages/labels.csv).")]
+    = None,
+    save: Annotated[bool, typer.Option(help="Write detector.json into the model directory.")] = True,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+) -> None:
+    """Fit the privacy-policy detector of a model on the labelled crawl pages (train split) and report its
+    not-a-policy precision and recall on the held-out test split."""
+    from classifier.data.policy_pages import load_page_labels
+    from classifier.models.transformer import shipped_model_dir
+    from classifier.training.detector import train_detector
+
+    try:
+        rows = load_page_labels(labels)
+    except (OSError, ValueError, TypeError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_INPUT)
+    missing = [row.path for row in rows if not (crawl / row.path).is_file()]
+    if missing:
+        fail(f"{crawl}: {len(missing)} labelled pages are missing there (first: {missing[0]}); give --crawl",
+             EXIT_INPUT)
+    classifier = load_model(model, device)
+    detector = train_detector(classifier, crawl, rows, log=lambda line: typer.echo(line, err=True))
+    test = detector.metrics["test"]
+    typer.echo(f"held-out pages: {test['pages']}; not a policy: precision {test['not_policy_precision']:.3f}, "
+               f"recall {test['not_policy_recall']:.3f}, F1 {test['not_policy_f1']:.3f} "
+               f"(threshold {detector.threshold:.3f})")
+    for label, counts in test["by_label"].items():
+        typer.echo(f"  {label}: {counts['flagged_not_policy']} of {counts['pages']} flagged as not a policy")
+    if save:
+        path = detector.save(model if model is not None else shipped_model_dir())
+        typer.echo(f"saved {path}", err=True)
