@@ -38,7 +38,8 @@ def test_classify_directory_to_stdout(tmp_path, tiny_model_dir):
     assert result.exit_code == 0, result.output
     rows = _jsonl(result.stdout)
     assert len(rows) == 12 and len({r["source"] for r in rows}) == 4
-    assert set(rows[0]) == {"source", "url", "paragraph", "start", "end", "section", "text", "labels", "scores"}
+    assert set(rows[0]) == {"source", "url", "is_policy", "policy_probability", "paragraph", "start", "end", "section",
+                            "text", "labels", "scores"}
     assert rows[0]["section"].startswith("Policy")
 
 

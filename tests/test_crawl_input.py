@@ -261,3 +261,85 @@ def test_a_torn_journal_line_does_not_hide_what_a_resumed_run_adds(tmp_path, tin
     result = run_batch(tiny_classifier, inputs, output=out, resume=True)
     assert result.skipped == inputs[:3] and result.done == inputs[3:]
     assert len(out.read_text().splitlines()) == 12
+
+
+POLICY_PAGE = ("https://site{i}.example/privacy-policy\nPrivacy Policy\n\n"
+               "We collect your personal information, such as your email address, when you register.\n\n"
+               "We share personal data with third parties only with your consent, and you can opt out.\n\n"
+               "Cookies: we use cookies to keep you signed in; see our cookie settings to opt out.\n\n"
+               "We retain your personal data for two years and protect it with encryption.\n")
+OTHER_PAGE = ("https://site{i}.example/shop/item-{i}\nGarden Tools\n\n"
+              "Our spring range of spades and rakes is now in stock at every branch in the county.\n\n"
+              "Free delivery on orders over fifty pounds, with returns accepted within thirty days.\n")
+
+
+def _labelled_pages(folder, n=8):
+    from classifier.data.policy_pages import PageLabel
+
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for i in range(2 * n):
+        kind = "policy" if i % 2 == 0 else "not_policy"
+        (folder / f"page{i:02d}.txt").write_text((POLICY_PAGE if kind == "policy" else OTHER_PAGE).format(i=i),
+                                                 encoding="utf-8")
+        rows.append(PageLabel(f"page{i:02d}.txt", f"https://site{i}.example/", "test" if i >= 2 * n - 4 else "train",
+                              kind, kind, kind))
+    return rows
+
+
+def test_the_detector_is_fitted_on_train_pages_and_scored_on_test_pages(tmp_path, tiny_classifier):
+    from classifier.predict.detector import FEATURES, load_detector
+    from classifier.training.detector import train_detector
+
+    rows = _labelled_pages(tmp_path / "crawl")
+    detector = train_detector(tiny_classifier, tmp_path / "crawl", rows)
+    assert detector.features == list(FEATURES) and detector.metrics["train_pages"] == 12
+    test = detector.metrics["test"]
+    assert test["pages"] == 4 and test["by_label"]["not_policy"]["pages"] == 2
+    assert test["not_policy_precision"] == test["not_policy_recall"] == 1.0  # the fixture's pages are easy
+    detector.save(tmp_path)
+    loaded = load_detector(tmp_path)
+    assert loaded == detector
+    (tmp_path / "detector.json").write_text('{"features": ["shoe_size"], "mean": [0], "scale": [1], "weights": [1],'
+                                            ' "bias": 0}')
+    with pytest.raises(ValueError, match="not a policy detector"):
+        load_detector(tmp_path)
+
+
+def test_classify_marks_each_page_and_policies_only_skips_the_rest(tmp_path, tiny_classifier, tiny_model_dir):
+    import csv
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from classifier.cli.app import app
+    from classifier.training.detector import train_detector
+
+    rows = _labelled_pages(tmp_path / "crawl")
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    train_detector(tiny_classifier, tmp_path / "crawl", rows).save(model)
+    pages = [str(tmp_path / "crawl" / name) for name in ("page00.txt", "page01.txt")]  # a policy, a shop page
+    base = ["classify", *pages, "--model", str(model), "--precision", "fp32"]
+    run = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "all.jsonl")])
+    assert run.exit_code == 0, run.output
+    verdicts = {json.loads(line)["source"][-10:]: json.loads(line)["is_policy"]
+                for line in (tmp_path / "all.jsonl").read_text().splitlines()}
+    assert verdicts == {"page00.txt": True, "page01.txt": False}
+    assert "not a privacy policy: 1 pages" in run.stderr
+    only = CliRunner().invoke(app, [*base, "-o", str(tmp_path / "only.csv"), "-f", "csv", "--policies-only"])
+    assert only.exit_code == 0, only.output
+    kept = list(csv.DictReader((tmp_path / "only.csv").open()))
+    assert {row["source"][-10:] for row in kept} == {"page00.txt"} and kept[0]["is_policy"] == "true"
+    summary = CliRunner().invoke(app, [*base, "--summary"])
+    assert "| is a policy (probability) |" in summary.stdout and "| no (0." in summary.stdout
+    # the card view through the detector's OPP-115 pass gives the rows a direct card run gives
+    card = CliRunner().invoke(app, [*base, "--scheme", "card"])
+    plain = CliRunner().invoke(app, [*base, "--scheme", "card", "--no-detect"])
+    strip = [{k: v for k, v in json.loads(line).items() if k not in ("is_policy", "policy_probability")}
+             for line in card.stdout.splitlines()]
+    assert strip == [{k: v for k, v in json.loads(line).items() if k not in ("is_policy", "policy_probability")}
+                     for line in plain.stdout.splitlines()]
+    none = CliRunner().invoke(app, ["classify", *pages, "--model", str(tiny_model_dir), "--policies-only"])
+    assert none.exit_code == 2 and "has no detector.json" in none.stderr

@@ -79,6 +79,11 @@ def classify(
     group_size: Annotated[int, typer.Option(min=1, help="Paragraphs labelled per model call, across policies "
                                                         "(larger is faster; a crash re-does at most one group).")]
     = 1024,
+    detect: Annotated[bool, typer.Option("--detect/--no-detect", help="Judge each page a privacy policy or not "
+                                                                      "with the model's detector (detector.json), "
+                                                                      "when it has one.")] = True,
+    policies_only: Annotated[bool, typer.Option(help="Write no rows for pages the detector judges not a privacy "
+                                                     "policy.")] = False,
 ) -> None:
     """Classify every paragraph of one or many policies (JSONL rows by default)."""
     from classifier.predict.batch import DEFAULT_GLOBS, discover_inputs
@@ -98,7 +103,9 @@ def classify(
         typer.echo(f"error: {shown(source)}: {reason}", err=True)
     if not inputs:
         fail("no policies to classify", EXIT_INPUT)
-    settings = {"fmt": fmt, "scheme": scheme, "threshold": threshold,
+    detector = _detector(model, detect, policies_only)
+    settings = {"fmt": fmt, "scheme": scheme, "threshold": threshold, "detector": detector,
+                "policies_only": policies_only,
                 "batch_size": batch_size, "resume": resume, "max_bytes": max_bytes, "group_paragraphs": group_size,
                 "max_paragraphs": max_paragraphs}
     try:
@@ -112,6 +119,9 @@ def classify(
     if output is not None or failed:
         typer.echo(f"{len(result.done)} policies ({result.paragraphs} paragraphs) classified, "
                    f"{len(result.skipped)} already done, {len(failed)} failed", err=True)
+    if result.not_policies:
+        skipped = ", no rows written (--policies-only)" if policies_only else ""
+        typer.echo(f"not a privacy policy: {len(result.not_policies)} pages{skipped}", err=True)
     if result.recovered:
         kinds = Counter(what for _, what in result.recovered)
         typer.echo(f"recovered: {len(result.recovered)} read after a repair ("
@@ -120,6 +130,28 @@ def classify(
     if failed:
         typer.echo("failed: " + ", ".join(shown(source) for source, _ in failed), err=True)
         raise typer.Exit(EXIT_INPUT)
+
+
+def _detector(model: Path | None, detect: bool, policies_only: bool) -> Any:
+    """The model's policy detector, ``None`` without one (or with --no-detect), exit 2 when --policies-only needs
+    it, exit 3 when its file is broken."""
+    from classifier.cli.app import EXIT_MODEL
+    from classifier.models.transformer import shipped_model_dir
+    from classifier.predict.detector import DETECTOR_FILE, load_detector
+
+    if policies_only and not detect:
+        fail("--policies-only needs the detector; drop --no-detect", EXIT_USAGE)
+    if not detect:
+        return None
+    directory = model if model is not None else shipped_model_dir()
+    try:
+        detector = load_detector(directory)
+    except ValueError as exc:
+        fail(str(exc), EXIT_MODEL)
+    if detector is None and policies_only:
+        fail(f"--policies-only needs a policy detector: {shown(str(directory))} has no {DETECTOR_FILE} (fit one "
+             "with policy-classifier fit-detector --model DIR)", EXIT_USAGE)
+    return detector
 
 
 @contextlib.contextmanager

@@ -31,6 +31,7 @@ from classifier.models.base import DEFAULT_BATCH_SIZE
 
 if TYPE_CHECKING:
     from classifier.models.base import ParagraphModel
+    from classifier.predict.detector import PolicyDetector
     from classifier.predict.document import ClassifiedDocument
     from classifier.predict.parquet_parts import ParquetParts
     from classifier.text.segment import Paragraph
@@ -77,6 +78,7 @@ class BatchResult:
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     recovered: list[tuple[str, str]] = field(default_factory=list)
+    not_policies: list[str] = field(default_factory=list)  # judged not a privacy policy by the detector
     paragraphs: int = 0
 
 
@@ -109,9 +111,9 @@ def discover_inputs(
     return list(dict.fromkeys(inputs)), problems
 
 
-def _rows(document: ClassifiedDocument, source: str, scheme: Scheme) -> Iterator[dict[str, Any]]:
+def _rows(document: ClassifiedDocument, source: str, page: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for paragraph in document.paragraphs:
-        yield {"source": source, "url": document.url, "paragraph": paragraph.index, "start": paragraph.start,
+        yield {"source": source, "url": document.url, **page, "paragraph": paragraph.index, "start": paragraph.start,
                "end": paragraph.end,
                "section": " > ".join(paragraph.section), "text": paragraph.text, "labels": paragraph.labels,
                "scores": paragraph.scores}
@@ -121,13 +123,18 @@ def _csv_block(rows: list[dict[str, Any]], labels: tuple[str, ...], header: bool
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     if header:
-        writer.writerow(["source", "url", "paragraph", "start", "end", "section", "text", "labels",
-                         *[f"score_{label}" for label in labels]])
+        writer.writerow(["source", "url", "is_policy", "policy_probability", "paragraph", "start", "end", "section",
+                         "text", "labels", *[f"score_{label}" for label in labels]])
     for row in rows:
-        writer.writerow([row["source"], row["url"] or "", row["paragraph"], row["start"], row["end"], row["section"],
-                         row["text"],
+        writer.writerow([row["source"], row["url"] or "", _csv_value(row["is_policy"]),
+                         _csv_value(row["policy_probability"]), row["paragraph"], row["start"], row["end"],
+                         row["section"], row["text"],
                          ";".join(row["labels"]), *[row["scores"][label] for label in labels]])
     return buffer.getvalue()
+
+
+def _csv_value(value: Any) -> str:
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 class BatchError(ValueError):
@@ -287,10 +294,14 @@ def _identity(path: Path) -> tuple[Any, ...]:
 def summary_markdown(summaries: list[tuple[str, dict[str, Any]]], scheme: Scheme) -> str:
     """A Markdown table: one row per policy, one column per category (paragraph count, or blank if absent)."""
     labels = label_ids(scheme)
-    lines = ["| policy | paragraphs | " + " | ".join(labels) + " |", "| --- | --- |" + " --- |" * len(labels)]
+    judged = any(info.get("is_policy") is not None for _, info in summaries)
+    head = "| policy | is a policy (probability) " if judged else "| policy "
+    lines = [head + "| paragraphs | " + " | ".join(labels) + " |",
+             "| --- |" + (" --- |" if judged else "") + " --- |" + " --- |" * len(labels)]
     for source, info in summaries:
         cells = [str(info["counts"][label]) if info["counts"][label] else "–" for label in labels]
-        lines.append(f"| {_markdown_cell(source)} | {info['paragraphs']} | " + " | ".join(cells) + " |")
+        verdict = (f" {'yes' if info['is_policy'] else 'no'} ({info['policy_probability']:.2f}) |" if judged else "")
+        lines.append(f"| {_markdown_cell(source)} |{verdict} {info['paragraphs']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -317,6 +328,8 @@ def run_batch(
     max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS,
     lock: bool = True,
     on_labelled: Callable[[int], None] | None = None,
+    detector: PolicyDetector | None = None,
+    policies_only: bool = False,
 ) -> BatchResult:
     """Classify policies, writing each policy's rows as soon as its group of policies is labelled.
 
@@ -338,6 +351,9 @@ def run_batch(
         on_labelled: called with a count of paragraphs each time the model has labelled a bounded piece (progress
             inside a long policy).
         lock: take the output's lock here; ``False`` when the caller already holds :func:`output_lock`.
+        detector: a privacy-policy detector (:mod:`classifier.predict.detector`): every row then carries its page's
+            ``policy_probability`` and ``is_policy``, and pages judged not a policy are listed in the result.
+        policies_only: write no rows for pages the detector judges not a policy (they still count as done).
 
     Returns:
         A :class:`BatchResult`.
@@ -345,7 +361,7 @@ def run_batch(
     Raises:
         BatchError: the output is also an input, is locked by another run, or disagrees with its journal on
             resume; nothing was written then.
-        ValueError: a non-positive size or a threshold outside [0, 1].
+        ValueError: a non-positive size or a threshold outside [0, 1], or ``policies_only`` without a detector.
     """
     from classifier.models.base import check_batch_size, check_threshold
     from classifier.text.reading import DEFAULT_MAX_BYTES
@@ -354,11 +370,14 @@ def run_batch(
                         ("max_paragraphs", max_paragraphs), ("max_bytes", max_bytes or 1)):
         check_batch_size(value, name)
     check_threshold(threshold)
+    if policies_only and detector is None:
+        raise ValueError("--policies-only needs a policy detector beside the model (policy-classifier fit-detector)")
     fmt = OutputFormat(fmt).value  # a plain string from here on: it is written to the journal
     run = _BatchRun(classifier, fmt=fmt, scheme=scheme, threshold=threshold, batch_size=batch_size,
                     on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
                     max_paragraphs=max_paragraphs, read_stdin=read_stdin)
     run.on_labelled = on_labelled
+    run.detector, run.policies_only = detector, policies_only
     if output is None:
         return run.classify(inputs, group_paragraphs, sink=_Sink.stdout(fmt))
     check_output_path(output, inputs)
@@ -479,6 +498,8 @@ class _BatchRun:
         self.max_bytes, self.max_paragraphs, self.read_stdin = max_bytes, max_paragraphs, read_stdin
         self.labels = label_ids(scheme)
         self.on_labelled: Callable[[int], None] | None = None
+        self.detector: PolicyDetector | None = None
+        self.policies_only = False
         self.result = BatchResult()
         self.summaries: list[tuple[str, dict[str, Any]]] = []
         self.urls: dict[str, str | None] = {}  # each read policy's URL until its rows are written
@@ -544,7 +565,9 @@ class _BatchRun:
         from classifier.predict.document import classify_segmented
 
         def label(members: list[tuple[str, list[Paragraph]]]) -> list[ClassifiedDocument]:
-            return classify_segmented(self.classifier, members, scheme=self.scheme, batch_size=self.batch_size,
+            # the detector reads the OPP-115 view; a card run converts each page after it (the same labels)
+            scheme = Scheme.opp115 if self.detector is not None else self.scheme
+            return classify_segmented(self.classifier, members, scheme=scheme, batch_size=self.batch_size,
                                       threshold=self.threshold, on_labelled=self.on_labelled)
 
         try:
@@ -563,7 +586,9 @@ class _BatchRun:
     def _finish(self, source: str, document: ClassifiedDocument, sink: _Sink) -> None:
         """Write one classified policy (rows, then its journal entry) and report it."""
         document.url = self.urls.pop(source, None)
-        rows = list(_rows(document, "<stdin>" if source == STDIN else source, self.scheme))
+        document, page = self._judged(source, document)
+        skip = self.policies_only and page["is_policy"] is False
+        rows = [] if skip else list(_rows(document, "<stdin>" if source == STDIN else source, page))
         self.result.done.append(source)
         self.result.paragraphs += len(rows)
         if sink.streaming:
@@ -578,9 +603,23 @@ class _BatchRun:
         else:
             counts = {label: sum(label in r["labels"] for r in rows) for label in self.labels}
             self.summaries.append((rows[0]["source"] if rows else source,
-                                   {"paragraphs": len(rows), "counts": counts}))
+                                   {"paragraphs": len(rows), "counts": counts, **page}))
         if self.on_progress:
             self.on_progress(source, len(rows))
+
+    def _judged(self, source: str, document: ClassifiedDocument) -> tuple[ClassifiedDocument, dict[str, Any]]:
+        """The detector's verdict on a page (``None`` values without one), and the page in the run's view."""
+        if self.detector is None:
+            return document, {"is_policy": None, "policy_probability": None}
+        from classifier.predict.document import in_card_view
+
+        probability = self.detector.probability(document)
+        verdict = self.detector.is_policy(probability)
+        if not verdict:
+            self.result.not_policies.append(source)
+        if self.scheme is Scheme.card:
+            document = in_card_view(document)
+        return document, {"is_policy": verdict, "policy_probability": round(probability, 4)}
 
     def write_collected(self, output: Path) -> None:
         """Write what is written at the end (the summary table), atomically."""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 DEFAULT_CHUNK_PARAGRAPHS = 4096
 
 __all__ = ["CategorySummary", "ClassifiedDocument", "ClassifiedParagraph", "classify_document", "classify_documents",
-           "classify_segmented"]
+           "classify_segmented", "in_card_view"]
 
 
 @dataclass(frozen=True)
@@ -162,3 +162,15 @@ def classify_segmented(
                                             labels=pred.labels, scores=pred.scores) for p, pred in labelled],
         ))
     return out
+
+
+def in_card_view(document: ClassifiedDocument) -> ClassifiedDocument:
+    """An OPP-115-view document in the card view: the same labels and scores ``predict(scheme="card")`` gives."""
+    from classifier.labels import card_scores, to_card
+
+    if document.scheme is Scheme.card:
+        return document
+    paragraphs = [ClassifiedParagraph(index=p.index, text=p.text, start=p.start, end=p.end, section=p.section,
+                                      labels=to_card(p.labels), scores=card_scores(p.scores))
+                  for p in document.paragraphs]
+    return ClassifiedDocument(source=document.source, paragraphs=paragraphs, scheme=Scheme.card, url=document.url)

@@ -29,7 +29,8 @@ def row_schema(labels: Sequence[str]) -> Any:
     """The Arrow schema of the rows: fixed, so that every part (and an empty run) has the same columns and types."""
     import pyarrow as pa
 
-    return pa.schema([("source", pa.string()), ("url", pa.string()), ("paragraph", pa.int64()),
+    return pa.schema([("source", pa.string()), ("url", pa.string()), ("is_policy", pa.bool_()),
+                      ("policy_probability", pa.float64()), ("paragraph", pa.int64()),
                       ("start", pa.int64()), ("end", pa.int64()), ("section", pa.string()), ("text", pa.string()),
                       ("labels", pa.list_(pa.string())), *[(f"score_{label}", pa.float64()) for label in labels]])
 
