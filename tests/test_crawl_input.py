@@ -343,3 +343,14 @@ def test_classify_marks_each_page_and_policies_only_skips_the_rest(tmp_path, tin
                      for line in plain.stdout.splitlines()]
     none = CliRunner().invoke(app, ["classify", *pages, "--model", str(tiny_model_dir), "--policies-only"])
     assert none.exit_code == 2 and "has no detector.json" in none.stderr
+
+
+def test_the_not_policy_decision_is_scored_by_hand_computable_counts():
+    from classifier.training.detector import decision_report
+
+    report = decision_report([0.1, 0.4, 0.9, 0.2, 0.8], 0.5, ["not_policy", "partial", "policy", "policy",
+                                                              "not_policy"])
+    # flagged (below 0.5): pages 1, 2, 4; truly not a policy: pages 1, 5
+    assert report["not_policy_precision"] == pytest.approx(1 / 3) and report["not_policy_recall"] == 0.5
+    assert report["by_label"]["partial"] == {"pages": 1, "flagged_not_policy": 1}
+    assert report["accuracy"] == pytest.approx(2 / 5)

@@ -207,6 +207,9 @@ def fit_detector(
     typer.echo(f"held-out pages: {test['pages']}; not a policy: precision {test['not_policy_precision']:.3f}, "
                f"recall {test['not_policy_recall']:.3f}, F1 {test['not_policy_f1']:.3f} "
                f"(threshold {detector.threshold:.3f})")
+    rule = detector.metrics["test_practice_share_rule"]
+    typer.echo(f"  (the practice-share rule, cut {rule['cut']:.2f}: precision {rule['not_policy_precision']:.3f}, "
+               f"recall {rule['not_policy_recall']:.3f}, F1 {rule['not_policy_f1']:.3f})")
     for label, counts in test["by_label"].items():
         typer.echo(f"  {label}: {counts['flagged_not_policy']} of {counts['pages']} flagged as not a policy")
     if save:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from classifier.models.base import ParagraphModel
     from classifier.predict.detector import PolicyDetector
 
-__all__ = ["detector_report", "train_detector"]
+__all__ = ["decision_report", "detector_report", "train_detector"]
 
 
 def train_detector(model: ParagraphModel, crawl_dir: str | Path, labels: Sequence[PageLabel], *, seed: int = 13,
@@ -36,14 +36,22 @@ def train_detector(model: ParagraphModel, crawl_dir: str | Path, labels: Sequenc
     detector.metrics = {
         "train_pages": len(train),
         "test": detector_report(detector, [documents[i] for i in test], [labels[i].label for i in test]),
+        "test_practice_share_rule": _share_rule_report([documents[i] for i in train],
+                                                       [labels[i].label for i in train],
+                                                       [documents[i] for i in test], [labels[i].label for i in test]),
     }
     return detector
 
 
 def detector_report(detector: PolicyDetector, documents: Sequence[Any], labels: Sequence[str]) -> dict[str, Any]:
-    """Precision, recall and F1 of the *not a policy* decision on labelled pages, and how each label fared."""
-    probabilities = [detector.probability(d) for d in documents]
-    flagged = [not detector.is_policy(p) for p in probabilities]
+    """Precision, recall and F1 of the detector's *not a policy* decision on labelled pages, and how each label
+    fared."""
+    return decision_report([detector.probability(d) for d in documents], detector.threshold, labels)
+
+
+def decision_report(scores: Sequence[float], cut: float, labels: Sequence[str]) -> dict[str, Any]:
+    """The same figures for any page score: a page below ``cut`` is judged not a policy."""
+    flagged = [score < cut for score in scores]
     truth = [label == "not_policy" for label in labels]
     tp = sum(f and t for f, t in zip(flagged, truth, strict=True))
     precision, recall = tp / max(1, sum(flagged)), tp / max(1, sum(truth))
@@ -53,3 +61,18 @@ def detector_report(detector: PolicyDetector, documents: Sequence[Any], labels: 
     return {"pages": len(labels), "not_policy_precision": precision, "not_policy_recall": recall,
             "not_policy_f1": 2 * precision * recall / max(1e-9, precision + recall), "by_label": by_label,
             "accuracy": sum(f == t for f, t in zip(flagged, truth, strict=True)) / max(1, len(labels))}
+
+
+def _practice_share(document: Any) -> float:
+    paragraphs = document.paragraphs
+    return sum(any(label != "other" for label in p.labels) for p in paragraphs) / max(1, len(paragraphs))
+
+
+def _share_rule_report(train: Sequence[Any], train_labels: Sequence[str], test: Sequence[Any],
+                       test_labels: Sequence[str]) -> dict[str, Any]:
+    """The simple rule the detector replaces, for comparison: 'not a policy' when the share of paragraphs with a
+    practice category is below a cut, the cut (0.00-1.00 by 0.01) chosen on the fitting pages."""
+    train_shares, test_shares = [_practice_share(d) for d in train], [_practice_share(d) for d in test]
+    cut = max((c / 100 for c in range(101)),
+              key=lambda c: decision_report(train_shares, c, train_labels)["not_policy_f1"])
+    return {"cut": cut, **decision_report(test_shares, cut, test_labels)}
