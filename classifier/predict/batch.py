@@ -46,6 +46,7 @@ __all__ = [
     "OutputLocked",
     "check_output_path",
     "discover_inputs",
+    "failures_path",
     "output_lock",
     "run_batch",
 ]
@@ -153,6 +154,12 @@ class _JournalEntry:
     tail: str | None  # digest of the output's last bytes when the entry was written (absent in older journals)
     fmt: str | None
     part: str | None = None  # Parquet output: the part file holding the policy's rows
+    page: dict[str, Any] | None = None  # url, paragraphs, the detector's verdict: what a corpus report reads
+
+    def to_json(self) -> str:
+        fields = {"source": self.source, "size": self.size, "format": self.fmt, "tail": self.tail, "part": self.part,
+                  "page": self.page}
+        return json.dumps({key: value for key, value in fields.items() if value is not None})
 
 
 def _read_journal(journal: Path) -> list[_JournalEntry]:
@@ -162,7 +169,7 @@ def _read_journal(journal: Path) -> list[_JournalEntry]:
             try:
                 entry = json.loads(line)
                 entries.append(_JournalEntry(str(entry["source"]), int(entry["size"]), entry.get("tail"),
-                                             entry.get("format"), entry.get("part")))
+                                             entry.get("format"), entry.get("part"), entry.get("page")))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 break  # a torn last line: the policy it names is redone
     return entries
@@ -173,8 +180,7 @@ def _rewrite_journal(journal: Path, entries: list[_JournalEntry]) -> None:
     entries a resumed run appends after it."""
     if not journal.exists():
         return
-    lines = [json.dumps({"source": e.source, "size": e.size, "format": e.fmt, "tail": e.tail}) for e in entries]
-    atomic_write(journal, "".join(line + "\n" for line in lines))
+    atomic_write(journal, "".join(entry.to_json() + "\n" for entry in entries))
 
 
 _TAIL_BYTES = 4096
@@ -389,6 +395,7 @@ def run_batch(
             sink.close()
         sink.finish()
         run.write_collected(output)
+        _write_failures(output, run.result.failed)
     return run.result
 
 
@@ -466,18 +473,18 @@ class _Sink:
         if self.parts is not None:
             self.parts.merge()
 
-    def write(self, source: str, block: bytes) -> None:
-        """Write one policy's rows whole, then (to a file) record it in the journal."""
+    def write(self, source: str, block: bytes, page: dict[str, Any] | None = None) -> None:
+        """Write one policy's rows whole, then (to a file) record it, with ``page``, in the journal."""
         self.handle.write(block)
         self.handle.flush()
         if self.journal is None:
             return
         os.fsync(self.handle.fileno())
         self.tail = (self.tail + block)[-_TAIL_BYTES:]
-        entry = {"source": source, "size": self.handle.tell(), "format": self.fmt,
-                 "tail": hashlib.sha256(self.tail).hexdigest()[:16]}
+        entry = _JournalEntry(source, self.handle.tell(), hashlib.sha256(self.tail).hexdigest()[:16], self.fmt,
+                              page=page)
         with open(self.journal, "a", encoding="utf-8") as log:
-            log.write(json.dumps(entry) + "\n")
+            log.write(entry.to_json() + "\n")
             log.flush()
             os.fsync(log.fileno())
 
@@ -589,6 +596,7 @@ class _BatchRun:
         document, page = self._judged(source, document)
         skip = self.policies_only and page["is_policy"] is False
         rows = [] if skip else list(_rows(document, "<stdin>" if source == STDIN else source, page))
+        journalled = {"url": document.url, "paragraphs": len(document.paragraphs), **page}
         self.result.done.append(source)
         self.result.paragraphs += len(rows)
         if sink.streaming:
@@ -597,9 +605,9 @@ class _BatchRun:
             else:
                 block = _csv_block(rows, self.labels, sink.need_header)
                 sink.need_header = False
-            sink.write(source, block.encode("utf-8"))
+            sink.write(source, block.encode("utf-8"), journalled)
         elif sink.parts is not None:
-            sink.parts.add(source, rows)
+            sink.parts.add(source, rows, journalled)
         else:
             counts = {label: sum(label in r["labels"] for r in rows) for label in self.labels}
             self.summaries.append((rows[0]["source"] if rows else source,
@@ -625,6 +633,17 @@ class _BatchRun:
         """Write what is written at the end (the summary table), atomically."""
         if self.fmt == OutputFormat.summary:
             atomic_write(output, summary_markdown(self.summaries, self.scheme))
+
+
+def failures_path(output: Path) -> Path:
+    """``<output>.failures.jsonl``: the pages the last run over this output could not classify, and why (a resumed
+    run retries every unfinished page, so the last run's list is the whole list)."""
+    return output.with_name(output.name + ".failures.jsonl")
+
+
+def _write_failures(output: Path, failed: list[tuple[str, str]]) -> None:
+    atomic_write(failures_path(output), "".join(json.dumps({"source": source, "reason": reason},
+                                                            ensure_ascii=False) + "\n" for source, reason in failed))
 
 
 def error_line(exc: BaseException) -> str:

@@ -11,7 +11,6 @@ adds to it. Memory holds one group's rows, whatever the crawl's size.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -42,7 +41,7 @@ class ParquetParts:
         self.output, self.labels, self.journal = output, tuple(labels), journal
         self.folder = output.with_name(output.name + ".parts")
         self.parts: list[str] = []  # journalled parts, in order
-        self.pending: list[tuple[str, list[dict[str, Any]]]] = []  # (source, rows) not yet in a part
+        self.pending: list[tuple[str, list[dict[str, Any]], dict[str, Any] | None]] = []  # not yet in a part
 
     def start(self, entries: Sequence[Any] | None) -> set[str]:
         """Prepare a run: fresh (``entries`` None) or resumed from the journal's entries; returns the finished
@@ -72,12 +71,11 @@ class ParquetParts:
                 stray.unlink()
         self.parts = named
         # rewritten from what was read: a torn last line (killed mid-write) must not hide the entries after it
-        atomic_write(self.journal, "".join(json.dumps({"source": entry.source, "size": 0, "format": "parquet",
-                                                       "part": entry.part}) + "\n" for entry in entries))
+        atomic_write(self.journal, "".join(entry.to_json() + "\n" for entry in entries))
         return {entry.source for entry in entries}
 
-    def add(self, source: str, rows: list[dict[str, Any]]) -> None:
-        self.pending.append((source, rows))
+    def add(self, source: str, rows: list[dict[str, Any]], page: dict[str, Any] | None = None) -> None:
+        self.pending.append((source, rows, page))
 
     def flush(self) -> None:
         """Write the pending policies as one part, then journal them."""
@@ -89,7 +87,7 @@ class ParquetParts:
         name = f"part-{len(self.parts) + 1:06d}.parquet"
         while (self.folder / name).exists() or name in self.parts:
             name = f"part-{int(name[5:11]) + 1:06d}.parquet"
-        table = pa.Table.from_pylist([self._flat(row) for _, rows in self.pending for row in rows],
+        table = pa.Table.from_pylist([self._flat(row) for _, rows, _ in self.pending for row in rows],
                                      schema=row_schema(self.labels))
         self.folder.mkdir(exist_ok=True)
         tmp = self.folder / f".{name}.tmp"
@@ -98,8 +96,7 @@ class ParquetParts:
             os.fsync(handle.fileno())
         os.replace(tmp, self.folder / name)
         with open(self.journal, "a", encoding="utf-8") as log:
-            log.writelines(json.dumps({"source": source, "size": 0, "format": "parquet", "part": name}) + "\n"
-                           for source, _ in self.pending)
+            log.writelines(_entry(source, name, page) + "\n" for source, _, page in self.pending)
             log.flush()
             os.fsync(log.fileno())
         self.parts.append(name)
@@ -120,8 +117,7 @@ class ParquetParts:
         if self.journal.exists():
             from classifier.predict.batch import _read_journal
 
-            atomic_write(self.journal, "".join(json.dumps({"source": entry.source, "size": 0, "format": "parquet",
-                                                           "part": MERGED}) + "\n"
+            atomic_write(self.journal, "".join(_entry(entry.source, MERGED, entry.page) + "\n"
                                                for entry in _read_journal(self.journal)))
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -129,3 +125,9 @@ class ParquetParts:
         flat = {key: value for key, value in row.items() if key != "scores"}
         flat.update({f"score_{label}": row["scores"][label] for label in self.labels})
         return flat
+
+
+def _entry(source: str, part: str, page: dict[str, Any] | None) -> str:
+    from classifier.predict.batch import _JournalEntry
+
+    return _JournalEntry(source, 0, None, "parquet", part, page).to_json()
