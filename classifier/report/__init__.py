@@ -1,0 +1,1 @@
+"""Reports a person reads: a corpus report of a batch run."""
