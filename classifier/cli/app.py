@@ -73,14 +73,10 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
 
 def load_model(model: Path | None, device: str | None, precision: str = "auto", streams: int | None = None) -> Any:
     """The model in ``model`` (a transformer or a TF-IDF folder; the shipped model for ``None``), or exit 3."""
-    from classifier.models.base import ModelLoadError
-    from classifier.models.tfidf import TfidfBaseline
-    from classifier.models.transformer import PolicyClassifier
+    from classifier.models.base import ModelLoadError, load_paragraph_model
 
     try:
-        if model is not None and TfidfBaseline.is_baseline_dir(model):
-            return TfidfBaseline.from_pretrained(model)  # CPU-only numpy: device, precision and streams do not apply
-        return PolicyClassifier.from_pretrained(model, device=device, precision=precision, streams=streams)
+        return load_paragraph_model(model, device=device, precision=precision, streams=streams)
     except (ModelLoadError, ValueError) as exc:
         fail(str(exc), EXIT_MODEL)
 

@@ -6,6 +6,8 @@ import contextlib
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +18,19 @@ from classifier.labels import Scheme
 from classifier.models.base import InferencePrecision
 from classifier.predict.batch import OutputFormat
 from classifier.text.segment import SegmentFormat
+
+
+class Engine(str, Enum):
+    """Where a batch run labels: in this process, or on Ray Data actors."""
+
+    local = "local"
+    ray = "ray"
+
+
+@dataclass(frozen=True)
+class RayChoice:
+    address: str | None
+    actors: int
 
 
 @app.command()
@@ -84,6 +99,11 @@ def classify(
                                                                       "when it has one.")] = True,
     policies_only: Annotated[bool, typer.Option(help="Write no rows for pages the detector judges not a privacy "
                                                      "policy.")] = False,
+    engine: Annotated[Engine, typer.Option(help="local (this process) or ray (Ray Data actors, ray extra; "
+                                                "rows to -o only).")] = Engine.local,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a local instance; "
+                                                         "auto: the cluster this machine is in).")] = None,
+    ray_actors: Annotated[int, typer.Option(min=1, help="Actors in the Ray pool (each loads the model once).")] = 1,
 ) -> None:
     """Classify every paragraph of one or many policies (JSONL rows by default)."""
     from classifier.predict.batch import DEFAULT_GLOBS, discover_inputs
@@ -96,6 +116,8 @@ def classify(
         fmt = OutputFormat.summary
     if fmt is OutputFormat.parquet and output is None:
         fail("parquet output needs -o/--output", EXIT_USAGE)
+    if engine is Engine.ray and (output is None or fmt is OutputFormat.summary):
+        fail("--engine ray writes rows to -o/--output (jsonl, csv or parquet)", EXIT_USAGE)
     inputs, problems = discover_inputs(paths, tuple(glob) if glob else DEFAULT_GLOBS)
     if not inputs and len(problems) == 1:  # the usual mistyped path: one line says both what and so what
         fail(f"{shown(problems[0][0])}: {problems[0][1]}; no policies to classify", EXIT_INPUT)
@@ -110,11 +132,21 @@ def classify(
                 "max_paragraphs": max_paragraphs}
     try:
         with _claimed_output(output, inputs):  # before the model loads: a clash or a lock fails at once
-            result = _run_classify(inputs, output, settings, lambda: load_model(model, device, precision.value,
-                                                                                 streams))
+            if engine is Engine.ray:
+                assert output is not None
+                result = _run_ray(inputs, output, settings, model, device, precision.value, detect,
+                                  RayChoice(ray_address, ray_actors))
+            else:
+                result = _run_classify(inputs, output, settings, lambda: load_model(model, device, precision.value,
+                                                                                     streams))
     except KeyboardInterrupt:
         where = "; run the same command with --resume to go on" if output is not None else ""
         fail(f"interrupted{where}", EXIT_INTERRUPTED)
+    _closing_report(result, problems, output, policies_only)
+
+
+def _closing_report(result: Any, problems: list[tuple[str, str]], output: Path | None, policies_only: bool) -> None:
+    """What the run did, on stderr; exit 1 when a page failed."""
     failed = problems + result.failed
     if output is not None or failed:
         typer.echo(f"{len(result.done)} policies ({result.paragraphs} paragraphs) classified, "
@@ -130,6 +162,32 @@ def classify(
     if failed:
         typer.echo("failed: " + ", ".join(shown(source) for source, _ in failed), err=True)
         raise typer.Exit(EXIT_INPUT)
+
+
+def _run_ray(inputs: list[str], output: Path, settings: dict[str, Any], model: Path | None, device: str | None,
+             precision: str, detect: bool, choice: RayChoice) -> Any:
+    """The run on Ray: the model folder goes to the actors, the driver writes (see classifier.predict.ray_engine)."""
+    try:
+        from classifier.predict.ray_engine import RayOptions, run_batch_ray
+    except ImportError:
+        fail("--engine ray needs the ray extra: pip install -c constraints.txt 'policy-clause-classifier[ray]'",
+             EXIT_USAGE)
+    from classifier.models.transformer import shipped_model_dir
+    from classifier.predict.batch import BatchError
+
+    def on_error(source: str, reason: str) -> None:
+        typer.echo(f"error: {shown(source)}: {reason}", err=True)
+
+    settings = {k: v for k, v in settings.items() if k not in ("detector", "group_paragraphs")}
+    try:
+        return run_batch_ray(model if model is not None else shipped_model_dir(), inputs, output=output,
+                             options=RayOptions(address=choice.address, actors=choice.actors), device=device,
+                             precision=precision, detect=detect, on_error=on_error, lock=False, **settings)
+    except ImportError:
+        fail("--engine ray needs the ray extra: pip install -c constraints.txt 'policy-clause-classifier[ray]'",
+             EXIT_USAGE)
+    except (BatchError, ValueError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
 
 
 def _detector(model: Path | None, detect: bool, policies_only: bool) -> Any:

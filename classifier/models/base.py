@@ -28,6 +28,7 @@ __all__ = [
     "ParagraphModel",
     "Prediction",
     "check_batch_size",
+    "load_paragraph_model",
     "check_texts",
     "check_threshold",
     "to_prediction",
@@ -192,3 +193,19 @@ class ParagraphModel:
         from classifier.predict.document import classify_documents
 
         return classify_documents(self, sources, scheme=scheme, batch_size=batch_size, threshold=threshold)
+
+
+def load_paragraph_model(path: Any = None, *, device: str | None = None, precision: str = "auto",
+                         streams: int | None = None) -> ParagraphModel:
+    """A saved model folder: a TF-IDF baseline (CPU numpy; device, precision and streams do not apply) or a
+    transformer (the shipped model for ``None``).
+
+    Raises:
+        ModelLoadError, ValueError: the folder is not a loadable model.
+    """
+    from classifier.models.tfidf import TfidfBaseline
+    from classifier.models.transformer import PolicyClassifier
+
+    if path is not None and TfidfBaseline.is_baseline_dir(path):
+        return TfidfBaseline.from_pretrained(path)
+    return PolicyClassifier.from_pretrained(path, device=device, precision=precision, streams=streams)

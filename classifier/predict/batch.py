@@ -45,7 +45,9 @@ __all__ = [
     "OutputFormat",
     "OutputLocked",
     "check_output_path",
+    "collect_pages",
     "discover_inputs",
+    "driver_run",
     "failures_path",
     "output_lock",
     "run_batch",
@@ -591,12 +593,16 @@ class _BatchRun:
         sink.flush()
 
     def _finish(self, source: str, document: ClassifiedDocument, sink: _Sink) -> None:
-        """Write one classified policy (rows, then its journal entry) and report it."""
+        """Turn one classified policy into its rows and its journal record, and write them."""
         document.url = self.urls.pop(source, None)
         document, page = self._judged(source, document)
         skip = self.policies_only and page["is_policy"] is False
         rows = [] if skip else list(_rows(document, "<stdin>" if source == STDIN else source, page))
-        journalled = {"url": document.url, "paragraphs": len(document.paragraphs), **page}
+        self.emit(source, rows, {"url": document.url, "paragraphs": len(document.paragraphs), **page}, sink)
+
+    def emit(self, source: str, rows: list[dict[str, Any]], page: dict[str, Any], sink: _Sink) -> None:
+        """Write one policy's rows (then its journal entry, with ``page``) and report it; the Ray engine's driver
+        calls this with the rows its workers made."""
         self.result.done.append(source)
         self.result.paragraphs += len(rows)
         if sink.streaming:
@@ -605,13 +611,15 @@ class _BatchRun:
             else:
                 block = _csv_block(rows, self.labels, sink.need_header)
                 sink.need_header = False
-            sink.write(source, block.encode("utf-8"), journalled)
+            sink.write(source, block.encode("utf-8"), page)
         elif sink.parts is not None:
-            sink.parts.add(source, rows, journalled)
+            sink.parts.add(source, rows, page)
         else:
             counts = {label: sum(label in r["labels"] for r in rows) for label in self.labels}
             self.summaries.append((rows[0]["source"] if rows else source,
-                                   {"paragraphs": len(rows), "counts": counts, **page}))
+                                   {"paragraphs": len(rows), "counts": counts,
+                                    "is_policy": page.get("is_policy"),
+                                    "policy_probability": page.get("policy_probability")}))
         if self.on_progress:
             self.on_progress(source, len(rows))
 
@@ -633,6 +641,79 @@ class _BatchRun:
         """Write what is written at the end (the summary table), atomically."""
         if self.fmt == OutputFormat.summary:
             atomic_write(output, summary_markdown(self.summaries, self.scheme))
+
+
+class _CollectingSink(_Sink):
+    """A Ray worker's sink: each policy's JSONL rows and journal record kept in memory for the driver."""
+
+    def __init__(self) -> None:
+        super().__init__(None, None, OutputFormat.jsonl.value, set(), b"")
+        self.pages: dict[str, dict[str, Any]] = {}
+
+    @property
+    def streaming(self) -> bool:
+        return True
+
+    def write(self, source: str, block: bytes, page: dict[str, Any] | None = None) -> None:
+        rows = [json.loads(line) for line in block.decode("utf-8").splitlines()]
+        self.pages[source] = {"rows": rows, "page": page or {}}
+
+
+def collect_pages(classifier: ParagraphModel, sources: list[str], *, scheme: str = "opp115",
+                  threshold: float | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_bytes: int | None = None,
+                  max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS, policies_only: bool = False,
+                  detector: PolicyDetector | None = None) -> dict[str, dict[str, Any]]:
+    """Read, segment and label pages as :func:`run_batch` does, into memory: per source ``rows`` and ``page``, or
+    ``failure`` (the reason), and ``recovered`` (a repair). What a Ray worker runs on its batch of pages."""
+    from classifier.text.reading import DEFAULT_MAX_BYTES
+
+    run = _BatchRun(classifier, fmt=OutputFormat.jsonl.value, scheme=Scheme(scheme), threshold=threshold,
+                    batch_size=batch_size, on_error=None, on_progress=None,
+                    max_bytes=max_bytes or DEFAULT_MAX_BYTES, max_paragraphs=max_paragraphs, read_stdin=None)
+    run.detector, run.policies_only = detector, policies_only
+    sink = _CollectingSink()
+    run.classify(sources, DEFAULT_GROUP_PARAGRAPHS, sink=sink)
+    pages: dict[str, dict[str, Any]] = {source: dict(page) for source, page in sink.pages.items()}
+    for source, reason in run.result.failed:
+        pages[source] = {"failure": reason}
+    for source, what in run.result.recovered:
+        pages.setdefault(source, {})["recovered"] = what
+    return pages
+
+
+@contextlib.contextmanager
+def driver_run(output: Path, inputs: list[str], *, fmt: OutputFormat | str = OutputFormat.jsonl,
+               scheme: Scheme = Scheme.opp115, threshold: float | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+               resume: bool = False, max_bytes: int | None = None, max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS,
+               policies_only: bool = False, lock: bool = True, on_error: Callable[[str, str], None] | None = None,
+               on_progress: Callable[[str, int], None] | None = None,
+               **unused: Any) -> Iterator[tuple[_BatchRun, _Sink, list[str]]]:
+    """The writing half of a batch run, for an engine that labels elsewhere (Ray): the output checked, locked and
+    opened (cut back on resume), a run without a model to :meth:`_BatchRun.emit` rows through, and the inputs still
+    to do. On a clean exit the output is finished (Parquet merged, summary and failures written)."""
+    from classifier.models.base import check_threshold
+    from classifier.text.reading import DEFAULT_MAX_BYTES
+
+    check_threshold(threshold)
+    fmt = OutputFormat(fmt).value
+    if fmt == OutputFormat.summary:
+        raise ValueError("the Ray engine writes rows (jsonl, csv, parquet), not the summary table")
+    check_output_path(output, inputs)
+    with output_lock(output) if lock else contextlib.nullcontext():
+        run = _BatchRun(None, fmt=fmt, scheme=scheme, threshold=threshold, batch_size=batch_size,  # type: ignore[arg-type]
+                        on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
+                        max_paragraphs=max_paragraphs, read_stdin=None)
+        run.policies_only = policies_only
+        sink = _Sink.open(output, fmt, resume, run.labels)
+        todo = [source for source in inputs if source not in sink.finished]
+        run.result.skipped = [source for source in inputs if source in sink.finished]
+        try:
+            yield run, sink, todo
+            sink.flush()
+        finally:
+            sink.close()
+        sink.finish()
+        _write_failures(output, run.result.failed)
 
 
 def failures_path(output: Path) -> Path:
