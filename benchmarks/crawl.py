@@ -1,7 +1,7 @@
 """A crawl end to end through the batch path: wall time, paragraphs/s, pages/s, peak memory, failures by reason.
 
 Run: python benchmarks/crawl.py [--crawl ../shared/dmoz/policies] [--model DIR] [--format parquet] [--limit N]
-     [--precision auto] [--out runs/crawl-bench]
+     [--precision auto] [--out runs/crawl-bench] [--engine ray --actors 2]
 
 Classifies every page (``run_batch``, the code ``policy-classifier classify`` runs) into ``--out`` and prints the
 figures, then a JSON line of them. Peak resident memory is the process's (``ru_maxrss``), model included. Run it
@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--limit", type=int, default=0, help="the first N pages only (0: all)")
     parser.add_argument("--out", default="runs/crawl-bench")
+    parser.add_argument("--engine", default="local", choices=["local", "ray"])
+    parser.add_argument("--actors", type=int, default=1, help="Ray actors (--engine ray)")
     args = parser.parse_args()
 
     inputs, problems = discover_inputs([args.crawl])
@@ -44,12 +46,20 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"crawl.{args.format}"
     started = time.perf_counter()
-    model = load_model(Path(args.model) if args.model else None, None, args.precision)
     from classifier.models.transformer import shipped_model_dir
 
-    detector = load_detector(Path(args.model) if args.model else shipped_model_dir())
-    loaded = time.perf_counter()
-    result = run_batch(model, inputs, output=output, fmt=args.format, detector=detector)
+    model_dir = Path(args.model) if args.model else shipped_model_dir()
+    if args.engine == "ray":
+        from classifier.predict.ray_engine import RayOptions, run_batch_ray
+
+        loaded = started  # the actors load the model: part of the run
+        result = run_batch_ray(model_dir, inputs, output=output, fmt=args.format, precision=args.precision,
+                               options=RayOptions(actors=args.actors))
+    else:
+        model = load_model(model_dir, None, args.precision)
+        detector = load_detector(model_dir)
+        loaded = time.perf_counter()
+        result = run_batch(model, inputs, output=output, fmt=args.format, detector=detector)
     wall = time.perf_counter() - started
     labelling = time.perf_counter() - loaded
     figures = {
@@ -60,7 +70,7 @@ def main() -> None:
         "failures_by_reason": dict(Counter(_reason_kind(r) for _, r in [*result.failed, *problems]).most_common()),
         "recovered_by_kind": dict(Counter(what for _, what in result.recovered).most_common()),
         "not_policies": len(result.not_policies), "model": args.model or "shipped", "precision": args.precision,
-        "format": args.format,
+        "format": args.format, "engine": args.engine, "actors": args.actors if args.engine == "ray" else None,
     }
     print(f"{figures['pages']:,} pages in {wall / 60:.1f} min ({figures['model_load_s']} s loading): "
           f"{figures['paragraphs']:,} paragraphs, {figures['paragraphs_per_s']} paragraphs/s, "
