@@ -354,3 +354,26 @@ def test_the_not_policy_decision_is_scored_by_hand_computable_counts():
     assert report["not_policy_precision"] == pytest.approx(1 / 3) and report["not_policy_recall"] == 0.5
     assert report["by_label"]["partial"] == {"pages": 1, "flagged_not_policy": 1}
     assert report["accuracy"] == pytest.approx(2 / 5)
+
+
+def test_a_page_that_takes_too_long_to_segment_is_a_named_failure_and_the_batch_goes_on(tmp_path, tiny_classifier,
+                                                                                         monkeypatch):
+    import time
+
+    import classifier.text.segment as segment
+    from classifier.predict.batch import run_batch
+
+    inputs = _pages(tmp_path / "pages", 3)
+    original = segment.segment_policy
+
+    def slow_on_the_second(policy, *args, **kwargs):
+        if "site1" in (policy.url or ""):
+            time.sleep(5)
+        return original(policy, *args, **kwargs)
+
+    monkeypatch.setattr(segment, "segment_policy", slow_on_the_second)
+    started = time.perf_counter()
+    result = run_batch(tiny_classifier, inputs, output=tmp_path / "out.jsonl", max_seconds=0.3)
+    assert time.perf_counter() - started < 4
+    assert result.done == [inputs[0], inputs[2]]
+    assert result.failed == [(inputs[1], "took over 0.3 s to read and segment (--max-seconds)")]

@@ -91,6 +91,8 @@ def classify(
     = 20_000_000,
     max_paragraphs: Annotated[int, typer.Option(min=1, help="Name a policy with more paragraphs than this as a "
                                                             "failure instead of labelling it.")] = 20_000,
+    max_seconds: Annotated[float, typer.Option(min=0.0, help="Name a page that takes longer than this to read and "
+                                                             "segment as a failure (0: no limit).")] = 30.0,
     group_size: Annotated[int, typer.Option(min=1, help="Paragraphs labelled per model call, across policies "
                                                         "(larger is faster; a crash re-does at most one group).")]
     = 1024,
@@ -129,7 +131,7 @@ def classify(
     settings = {"fmt": fmt, "scheme": scheme, "threshold": threshold, "detector": detector,
                 "policies_only": policies_only,
                 "batch_size": batch_size, "resume": resume, "max_bytes": max_bytes, "group_paragraphs": group_size,
-                "max_paragraphs": max_paragraphs}
+                "max_paragraphs": max_paragraphs, "max_seconds": max_seconds or None}
     try:
         with _claimed_output(output, inputs):  # before the model loads: a clash or a lock fails at once
             if engine is Engine.ray:

@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_GLOBS",
     "DEFAULT_GROUP_PARAGRAPHS",
     "DEFAULT_MAX_PARAGRAPHS",
+    "DEFAULT_MAX_SECONDS",
     "BatchError",
     "BatchResult",
     "OutputFormat",
@@ -61,6 +62,9 @@ DEFAULT_GROUP_PARAGRAPHS = 1024
 # Paragraphs one policy may have: the longest of the 10,000 DMOZ pages has far fewer; a file past this is a log, a
 # dump or an attack, and is named as a failure rather than labelled for hours.
 DEFAULT_MAX_PARAGRAPHS = 20_000
+# Seconds one page may take to read and segment: the slowest of the 10,000 DMOZ pages takes well under one; a page
+# past this is pathological (a regex's worst case, a giant table) and becomes a named failure instead of a stall.
+DEFAULT_MAX_SECONDS = 30.0
 
 
 class OutputFormat(str, Enum):
@@ -338,6 +342,7 @@ def run_batch(
     on_labelled: Callable[[int], None] | None = None,
     detector: PolicyDetector | None = None,
     policies_only: bool = False,
+    max_seconds: float | None = DEFAULT_MAX_SECONDS,
 ) -> BatchResult:
     """Classify policies, writing each policy's rows as soon as its group of policies is labelled.
 
@@ -362,6 +367,7 @@ def run_batch(
         detector: a privacy-policy detector (:mod:`classifier.predict.detector`): every row then carries its page's
             ``policy_probability`` and ``is_policy``, and pages judged not a policy are listed in the result.
         policies_only: write no rows for pages the detector judges not a policy (they still count as done).
+        max_seconds: a page that takes longer to read and segment is named as a failure (``None``: no limit).
 
     Returns:
         A :class:`BatchResult`.
@@ -385,7 +391,7 @@ def run_batch(
                     on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
                     max_paragraphs=max_paragraphs, read_stdin=read_stdin)
     run.on_labelled = on_labelled
-    run.detector, run.policies_only = detector, policies_only
+    run.detector, run.policies_only, run.max_seconds = detector, policies_only, max_seconds
     if output is None:
         return run.classify(inputs, group_paragraphs, sink=_Sink.stdout(fmt))
     check_output_path(output, inputs)
@@ -509,6 +515,7 @@ class _BatchRun:
         self.on_labelled: Callable[[int], None] | None = None
         self.detector: PolicyDetector | None = None
         self.policies_only = False
+        self.max_seconds: float | None = DEFAULT_MAX_SECONDS
         self.result = BatchResult()
         self.summaries: list[tuple[str, dict[str, Any]]] = []
         self.urls: dict[str, str | None] = {}  # each read policy's URL until its rows are written
@@ -551,8 +558,9 @@ class _BatchRun:
                                      else read_limited(sys.stdin.buffer, self.max_bytes))
             else:
                 raw = Path(source)
-            policy = read_policy(raw, max_bytes=self.max_bytes)
-            paragraphs = segment_policy(policy)
+            with _time_limit(self.max_seconds):
+                policy = read_policy(raw, max_bytes=self.max_bytes)
+                paragraphs = segment_policy(policy)
             if not paragraphs:  # text, but nothing a reader would call a paragraph: say so, write no rows
                 raise PolicyInputError("no paragraphs found: the text is too short or not prose")
             if len(paragraphs) > self.max_paragraphs:
@@ -662,7 +670,8 @@ class _CollectingSink(_Sink):
 def collect_pages(classifier: ParagraphModel, sources: list[str], *, scheme: str = "opp115",
                   threshold: float | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_bytes: int | None = None,
                   max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS, policies_only: bool = False,
-                  detector: PolicyDetector | None = None) -> dict[str, dict[str, Any]]:
+                  detector: PolicyDetector | None = None,
+                  max_seconds: float | None = DEFAULT_MAX_SECONDS) -> dict[str, dict[str, Any]]:
     """Read, segment and label pages as :func:`run_batch` does, into memory: per source ``rows`` and ``page``, or
     ``failure`` (the reason), and ``recovered`` (a repair). What a Ray worker runs on its batch of pages."""
     from classifier.text.reading import DEFAULT_MAX_BYTES
@@ -670,7 +679,7 @@ def collect_pages(classifier: ParagraphModel, sources: list[str], *, scheme: str
     run = _BatchRun(classifier, fmt=OutputFormat.jsonl.value, scheme=Scheme(scheme), threshold=threshold,
                     batch_size=batch_size, on_error=None, on_progress=None,
                     max_bytes=max_bytes or DEFAULT_MAX_BYTES, max_paragraphs=max_paragraphs, read_stdin=None)
-    run.detector, run.policies_only = detector, policies_only
+    run.detector, run.policies_only, run.max_seconds = detector, policies_only, max_seconds
     sink = _CollectingSink()
     run.classify(sources, DEFAULT_GROUP_PARAGRAPHS, sink=sink)
     pages: dict[str, dict[str, Any]] = {source: dict(page) for source, page in sink.pages.items()}
@@ -685,7 +694,8 @@ def collect_pages(classifier: ParagraphModel, sources: list[str], *, scheme: str
 def driver_run(output: Path, inputs: list[str], *, fmt: OutputFormat | str = OutputFormat.jsonl,
                scheme: Scheme = Scheme.opp115, threshold: float | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                resume: bool = False, max_bytes: int | None = None, max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS,
-               policies_only: bool = False, lock: bool = True, on_error: Callable[[str, str], None] | None = None,
+               policies_only: bool = False, max_seconds: float | None = DEFAULT_MAX_SECONDS, lock: bool = True,
+               on_error: Callable[[str, str], None] | None = None,
                on_progress: Callable[[str, int], None] | None = None,
                **unused: Any) -> Iterator[tuple[_BatchRun, _Sink, list[str]]]:
     """The writing half of a batch run, for an engine that labels elsewhere (Ray): the output checked, locked and
@@ -703,7 +713,7 @@ def driver_run(output: Path, inputs: list[str], *, fmt: OutputFormat | str = Out
         run = _BatchRun(None, fmt=fmt, scheme=scheme, threshold=threshold, batch_size=batch_size,  # type: ignore[arg-type]
                         on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
                         max_paragraphs=max_paragraphs, read_stdin=None)
-        run.policies_only = policies_only
+        run.policies_only, run.max_seconds = policies_only, max_seconds
         sink = _Sink.open(output, fmt, resume, run.labels)
         todo = [source for source in inputs if source not in sink.finished]
         run.result.skipped = [source for source in inputs if source in sink.finished]
@@ -725,6 +735,37 @@ def failures_path(output: Path) -> Path:
 def _write_failures(output: Path, failed: list[tuple[str, str]]) -> None:
     atomic_write(failures_path(output), "".join(json.dumps({"source": source, "reason": reason},
                                                             ensure_ascii=False) + "\n" for source, reason in failed))
+
+
+class _PageTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise ``PolicyInputError`` when the block runs past ``seconds`` (a timer signal: only in the main thread of
+    a Unix process; elsewhere, a Ray worker thread say, the block runs unguarded)."""
+    import signal
+    import threading
+
+    from classifier.text.reading import PolicyInputError
+
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _PageTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _PageTimeout:
+        raise PolicyInputError(f"took over {seconds:g} s to read and segment (--max-seconds)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def error_line(exc: BaseException) -> str:

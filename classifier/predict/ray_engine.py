@@ -87,7 +87,7 @@ def run_batch_ray(model_dir: Path, inputs: list[str], *, output: Path, options: 
                 return run.result
             worker = {"scheme": run.scheme.value, "threshold": run.threshold, "batch_size": run.batch_size,
                       "max_bytes": run.max_bytes, "max_paragraphs": run.max_paragraphs,
-                      "policies_only": run.policies_only, "detect": detect}
+                      "policies_only": run.policies_only, "max_seconds": run.max_seconds, "detect": detect}
             context = ray.data.DataContext.get_current()
             context.execution_options.preserve_order = True  # rows reach the output in input order
             pages = ray.data.from_items([{"source": source} for source in todo]).map_batches(
