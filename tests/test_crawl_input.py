@@ -377,3 +377,25 @@ def test_a_page_that_takes_too_long_to_segment_is_a_named_failure_and_the_batch_
     assert time.perf_counter() - started < 4
     assert result.done == [inputs[0], inputs[2]]
     assert result.failed == [(inputs[1], "took over 0.3 s to read and segment (--max-seconds)")]
+
+
+def test_a_url_table_or_a_sidecar_file_gives_the_url_before_the_first_line(tmp_path, tiny_classifier):
+    import json
+
+    from classifier.predict.batch import read_url_table, run_batch
+
+    (tmp_path / "crawl").mkdir()
+    inputs = _pages(tmp_path / "crawl" / "catA", 3)  # each page's first line is https://site<i>.example/privacy
+    (tmp_path / "crawl" / "catA" / "p01.txt.url").write_text("https://sidecar.example/one\n")
+    table = tmp_path / "urls.csv"
+    table.write_text("path,url\ncatA/p02.txt,https://table.example/two\nelsewhere/p00.txt,https://no.example/\n")
+    urls = read_url_table(table, inputs)
+    assert urls == {inputs[2]: "https://table.example/two"}
+    out = tmp_path / "out.jsonl"
+    run_batch(tiny_classifier, inputs, output=out, urls=urls)
+    got = {json.loads(line)["source"]: json.loads(line)["url"] for line in out.read_text().splitlines()}
+    assert got == {inputs[0]: "https://site0.example/privacy", inputs[1]: "https://sidecar.example/one",
+                   inputs[2]: "https://table.example/two"}
+    (tmp_path / "bad.csv").write_text("file,address\na,b\n")
+    with pytest.raises(ValueError, match="needs a path"):
+        read_url_table(tmp_path / "bad.csv", inputs)

@@ -91,6 +91,8 @@ def classify(
     = 20_000_000,
     max_paragraphs: Annotated[int, typer.Option(min=1, help="Name a policy with more paragraphs than this as a "
                                                             "failure instead of labelling it.")] = 20_000,
+    urls: Annotated[Path | None, typer.Option(help="CSV of page URLs (path, url columns); else a <page>.url file "
+                                                   "beside a page, else a lone URL on its first line.")] = None,
     max_seconds: Annotated[float, typer.Option(min=0.0, help="Name a page that takes longer than this to read and "
                                                              "segment as a failure (0: no limit).")] = 30.0,
     group_size: Annotated[int, typer.Option(min=1, help="Paragraphs labelled per model call, across policies "
@@ -128,10 +130,11 @@ def classify(
     if not inputs:
         fail("no policies to classify", EXIT_INPUT)
     detector = _detector(model, detect, policies_only)
+    url_map = _url_table(urls, inputs)
     settings = {"fmt": fmt, "scheme": scheme, "threshold": threshold, "detector": detector,
                 "policies_only": policies_only,
                 "batch_size": batch_size, "resume": resume, "max_bytes": max_bytes, "group_paragraphs": group_size,
-                "max_paragraphs": max_paragraphs, "max_seconds": max_seconds or None}
+                "max_paragraphs": max_paragraphs, "max_seconds": max_seconds or None, "urls": url_map}
     try:
         with _claimed_output(output, inputs):  # before the model loads: a clash or a lock fails at once
             if engine is Engine.ray:
@@ -190,6 +193,18 @@ def _run_ray(inputs: list[str], output: Path, settings: dict[str, Any], model: P
              EXIT_USAGE)
     except (BatchError, ValueError) as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
+
+
+def _url_table(path: Path | None, inputs: list[str]) -> dict[str, str] | None:
+    """The ``--urls`` table keyed by input, or exit 1 with one line."""
+    if path is None:
+        return None
+    from classifier.predict.batch import read_url_table
+
+    try:
+        return read_url_table(path, inputs)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        fail(f"{shown(str(path))}: cannot read the URL table ({str(exc).splitlines()[0]})", EXIT_INPUT)
 
 
 def _detector(model: Path | None, detect: bool, policies_only: bool) -> Any:

@@ -50,6 +50,7 @@ __all__ = [
     "discover_inputs",
     "driver_run",
     "failures_path",
+    "read_url_table",
     "output_lock",
     "run_batch",
 ]
@@ -343,6 +344,7 @@ def run_batch(
     detector: PolicyDetector | None = None,
     policies_only: bool = False,
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
+    urls: dict[str, str] | None = None,
 ) -> BatchResult:
     """Classify policies, writing each policy's rows as soon as its group of policies is labelled.
 
@@ -368,6 +370,8 @@ def run_batch(
             ``policy_probability`` and ``is_policy``, and pages judged not a policy are listed in the result.
         policies_only: write no rows for pages the detector judges not a policy (they still count as done).
         max_seconds: a page that takes longer to read and segment is named as a failure (``None``: no limit).
+        urls: each input's URL, by input path (see :func:`read_url_table`); else a ``<page>.url`` sidecar file,
+            else the page's own first line (``PolicyText.url``).
 
     Returns:
         A :class:`BatchResult`.
@@ -392,6 +396,7 @@ def run_batch(
                     max_paragraphs=max_paragraphs, read_stdin=read_stdin)
     run.on_labelled = on_labelled
     run.detector, run.policies_only, run.max_seconds = detector, policies_only, max_seconds
+    run.url_map = dict(urls or {})
     if output is None:
         return run.classify(inputs, group_paragraphs, sink=_Sink.stdout(fmt))
     check_output_path(output, inputs)
@@ -516,6 +521,7 @@ class _BatchRun:
         self.detector: PolicyDetector | None = None
         self.policies_only = False
         self.max_seconds: float | None = DEFAULT_MAX_SECONDS
+        self.url_map: dict[str, str] = {}
         self.result = BatchResult()
         self.summaries: list[tuple[str, dict[str, Any]]] = []
         self.urls: dict[str, str | None] = {}  # each read policy's URL until its rows are written
@@ -572,10 +578,22 @@ class _BatchRun:
         except Exception as exc:  # one pathological page must not stop a crawl: it becomes that page's failure
             self._fail(source, f"cannot read or segment: {error_line(exc)}")
             return None
-        self.urls[source] = policy.url
+        self.urls[source] = self._url_of(source, policy.url)
         if policy.recovered:
             self.result.recovered.append((source, policy.recovered))
         return paragraphs
+
+    def _url_of(self, source: str, from_text: str | None) -> str | None:
+        """A page's URL: from the ``--urls`` table, else a ``<page>.url`` sidecar file, else the page itself."""
+        if source in self.url_map:
+            return self.url_map[source]
+        sidecar = Path(source + ".url")
+        if source != STDIN and sidecar.is_file():
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                line = sidecar.read_text(encoding="utf-8").strip().splitlines()
+                if line and line[0].strip():
+                    return line[0].strip()
+        return from_text
 
     def _label(self, group: list[tuple[str, list[Paragraph]]], sink: _Sink) -> None:
         """Label a group in one call and write it; if the call fails, label its policies one by one."""
@@ -670,8 +688,8 @@ class _CollectingSink(_Sink):
 def collect_pages(classifier: ParagraphModel, sources: list[str], *, scheme: str = "opp115",
                   threshold: float | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_bytes: int | None = None,
                   max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS, policies_only: bool = False,
-                  detector: PolicyDetector | None = None,
-                  max_seconds: float | None = DEFAULT_MAX_SECONDS) -> dict[str, dict[str, Any]]:
+                  detector: PolicyDetector | None = None, max_seconds: float | None = DEFAULT_MAX_SECONDS,
+                  urls: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
     """Read, segment and label pages as :func:`run_batch` does, into memory: per source ``rows`` and ``page``, or
     ``failure`` (the reason), and ``recovered`` (a repair). What a Ray worker runs on its batch of pages."""
     from classifier.text.reading import DEFAULT_MAX_BYTES
@@ -680,6 +698,7 @@ def collect_pages(classifier: ParagraphModel, sources: list[str], *, scheme: str
                     batch_size=batch_size, on_error=None, on_progress=None,
                     max_bytes=max_bytes or DEFAULT_MAX_BYTES, max_paragraphs=max_paragraphs, read_stdin=None)
     run.detector, run.policies_only, run.max_seconds = detector, policies_only, max_seconds
+    run.url_map = dict(urls or {})
     sink = _CollectingSink()
     run.classify(sources, DEFAULT_GROUP_PARAGRAPHS, sink=sink)
     pages: dict[str, dict[str, Any]] = {source: dict(page) for source, page in sink.pages.items()}
@@ -724,6 +743,30 @@ def driver_run(output: Path, inputs: list[str], *, fmt: OutputFormat | str = Out
             sink.close()
         sink.finish()
         _write_failures(output, run.result.failed)
+
+
+def read_url_table(path: str | Path, inputs: list[str]) -> dict[str, str]:
+    """A CSV of page URLs (columns ``path`` or ``source``, and ``url``), keyed by the inputs they name: a path in the
+    table matches an input equal to it or ending with it after a ``/``.
+
+    Raises:
+        ValueError: the file has no such columns.
+    """
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        key = next((name for name in ("path", "source") if name in (reader.fieldnames or [])), None)
+        if key is None or "url" not in (reader.fieldnames or []):
+            raise ValueError(f"{path}: a URL table needs a path (or source) column and a url column")
+        table = {row[key].replace(os.sep, "/").strip("/"): row["url"] for row in reader
+                 if row.get(key) and row.get("url")}
+    by_input: dict[str, str] = {}
+    for source in inputs:
+        parts = source.replace(os.sep, "/").strip("/").split("/")
+        match = next((table[tail] for tail in ("/".join(parts[i:]) for i in range(len(parts))) if tail in table),
+                     None)
+        if match:
+            by_input[source] = match
+    return by_input
 
 
 def failures_path(output: Path) -> Path:

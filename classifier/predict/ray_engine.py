@@ -85,9 +85,12 @@ def run_batch_ray(model_dir: Path, inputs: list[str], *, output: Path, options: 
         with driver_run(output, inputs, on_error=on_error, on_progress=on_progress, **settings) as (run, sink, todo):
             if not todo:
                 return run.result
+            todo_set = set(todo)
             worker = {"scheme": run.scheme.value, "threshold": run.threshold, "batch_size": run.batch_size,
                       "max_bytes": run.max_bytes, "max_paragraphs": run.max_paragraphs,
-                      "policies_only": run.policies_only, "max_seconds": run.max_seconds, "detect": detect}
+                      "policies_only": run.policies_only, "max_seconds": run.max_seconds, "detect": detect,
+                      "urls": {source: url for source, url in (settings.get("urls") or {}).items()
+                               if source in todo_set}}
             context = ray.data.DataContext.get_current()
             context.execution_options.preserve_order = True  # rows reach the output in input order
             pages = ray.data.from_items([{"source": source} for source in todo]).map_batches(
