@@ -399,3 +399,22 @@ def test_a_url_table_or_a_sidecar_file_gives_the_url_before_the_first_line(tmp_p
     (tmp_path / "bad.csv").write_text("file,address\na,b\n")
     with pytest.raises(ValueError, match="needs a path"):
         read_url_table(tmp_path / "bad.csv", inputs)
+
+
+def test_strip_boilerplate_drops_the_menu_paragraphs_of_a_crawled_page(tmp_path, tiny_classifier):
+    import json
+
+    from classifier.predict.batch import run_batch
+
+    (tmp_path / "page.txt").write_text(CRAWLED, encoding="utf-8")
+    rows = {}
+    for strip in (False, True):
+        out = tmp_path / f"out-{strip}.jsonl"
+        run_batch(tiny_classifier, [str(tmp_path / "page.txt")], output=out, strip_boilerplate=strip)
+        rows[strip] = [json.loads(line) for line in out.read_text().splitlines()]
+    # kept, the menu is a paragraph and "Skip to content" the heading of every paragraph
+    assert any("Contact Us" in row["text"] for row in rows[False])
+    assert {row["section"] for row in rows[False]} == {"Skip to content"}
+    assert not any("Contact Us" in row["text"] or "Twitter" in row["text"] for row in rows[True])
+    assert {row["section"] for row in rows[True]} == {"Privacy Policy"}
+    assert any(row["text"].startswith("We collect your name") for row in rows[True])

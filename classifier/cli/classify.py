@@ -91,6 +91,9 @@ def classify(
     = 20_000_000,
     max_paragraphs: Annotated[int, typer.Option(min=1, help="Name a policy with more paragraphs than this as a "
                                                             "failure instead of labelling it.")] = 20_000,
+    strip_boilerplate: Annotated[bool, typer.Option(help="Blank each page's menus, footers and cookie banners "
+                                                         "before segmenting (crawled pages; see docs/crawls.md).")]
+    = False,
     urls: Annotated[Path | None, typer.Option(help="CSV of page URLs (path, url columns); else a <page>.url file "
                                                    "beside a page, else a lone URL on its first line.")] = None,
     max_seconds: Annotated[float, typer.Option(min=0.0, help="Name a page that takes longer than this to read and "
@@ -134,7 +137,8 @@ def classify(
     settings = {"fmt": fmt, "scheme": scheme, "threshold": threshold, "detector": detector,
                 "policies_only": policies_only,
                 "batch_size": batch_size, "resume": resume, "max_bytes": max_bytes, "group_paragraphs": group_size,
-                "max_paragraphs": max_paragraphs, "max_seconds": max_seconds or None, "urls": url_map}
+                "max_paragraphs": max_paragraphs, "max_seconds": max_seconds or None, "urls": url_map,
+                "strip_boilerplate": strip_boilerplate}
     try:
         with _claimed_output(output, inputs):  # before the model loads: a clash or a lock fails at once
             if engine is Engine.ray:

@@ -345,6 +345,7 @@ def run_batch(
     policies_only: bool = False,
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
     urls: dict[str, str] | None = None,
+    strip_boilerplate: bool = False,
 ) -> BatchResult:
     """Classify policies, writing each policy's rows as soon as its group of policies is labelled.
 
@@ -372,6 +373,8 @@ def run_batch(
         max_seconds: a page that takes longer to read and segment is named as a failure (``None``: no limit).
         urls: each input's URL, by input path (see :func:`read_url_table`); else a ``<page>.url`` sidecar file,
             else the page's own first line (``PolicyText.url``).
+        strip_boilerplate: blank each page's menus, footers and banners before segmenting
+            (:mod:`classifier.text.boilerplate`).
 
     Returns:
         A :class:`BatchResult`.
@@ -396,7 +399,7 @@ def run_batch(
                     max_paragraphs=max_paragraphs, read_stdin=read_stdin)
     run.on_labelled = on_labelled
     run.detector, run.policies_only, run.max_seconds = detector, policies_only, max_seconds
-    run.url_map = dict(urls or {})
+    run.url_map, run.strip_boilerplate = dict(urls or {}), strip_boilerplate
     if output is None:
         return run.classify(inputs, group_paragraphs, sink=_Sink.stdout(fmt))
     check_output_path(output, inputs)
@@ -522,6 +525,7 @@ class _BatchRun:
         self.policies_only = False
         self.max_seconds: float | None = DEFAULT_MAX_SECONDS
         self.url_map: dict[str, str] = {}
+        self.strip_boilerplate = False
         self.result = BatchResult()
         self.summaries: list[tuple[str, dict[str, Any]]] = []
         self.urls: dict[str, str | None] = {}  # each read policy's URL until its rows are written
@@ -566,6 +570,10 @@ class _BatchRun:
                 raw = Path(source)
             with _time_limit(self.max_seconds):
                 policy = read_policy(raw, max_bytes=self.max_bytes)
+                if self.strip_boilerplate:
+                    from classifier.text.boilerplate import strip_boilerplate
+
+                    policy = strip_boilerplate(policy)
                 paragraphs = segment_policy(policy)
             if not paragraphs:  # text, but nothing a reader would call a paragraph: say so, write no rows
                 raise PolicyInputError("no paragraphs found: the text is too short or not prose")
@@ -689,7 +697,7 @@ def collect_pages(classifier: ParagraphModel, sources: list[str], *, scheme: str
                   threshold: float | None = None, batch_size: int = DEFAULT_BATCH_SIZE, max_bytes: int | None = None,
                   max_paragraphs: int = DEFAULT_MAX_PARAGRAPHS, policies_only: bool = False,
                   detector: PolicyDetector | None = None, max_seconds: float | None = DEFAULT_MAX_SECONDS,
-                  urls: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+                  urls: dict[str, str] | None = None, strip_boilerplate: bool = False) -> dict[str, dict[str, Any]]:
     """Read, segment and label pages as :func:`run_batch` does, into memory: per source ``rows`` and ``page``, or
     ``failure`` (the reason), and ``recovered`` (a repair). What a Ray worker runs on its batch of pages."""
     from classifier.text.reading import DEFAULT_MAX_BYTES
@@ -698,7 +706,7 @@ def collect_pages(classifier: ParagraphModel, sources: list[str], *, scheme: str
                     batch_size=batch_size, on_error=None, on_progress=None,
                     max_bytes=max_bytes or DEFAULT_MAX_BYTES, max_paragraphs=max_paragraphs, read_stdin=None)
     run.detector, run.policies_only, run.max_seconds = detector, policies_only, max_seconds
-    run.url_map = dict(urls or {})
+    run.url_map, run.strip_boilerplate = dict(urls or {}), strip_boilerplate
     sink = _CollectingSink()
     run.classify(sources, DEFAULT_GROUP_PARAGRAPHS, sink=sink)
     pages: dict[str, dict[str, Any]] = {source: dict(page) for source, page in sink.pages.items()}

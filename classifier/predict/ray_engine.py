@@ -89,6 +89,7 @@ def run_batch_ray(model_dir: Path, inputs: list[str], *, output: Path, options: 
             worker = {"scheme": run.scheme.value, "threshold": run.threshold, "batch_size": run.batch_size,
                       "max_bytes": run.max_bytes, "max_paragraphs": run.max_paragraphs,
                       "policies_only": run.policies_only, "max_seconds": run.max_seconds, "detect": detect,
+                      "strip_boilerplate": bool(settings.get("strip_boilerplate")),
                       "urls": {source: url for source, url in (settings.get("urls") or {}).items()
                                if source in todo_set}}
             context = ray.data.DataContext.get_current()

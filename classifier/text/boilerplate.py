@@ -1,17 +1,21 @@
 """Site boilerplate in crawled pages: the navigation menus, footers, cookie banners and sharing widgets that a crawl
 keeps as runs of short lines around the page's own text.
 
-Line-level rules, made on DMOZ pages outside the hand-checked sample they are measured on (see
+Line-level rules, made on DMOZ pages of the detector's train split (30 of them hand-marked as a development set,
+``data/policy_pages/boilerplate-dev.csv``) and measured on 40 hand-marked pages of its test split (see
 ``docs/segmentation.md``):
 
 1. A *prose* line has at least 8 words and ends like a sentence (or has 20 words or more); a cookie banner ("we
    use cookies ... accept") is not prose.
-2. *Header*: the lines before the first prose line are the site's, except the page's title block right above it
+2. *Main block*: wordy lines (8 words or more, mostly lower case, not a copyright line: prose, or hard-wrapped
+   prose) at most ``MAIN_GAP`` non-blank lines apart form blocks; the page's text is the block with the most of
+   them (a long line must also carry a sentence mark per 60 words: a run-on menu does not).
+3. *Header*: the lines before the main block are the site's, except the page's title block right above it
    (the lines after the last navigation line, at most ``TITLE_LINES`` of them; names of policies such as "Privacy
    Policy" count as titles here, not as navigation).
-3. *Footer*: after the last prose line, from the first navigation or copyright line on, everything is the site's
-   (a contact block between the policy's end and the footer stays).
-4. *Anywhere*: runs of ``NAV_RUN`` or more short lines of which at least half are navigation vocabulary (a sidebar,
+4. *Footer*: after the main block, from the first navigation or copyright line, or the first of ``FOOTER_RUN``
+   short lines in a row, everything is the site's (a shorter contact block right after the policy stays).
+5. *Anywhere*: runs of ``NAV_RUN`` or more short lines of which at least half are navigation vocabulary (a sidebar,
    a sharing widget), from their first navigation line to their last; copyright lines and cookie banners.
 
 Navigation vocabulary is a fixed list of the short lines most frequent across DMOZ pages that name site sections
@@ -34,6 +38,11 @@ TITLE_LINES = 25
 NAV_RUN = 3
 _PROSE_WORDS, _LONG_WORDS = 8, 20
 _SENTENCE_END = re.compile(r"[.!?:;)\"”’]\s*$")
+_SENTENCE_MARK = re.compile(r"[.!?;:](?:\s|$)")
+_WORDS_PER_MARK = 60
+MAIN_GAP = 15
+FOOTER_RUN = 8
+_COPYRIGHT_WORDS = 40  # a footer's copyright line often carries its links too
 _BANNER = re.compile(r"\b(?:we|this (?:web)?site|our (?:web)?site)\s+uses?\s+cookies\b.*\b(?:accept|agree|consent|"
                      r"continu\w*|ok|got it|allow)\b", re.IGNORECASE)
 _COPYRIGHT = re.compile(r"(?:©|\(c\)\s*\d{4}|\bcopyright\b\s*(?:©\s*)?\d{4}|\ball rights reserved\b)", re.IGNORECASE)
@@ -69,12 +78,26 @@ def _is_prose(line: str) -> bool:
     words = len(line.split())
     if words < _PROSE_WORDS or _BANNER.search(line):
         return False
-    return words >= _LONG_WORDS or bool(_SENTENCE_END.search(line))
+    if words >= _LONG_WORDS:  # long: sentences have marks; a run-on menu ("HomeShopAbout...") has almost none
+        return len(_SENTENCE_MARK.findall(line)) * _WORDS_PER_MARK >= words
+    return bool(_SENTENCE_END.search(line))
+
+
+def _is_wordy(line: str) -> bool:
+    """Prose, or a line of hard-wrapped prose: 8 words or more, mostly lower case (a menu item or a heading is in
+    Title Case), and not a copyright line or banner."""
+    words = line.split()
+    if len(words) < _PROSE_WORDS or _is_site_line(line):
+        return False
+    capitalised = sum(1 for word in words if word[:1].isupper())
+    if capitalised * 10 > len(words) * 6:
+        return False
+    return len(words) < _LONG_WORDS or _is_prose(line)
 
 
 def _is_site_line(line: str) -> bool:
     """A line that is the site's wherever it stands: a cookie banner or a short copyright line."""
-    return bool(_BANNER.search(line)) or (len(line.split()) < 20 and bool(_COPYRIGHT.search(line)))
+    return bool(_BANNER.search(line)) or (len(line.split()) < _COPYRIGHT_WORDS and bool(_COPYRIGHT.search(line)))
 
 
 def boilerplate_lines(lines: list[str]) -> list[bool]:
@@ -84,13 +107,27 @@ def boilerplate_lines(lines: list[str]) -> list[bool]:
     marked = [False] * len(lines)
     if not prose:
         return marked
-    first, last = prose[0], prose[-1]
+    wordy = [i for i in filled if _is_wordy(lines[i])]
+    first, last = _main_block(wordy, filled)
     for i in _header(lines, filled, first) + _footer(lines, filled, last) + _nav_runs(lines, filled):
         marked[i] = True
     for i in filled:
         if _is_site_line(lines[i]):
             marked[i] = True
     return marked
+
+
+def _main_block(prose: list[int], filled: list[int]) -> tuple[int, int]:
+    """The first and last line of the page's main text: wordy lines at most ``MAIN_GAP`` filled lines apart form a
+    block; the block with the most of them wins (site blurbs in a footer form blocks of their own)."""
+    position = {line: n for n, line in enumerate(filled)}
+    blocks, start = [], 0
+    for k in range(1, len(prose) + 1):
+        if k == len(prose) or position[prose[k]] - position[prose[k - 1]] > MAIN_GAP:
+            blocks.append((start, k - 1))
+            start = k
+    best = max(blocks, key=lambda b: b[1] - b[0])
+    return prose[best[0]], prose[best[1]]
 
 
 def _header(lines: list[str], filled: list[int], first: int) -> list[int]:
@@ -101,8 +138,12 @@ def _header(lines: list[str], filled: list[int], first: int) -> list[int]:
 
 
 def _footer(lines: list[str], filled: list[int], last: int) -> list[int]:
+    """From the first navigation or copyright line after the main block, or the first of ``FOOTER_RUN`` short lines
+    in a row (a menu), to the end."""
     after = [i for i in filled if i > last]
-    start = next((n for n, i in enumerate(after) if _is_nav(lines[i]) or _is_site_line(lines[i])), len(after))
+    short = [not _is_wordy(lines[i]) for i in after]
+    start = next((n for n, i in enumerate(after) if _is_nav(lines[i]) or _is_site_line(lines[i])
+                  or (n + FOOTER_RUN <= len(after) and all(short[n:n + FOOTER_RUN]))), len(after))
     return after[start:]
 
 
