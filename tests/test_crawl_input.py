@@ -418,3 +418,12 @@ def test_strip_boilerplate_drops_the_menu_paragraphs_of_a_crawled_page(tmp_path,
     assert not any("Contact Us" in row["text"] or "Twitter" in row["text"] for row in rows[True])
     assert {row["section"] for row in rows[True]} == {"Privacy Policy"}
     assert any(row["text"].startswith("We collect your name") for row in rows[True])
+
+
+def test_a_card_section_is_replaced_in_place_or_added():
+    from classifier.training.modelcard import set_card_section
+
+    card = "# Model\n\n## Training\n\nold\n\n## Policy detector\n\nold figures\n\n## Limits\n\nnone\n"
+    updated = set_card_section(card, "Policy detector", "new figures")
+    assert updated == "# Model\n\n## Training\n\nold\n\n## Policy detector\n\nnew figures\n\n## Limits\n\nnone\n"
+    assert set_card_section("# Model\n", "Policy detector", "x") == "# Model\n\n## Policy detector\n\nx\n"

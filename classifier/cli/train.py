@@ -213,5 +213,13 @@ def fit_detector(
     for label, counts in test["by_label"].items():
         typer.echo(f"  {label}: {counts['flagged_not_policy']} of {counts['pages']} flagged as not a policy")
     if save:
-        path = detector.save(model if model is not None else shipped_model_dir())
+        from classifier.files import atomic_write
+        from classifier.training.modelcard import detector_section, set_card_section
+
+        directory = model if model is not None else shipped_model_dir()
+        path = detector.save(directory)
+        card = directory / "README.md"
+        if card.is_file():
+            atomic_write(card, set_card_section(card.read_text(encoding="utf-8"), "Policy detector",
+                                                detector_section(detector.metrics, detector.threshold)))
         typer.echo(f"saved {path}", err=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["cv_reference", "render_card"]
+__all__ = ["cv_reference", "detector_section", "render_card", "set_card_section"]
 
 
 def cv_reference(name: str, run: str, record: dict[str, Any], entry: str, against: dict[str, Any],
@@ -185,3 +185,28 @@ predicted by a fold model that never saw its policy.
 | --- | --- |
 {rows}
 """
+
+
+def set_card_section(card: str, title: str, body: str) -> str:
+    """The card with its ``## title`` section replaced by ``body`` (added at the end when absent)."""
+    lines = card.rstrip("\n").split("\n")
+    head = f"## {title}"
+    if head in lines:
+        start = lines.index(head)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines = lines[:start] + lines[end:]
+        if start < len(lines):  # keep the section where it was
+            return "\n".join([*lines[:start], head, "", body.rstrip("\n"), "", *lines[start:]]) + "\n"
+    return "\n".join([*lines, "", head, "", body.rstrip("\n")]) + "\n"
+
+
+def detector_section(metrics: dict[str, Any], threshold: float) -> str:
+    """The card's account of the privacy-policy detector fitted for this model (``detector.json``)."""
+    test, rule = metrics["test"], metrics["test_practice_share_rule"]
+    return (f"`detector.json` says which pages are privacy policies (`classify` marks every row, `--policies-only` "
+            f"skips the rest): a logistic regression over page features from this model's output and the page "
+            f"text, fitted on {metrics['train_pages']} labelled DMOZ pages (`policy-classifier fit-detector`), "
+            f"threshold {threshold:.3f}. On {test['pages']} held-out pages, *not a policy*: precision "
+            f"{test['not_policy_precision']:.3f}, recall {test['not_policy_recall']:.3f}, F1 "
+            f"{test['not_policy_f1']:.3f} (the share-of-practice-paragraphs rule: F1 {rule['not_policy_f1']:.3f}). "
+            "Refit it after retraining the model: its features are this model's outputs.")
