@@ -427,3 +427,91 @@ def test_a_card_section_is_replaced_in_place_or_added():
     updated = set_card_section(card, "Policy detector", "new figures")
     assert updated == "# Model\n\n## Training\n\nold\n\n## Policy detector\n\nnew figures\n\n## Limits\n\nnone\n"
     assert set_card_section("# Model\n", "Policy detector", "x") == "# Model\n\n## Policy detector\n\nx\n"
+
+
+def test_nul_padding_after_the_first_4_kb_is_dropped_too():
+    long_page = (PAGE * 60).encode()
+    assert len(long_page) > 5000
+    policy = read_policy(long_page + b"\x00" * 300)
+    assert "\x00" not in policy.text and policy.recovered == "NUL bytes dropped"
+
+
+def test_central_european_and_declared_charsets_are_not_forced_to_windows_1252():
+    polish = "Polityka prywatności: zbieramy Twój adres e-mail i łączymy go z danymi. Użytkownik może żądać. " * 8
+    text, encoding = decode_bytes(polish.encode("cp1250"))
+    assert text == polish and encoding != "cp1252"
+    page = ('<html><head><meta charset="koi8-r"></head><body><p>Мы собираем ваш адрес.</p></body></html>')
+    text, encoding = decode_bytes(page.encode("koi8-r"))
+    assert "Мы собираем" in text and encoding == "koi8-r"
+
+
+def test_a_parquet_part_whose_journal_entries_were_cut_is_redone_whole(tmp_path, tiny_classifier):
+    import pyarrow.parquet as pq
+
+    from classifier.predict.batch import run_batch
+
+    inputs = _pages(tmp_path / "pages", 4)
+    out = tmp_path / "out.parquet"
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_the_end(source, n):
+        if source == inputs[-1]:
+            raise Killed
+
+    with pytest.raises(Killed):  # one part of three policies, then one more policy pending when killed
+        run_batch(tiny_classifier, inputs, output=out, fmt="parquet", group_paragraphs=9,
+                  on_progress=kill_at_the_end)
+    journal = out.with_name(out.name + ".progress")
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 3
+    journal.write_text("\n".join(lines[:2]) + '\n{"source": "cut mid-wr')  # the kill fell inside the part's entries
+    result = run_batch(tiny_classifier, inputs, output=out, fmt="parquet", resume=True)
+    assert result.skipped == [] and result.done == inputs  # the cut part is redone whole
+    rows = pq.read_table(out).to_pylist()
+    keys = [(r["source"], r["paragraph"]) for r in rows]
+    assert len(keys) == len(set(keys)) == 12
+
+
+def test_boilerplate_rules_leave_a_page_in_capitals_alone():
+    from classifier.text.boilerplate import boilerplate_lines
+
+    lines = ["Home", "Contact Us", "WE DO NOT SELL YOUR PERSONAL INFORMATION TO ANYONE AT ALL.", "© 2020 Acme"]
+    assert boilerplate_lines(lines) == [False] * 4
+
+
+def test_a_url_table_from_a_spreadsheet_and_an_ambiguous_name(tmp_path):
+    from classifier.predict.batch import read_url_table
+
+    inputs = [str(tmp_path / "a" / "index.txt"), str(tmp_path / "b" / "index.txt")]
+    table = tmp_path / "urls.csv"
+    table.write_bytes("\ufeffpath,url\n./a/index.txt,https://a.example/\n".encode())
+    assert read_url_table(table, inputs) == {inputs[0]: "https://a.example/"}
+    table.write_text("path,url\nindex.txt,https://which.example/\n")
+    with pytest.raises(ValueError, match="matches more than one input"):
+        read_url_table(table, inputs)
+
+
+def test_the_time_guard_is_not_swallowed_by_a_readers_fallback(tmp_path):
+    import time
+
+    from classifier.predict.batch import _time_limit
+    from classifier.text.reading import PolicyInputError
+
+    started = time.perf_counter()
+    with pytest.raises(PolicyInputError, match=r"took over 0\.2 s"), _time_limit(0.2):
+        try:
+            time.sleep(3)
+        except Exception:  # a fallback path like lxml -> html.parser
+            time.sleep(3)
+    assert time.perf_counter() - started < 2
+
+
+def test_the_ray_engine_refuses_stdin_before_starting(tmp_path):
+    from typer.testing import CliRunner
+
+    from classifier.cli.app import app
+
+    result = CliRunner().invoke(app, ["classify", "-", "--engine", "ray", "-o", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 2 and "reads files, not stdin" in result.stderr

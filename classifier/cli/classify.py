@@ -125,6 +125,8 @@ def classify(
         fail("parquet output needs -o/--output", EXIT_USAGE)
     if engine is Engine.ray and (output is None or fmt is OutputFormat.summary):
         fail("--engine ray writes rows to -o/--output (jsonl, csv or parquet)", EXIT_USAGE)
+    if engine is Engine.ray and "-" in paths:
+        fail("--engine ray reads files, not stdin: its workers cannot see this process's input", EXIT_USAGE)
     inputs, problems = discover_inputs(paths, tuple(glob) if glob else DEFAULT_GLOBS)
     if not inputs and len(problems) == 1:  # the usual mistyped path: one line says both what and so what
         fail(f"{shown(problems[0][0])}: {problems[0][1]}; no policies to classify", EXIT_INPUT)
@@ -182,7 +184,7 @@ def _run_ray(inputs: list[str], output: Path, settings: dict[str, Any], model: P
         fail("--engine ray needs the ray extra: pip install -c constraints.txt 'policy-clause-classifier[ray]'",
              EXIT_USAGE)
     from classifier.models.transformer import shipped_model_dir
-    from classifier.predict.batch import BatchError
+    from classifier.predict.batch import BatchError, error_line
 
     def on_error(source: str, reason: str) -> None:
         typer.echo(f"error: {shown(source)}: {reason}", err=True)
@@ -197,6 +199,10 @@ def _run_ray(inputs: list[str], output: Path, settings: dict[str, Any], model: P
              EXIT_USAGE)
     except (BatchError, ValueError) as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
+    except OSError as exc:
+        fail(f"cannot write output: {exc.strerror or exc}", EXIT_WRITE)
+    except Exception as exc:  # a worker's error (a model that does not load there, say) comes back wrapped by Ray
+        fail(f"the Ray run failed: {error_line(exc)}", EXIT_USAGE)
 
 
 def _url_table(path: Path | None, inputs: list[str]) -> dict[str, str] | None:

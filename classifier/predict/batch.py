@@ -162,10 +162,11 @@ class _JournalEntry:
     fmt: str | None
     part: str | None = None  # Parquet output: the part file holding the policy's rows
     page: dict[str, Any] | None = None  # url, paragraphs, the detector's verdict: what a corpus report reads
+    part_size: int | None = None  # Parquet: how many policies the part holds (a part journalled in full has them all)
 
     def to_json(self) -> str:
         fields = {"source": self.source, "size": self.size, "format": self.fmt, "tail": self.tail, "part": self.part,
-                  "page": self.page}
+                  "page": self.page, "part_size": self.part_size}
         return json.dumps({key: value for key, value in fields.items() if value is not None})
 
 
@@ -176,7 +177,8 @@ def _read_journal(journal: Path) -> list[_JournalEntry]:
             try:
                 entry = json.loads(line)
                 entries.append(_JournalEntry(str(entry["source"]), int(entry["size"]), entry.get("tail"),
-                                             entry.get("format"), entry.get("part"), entry.get("page")))
+                                             entry.get("format"), entry.get("part"), entry.get("page"),
+                                             entry.get("part_size")))
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 break  # a torn last line: the policy it names is redone
     return entries
@@ -760,20 +762,28 @@ def read_url_table(path: str | Path, inputs: list[str]) -> dict[str, str]:
     Raises:
         ValueError: the file has no such columns.
     """
-    with open(path, encoding="utf-8", newline="") as handle:
+    import posixpath
+
+    def normal(name: str) -> str:
+        return posixpath.normpath(name.replace(os.sep, "/")).lstrip("/")
+
+    with open(path, encoding="utf-8-sig", newline="") as handle:  # -sig: a spreadsheet's CSV starts with a BOM
         reader = csv.DictReader(handle)
         key = next((name for name in ("path", "source") if name in (reader.fieldnames or [])), None)
         if key is None or "url" not in (reader.fieldnames or []):
             raise ValueError(f"{path}: a URL table needs a path (or source) column and a url column")
-        table = {row[key].replace(os.sep, "/").strip("/"): row["url"] for row in reader
-                 if row.get(key) and row.get("url")}
+        table = {normal(row[key]): row["url"] for row in reader if row.get(key) and row.get("url")}
     by_input: dict[str, str] = {}
+    claimed: dict[str, str] = {}
     for source in inputs:
-        parts = source.replace(os.sep, "/").strip("/").split("/")
-        match = next((table[tail] for tail in ("/".join(parts[i:]) for i in range(len(parts))) if tail in table),
-                     None)
-        if match:
-            by_input[source] = match
+        parts = normal(source).split("/")
+        tail = next((t for t in ("/".join(parts[i:]) for i in range(len(parts))) if t in table), None)
+        if tail is None:
+            continue
+        if tail in claimed:  # "index.txt" in the table, and two inputs end with it: which one is meant?
+            raise ValueError(f"{path}: {tail!r} matches more than one input ({claimed[tail]}, {source}); give "
+                             "a longer path")
+        claimed[tail], by_input[source] = source, table[tail]
     return by_input
 
 
@@ -788,8 +798,8 @@ def _write_failures(output: Path, failed: list[tuple[str, str]]) -> None:
                                                             ensure_ascii=False) + "\n" for source, reason in failed))
 
 
-class _PageTimeout(Exception):
-    pass
+class _PageTimeout(BaseException):
+    """Not an ``Exception``: a reader's ``except Exception`` fallback (lxml to html.parser, say) must not swallow it."""
 
 
 @contextlib.contextmanager
@@ -816,7 +826,7 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         raise PolicyInputError(f"took over {seconds:g} s to read and segment (--max-seconds)") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
 
 
 def error_line(exc: BaseException) -> str:

@@ -49,7 +49,9 @@ class ParquetParts:
         if entries is None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.journal.unlink(missing_ok=True)
+            self.output.unlink(missing_ok=True)  # an old output must not meet a new journal
             return set()
+        entries = _whole_parts(entries)
         named = list(dict.fromkeys(entry.part for entry in entries))
         if MERGED in named and not (self.folder / MERGED).exists():
             if not self.output.exists():
@@ -96,7 +98,9 @@ class ParquetParts:
             os.fsync(handle.fileno())
         os.replace(tmp, self.folder / name)
         with open(self.journal, "a", encoding="utf-8") as log:
-            log.writelines(_entry(source, name, page) + "\n" for source, _, page in self.pending)
+            # one write: a kill leaves the part's entries whole or cut, and a cut part is redone (see start)
+            log.write("".join(_entry(source, name, page, len(self.pending)) + "\n"
+                              for source, _, page in self.pending))
             log.flush()
             os.fsync(log.fileno())
         self.parts.append(name)
@@ -117,8 +121,9 @@ class ParquetParts:
         if self.journal.exists():
             from classifier.predict.batch import _read_journal
 
-            atomic_write(self.journal, "".join(_entry(entry.source, MERGED, entry.page) + "\n"
-                                               for entry in _read_journal(self.journal)))
+            entries = _read_journal(self.journal)
+            atomic_write(self.journal, "".join(_entry(entry.source, MERGED, entry.page, len(entries)) + "\n"
+                                               for entry in entries))
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _flat(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +132,16 @@ class ParquetParts:
         return flat
 
 
-def _entry(source: str, part: str, page: dict[str, Any] | None) -> str:
+def _entry(source: str, part: str, page: dict[str, Any] | None, part_size: int) -> str:
     from classifier.predict.batch import _JournalEntry
 
-    return _JournalEntry(source, 0, None, "parquet", part, page).to_json()
+    return _JournalEntry(source, 0, None, "parquet", part, page, part_size).to_json()
+
+
+def _whole_parts(entries: Sequence[Any]) -> list[Any]:
+    """The entries of parts journalled in full: a kill while a part's entries were being written leaves some of
+    them, and that part is redone (its file is then unnamed and deleted) rather than kept with policies missing."""
+    from collections import Counter
+
+    counts = Counter(entry.part for entry in entries)
+    return [entry for entry in entries if entry.part_size is None or counts[entry.part] == entry.part_size]

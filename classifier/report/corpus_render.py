@@ -21,9 +21,9 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
              f"{report['pages']:,} pages classified; {report['pages_counted']:,} {counted} counted below; "
              f"{len(report['not_policies']):,} judged not a privacy policy (of {report['judged']:,} judged); "
              f"{len(report['failed']):,} failed.", "",
-             "## Share of policies that cover each category", "",
-             "A policy covers a category when at least one of its paragraphs has the label; 95% bootstrap "
-             f"intervals over policies ({report['bootstrap']} resamples).", ""]
+             f"## Share of {'policies' if report['policies_only'] else 'pages'} that cover each category", "",
+             "A page covers a category when at least one of its paragraphs has the label; 95% bootstrap "
+             f"intervals over pages ({report['bootstrap']} resamples).", ""]
     names = list(coverage)
     lines.append("| category | " + " | ".join(f"{name} (n={sizes[name]:,})" for name in names) + " |")
     lines.append("| --- |" + " --- |" * len(names))

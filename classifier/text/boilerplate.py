@@ -108,6 +108,8 @@ def boilerplate_lines(lines: list[str]) -> list[bool]:
     if not prose:
         return marked
     wordy = [i for i in filled if _is_wordy(lines[i])]
+    if not wordy:  # prose in capitals or Title Case only: nothing to anchor the main block on
+        return marked
     first, last = _main_block(wordy, filled)
     for i in _header(lines, filled, first) + _footer(lines, filled, last) + _nav_runs(lines, filled):
         marked[i] = True

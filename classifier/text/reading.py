@@ -97,7 +97,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
                     f"undecodable text: starts with a {encoding} byte-order mark but {exc.reason}"
                 ) from None
     sample = data[:4096]
-    if b"\x00" in sample:
+    if b"\x00" in data:
         # UTF-16 without a BOM puts a NUL beside almost every ASCII character, one at a time (a run of NULs is
         # padding); anything else with NULs is padded text or binary.
         even, odd = sample[0::2].count(0), sample[1::2].count(0)
@@ -118,6 +118,9 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             return data.decode("gb18030"), "gb18030"
         except UnicodeDecodeError:
             pass
+    declared = _declared_charset(data)
+    if declared is not None:
+        return declared
     mixed = _as_mostly_utf8(data)
     if mixed is not None:
         return mixed, "utf-8+cp1252"
@@ -172,12 +175,37 @@ def _as_windows_1252(data: bytes) -> str | None:
     if high > _MAX_WESTERN_HIGH_SHARE * min(len(data), 65536):
         return None
     try:
-        return data.decode("cp1252")
+        text = data.decode("cp1252")
     except UnicodeDecodeError:  # bytes Windows-1252 leaves undefined (0x81, 0x8d, 0x8f, 0x90, 0x9d)
         return None
+    # Central European text read as Windows-1252 puts superscripts and inverted marks inside words ("³" for "ł",
+    # "¹" for "ą", "¿" for "ż") again and again: Western text does not; let the detector choose then
+    if len(_NOT_WESTERN.findall(text[:65536])) >= _NOT_WESTERN_MIN:
+        return None
+    return text
 
 
 _MAX_WESTERN_HIGH_SHARE = 0.2
+_NOT_WESTERN = re.compile(r"[^\W\d_][¹²³¼½¾¿¤¦][^\W\d_]")
+_NOT_WESTERN_MIN = 5  # a Western page may have a stray one ("driver¹s" from a Mac quote); Polish has them in every line
+_META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]{2,40})", re.IGNORECASE)
+
+
+def _declared_charset(data: bytes) -> tuple[str, str] | None:
+    """An HTML page's ``<meta charset>`` (or ``http-equiv`` content type), when it names a codec that decodes the
+    bytes: what the page says beats a guess."""
+    import codecs
+
+    match = _META_CHARSET.search(data[:4096])
+    if match is None:
+        return None
+    name = match.group(1).decode("ascii").lower()
+    name = {"latin1": "cp1252", "latin-1": "cp1252", "iso-8859-1": "cp1252", "us-ascii": "cp1252"}.get(name, name)
+    try:
+        codec = codecs.lookup(name).name
+        return data.decode(codec), codec
+    except (LookupError, UnicodeDecodeError):
+        return None
 
 
 def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
@@ -380,9 +408,11 @@ def take_url_line(text: str) -> tuple[str, str | None]:
 
 def canonical_url(html: str) -> str | None:
     """The ``<link rel="canonical" href=...>`` of an HTML page, when it has an absolute one."""
+    import html as html_module
+
     link = _CANONICAL.search(html[:200_000])
     href = _HREF.search(link.group(0)) if link else None
-    return href.group(1) if href else None
+    return html_module.unescape(href.group(1)) if href else None
 
 
 def _read_pdf(data: bytes) -> str:
