@@ -400,8 +400,8 @@ def run_batch(
                     on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
                     max_paragraphs=max_paragraphs, read_stdin=read_stdin)
     run.on_labelled = on_labelled
-    run.detector, run.policies_only, run.max_seconds = detector, policies_only, max_seconds
-    run.url_map, run.strip_boilerplate = dict(urls or {}), strip_boilerplate
+    run.configure(detector=detector, policies_only=policies_only, max_seconds=max_seconds, urls=urls,
+                  strip_boilerplate=strip_boilerplate)
     if output is None:
         return run.classify(inputs, group_paragraphs, sink=_Sink.stdout(fmt))
     check_output_path(output, inputs)
@@ -554,7 +554,15 @@ class _BatchRun:
             sys.stdout.write(summary_markdown(self.summaries, self.scheme))
         return self.result
 
-    def _fail(self, source: str, reason: str) -> None:
+    def configure(self, *, detector: PolicyDetector | None = None, policies_only: bool = False,
+                  max_seconds: float | None = DEFAULT_MAX_SECONDS, urls: dict[str, str] | None = None,
+                  strip_boilerplate: bool = False) -> None:
+        """The page-level options of :func:`run_batch` (see there)."""
+        self.detector, self.policies_only, self.max_seconds = detector, policies_only, max_seconds
+        self.url_map, self.strip_boilerplate = dict(urls or {}), strip_boilerplate
+
+    def fail(self, source: str, reason: str) -> None:
+        """Record one page's failure and report it; the run goes on."""
         self.result.failed.append((source, reason))
         if self.on_error:
             self.on_error(source, reason)
@@ -583,10 +591,10 @@ class _BatchRun:
                 raise PolicyInputError(f"too many paragraphs: {len(paragraphs):,} (limit {self.max_paragraphs:,}, "
                                        "--max-paragraphs)")
         except PolicyInputError as exc:
-            self._fail(source, str(exc))
+            self.fail(source, str(exc))
             return None
         except Exception as exc:  # one pathological page must not stop a crawl: it becomes that page's failure
-            self._fail(source, f"cannot read or segment: {error_line(exc)}")
+            self.fail(source, f"cannot read or segment: {error_line(exc)}")
             return None
         self.urls[source] = self._url_of(source, policy.url)
         if policy.recovered:
@@ -619,7 +627,7 @@ class _BatchRun:
             documents = label(group)
         except Exception as exc:
             if len(group) == 1:
-                self._fail(group[0][0], f"cannot label: {error_line(exc)}")
+                self.fail(group[0][0], f"cannot label: {error_line(exc)}")
                 return
             for member in group:
                 self._label([member], sink)
@@ -707,8 +715,8 @@ def collect_pages(classifier: ParagraphModel, sources: list[str], *, scheme: str
     run = _BatchRun(classifier, fmt=OutputFormat.jsonl.value, scheme=Scheme(scheme), threshold=threshold,
                     batch_size=batch_size, on_error=None, on_progress=None,
                     max_bytes=max_bytes or DEFAULT_MAX_BYTES, max_paragraphs=max_paragraphs, read_stdin=None)
-    run.detector, run.policies_only, run.max_seconds = detector, policies_only, max_seconds
-    run.url_map, run.strip_boilerplate = dict(urls or {}), strip_boilerplate
+    run.configure(detector=detector, policies_only=policies_only, max_seconds=max_seconds, urls=urls,
+                  strip_boilerplate=strip_boilerplate)
     sink = _CollectingSink()
     run.classify(sources, DEFAULT_GROUP_PARAGRAPHS, sink=sink)
     pages: dict[str, dict[str, Any]] = {source: dict(page) for source, page in sink.pages.items()}
@@ -742,7 +750,7 @@ def driver_run(output: Path, inputs: list[str], *, fmt: OutputFormat | str = Out
         run = _BatchRun(None, fmt=fmt, scheme=scheme, threshold=threshold, batch_size=batch_size,  # type: ignore[arg-type]
                         on_error=on_error, on_progress=on_progress, max_bytes=max_bytes or DEFAULT_MAX_BYTES,
                         max_paragraphs=max_paragraphs, read_stdin=None)
-        run.policies_only, run.max_seconds = policies_only, max_seconds
+        run.configure(policies_only=policies_only, max_seconds=max_seconds)
         sink = _Sink.open(output, fmt, resume, run.labels)
         todo = [source for source in inputs if source not in sink.finished]
         run.result.skipped = [source for source in inputs if source in sink.finished]

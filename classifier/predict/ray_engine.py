@@ -114,7 +114,7 @@ def _write_page(run: Any, sink: Any, item: dict[str, Any]) -> None:
     if item["recovered"]:
         run.result.recovered.append((source, str(item["recovered"])))
     if item["failure"]:
-        run._fail(source, str(item["failure"]))
+        run.fail(source, str(item["failure"]))
         return
     page = json.loads(item["page"])
     if page.get("is_policy") is False:
