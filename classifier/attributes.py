@@ -1,0 +1,81 @@
+"""The attribute schema: what a practice paragraph says, in OPP-115's attributes (data types, purposes, ...).
+
+OPP-115 annotates every practice span with attributes (Wilson et al., ACL 2016; ``Personal Information Type``,
+``Purpose``, ...), each with one value. Attribute and value ids are the snake_case of OPP-115's names
+(``personal_information_type``, ``ip_address_and_device_ids``); like label ids they are a contract between data,
+saved models and outputs. ``Unspecified`` (the annotator saw the attribute but the text does not say) and
+``not-selected`` are not values: they say nothing about the policy, so the gold has no value for them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["ATTRIBUTES", "ATTRIBUTE_IDS", "NOT_VALUES", "Attribute", "attribute", "value_id"]
+
+NOT_VALUES = frozenset({"unspecified", "not_selected"})
+
+
+def value_id(name: str) -> str:
+    """The snake_case id of an OPP-115 attribute or value name (``"IP address and device IDs"`` ->
+    ``ip_address_and_device_ids``; case and punctuation variants of one name give one id)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute: its ``id``, OPP-115 ``name``, the label ids of the categories it belongs to, and its value ids."""
+
+    id: str
+    name: str
+    categories: tuple[str, ...]
+    values: tuple[str, ...]
+
+
+def _attribute(name: str, categories: tuple[str, ...], values: str) -> Attribute:
+    return Attribute(value_id(name), name, categories, tuple(value_id(v) for v in values.split("|")))
+
+
+_FIRST, _THIRD, _CHOICE = "first_party_collection", "third_party_sharing", "user_choice_control"
+
+# Values as OPP-115 names them (its documentation/ and the annotations of ../shared/opp115), Unspecified left out.
+ATTRIBUTES: tuple[Attribute, ...] = (
+    _attribute("Personal Information Type", (_FIRST, _THIRD, _CHOICE, "data_retention"),
+               "Financial|Health|Contact|Location|Demographic|Personal identifier|User online activities|"
+               "User profile|Social media data|IP address and device IDs|Cookies and tracking elements|"
+               "Computer information|Survey data|Generic personal information|Other"),
+    _attribute("Purpose", (_FIRST, _THIRD, _CHOICE),
+               "Basic service/feature|Additional service/feature|Advertising|Marketing|Analytics/Research|"
+               "Personalization/Customization|Service operation and security|Legal requirement|"
+               "Merger/Acquisition|Other"),
+    _attribute("Third Party Entity", (_THIRD,),
+               "Named third party|Unnamed third party|Other part of company/affiliate|Public|Other users|Other"),
+    _attribute("Choice Type", (_FIRST, _THIRD, _CHOICE),
+               "Opt-in|Opt-out link|Opt-out via contacting company|Browser/device privacy controls|"
+               "First-party privacy controls|Third-party privacy controls|Dont use service/feature|Other"),
+    _attribute("Retention Period", ("data_retention",), "Stated Period|Limited|Indefinitely|Other"),
+    _attribute("Access Type", ("user_access_edit_deletion",),
+               "View|Edit information|Export|Delete account (partial)|Delete account (full)|Deactivate account|"
+               "None|Other"),
+    _attribute("Security Measure", ("data_security",),
+               "Generic|Secure data transfer|Secure data storage|Data access limitation|Secure user authentication|"
+               "Privacy/Security program|Privacy review/audit|Privacy training|Other"),
+    _attribute("Audience Type", ("international_specific_audiences",),
+               "Children|Californians|Europeans|Citizens from other countries|Other"),
+    _attribute("Change Type", ("policy_change",),
+               "Privacy relevant change|Non-privacy relevant change|In case of merger or acquisition|Other"),
+    _attribute("Notification Type", ("policy_change",),
+               "General notice in privacy policy|General notice on website|Personal notice|No notification|Other"),
+    _attribute("Does/Does Not", (_FIRST, _THIRD), "Does|Does Not"),
+)
+ATTRIBUTE_IDS: tuple[str, ...] = tuple(a.id for a in ATTRIBUTES)
+_BY_ID = {a.id: a for a in ATTRIBUTES}
+
+
+def attribute(attribute_id: str) -> Attribute:
+    """The attribute with this id; ``KeyError`` naming the known ids otherwise."""
+    try:
+        return _BY_ID[attribute_id]
+    except KeyError:
+        raise KeyError(f"unknown attribute {attribute_id!r} (attributes: {', '.join(ATTRIBUTE_IDS)})") from None
