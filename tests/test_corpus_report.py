@@ -49,7 +49,7 @@ def test_shares_by_folder_match_a_hand_count(tmp_path, fmt):
     assert share["catB"]["first_party_collection"] == 0.0 and share["catB"]["third_party_sharing"] == 0.5
     interval = report["coverage"]["all"]["data_security"]
     assert 0 <= interval["low"] <= 0.25 <= interval["high"] <= 1
-    assert report["paragraphs_per_policy"]["values"] == [2, 3, 1, 1]
+    assert report["paragraphs_per_policy"]["values"] == [2, 3, 1, 1]  # a1, a2, b1, b2: sources in order
     assert report["not_policies"] == ["crawl/catB/b1.txt"] and report["failed"][0]["reason"] == "binary file"
 
 

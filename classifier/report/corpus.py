@@ -153,7 +153,8 @@ def _query_rows(output: Path, group_by: str | None) -> dict[str, dict[str, Any]]
         group = f"any_value(CAST({_quote(group_by)} AS VARCHAR))" if group_by not in (None, GROUP_FOLDER) else "NULL"
         verdict = "any_value(is_policy)" if "is_policy" in columns else "NULL"
         query = (f"SELECT source, list_distinct(flatten(list({labels}))) AS labels, count(*) AS paragraphs, "
-                 f"sum(length(text)) AS characters, {group} AS grp, {verdict} AS verdict FROM rows GROUP BY source")
+                 f"sum(length(text)) AS characters, {group} AS grp, {verdict} AS verdict FROM rows GROUP BY source "
+                 "ORDER BY source")  # DuckDB groups in parallel: the order would change from run to run
         result = con.execute(query).fetchall()
     except duckdb.Error as exc:
         raise CorpusReportError(f"{output}: cannot read it as a classify output ({str(exc).splitlines()[0]})") \
