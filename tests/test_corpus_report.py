@@ -85,6 +85,8 @@ def test_bad_outputs_and_groupings_are_one_error_line(tmp_path):
     assert result.exit_code == 1 and "not a classify output" in result.stderr and "Traceback" not in result.output
     result = CliRunner().invoke(app, ["corpus-report", str(tmp_path / "missing.parquet")])
     assert result.exit_code == 1 and "no such file" in result.stderr
+    result = CliRunner().invoke(app, ["corpus-report", str(tmp_path)])
+    assert result.exit_code == 1 and "not a file" in result.stderr
 
 
 def test_a_real_run_in_parquet_with_policies_only_still_lists_its_skipped_pages(tmp_path, tiny_classifier):

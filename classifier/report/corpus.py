@@ -133,7 +133,7 @@ def _query_rows(output: Path, group_by: str | None) -> dict[str, dict[str, Any]]
         raise CorpusReportError("the corpus report needs the report extra: pip install "
                                 "'policy-clause-classifier[report]'") from None
     if not output.is_file():
-        raise CorpusReportError(f"no such file: {output}")
+        raise CorpusReportError(f"{output}: not a file" if output.exists() else f"no such file: {output}")
     reader = {".parquet": "read_parquet", ".jsonl": "read_json_auto", ".json": "read_json_auto",
               ".csv": "read_csv_auto"}.get(output.suffix.lower())
     if reader is None:
