@@ -10,9 +10,15 @@ saved models and outputs. ``Unspecified`` (the annotator saw the attribute but t
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["ATTRIBUTES", "ATTRIBUTE_IDS", "NOT_VALUES", "Attribute", "attribute", "value_id"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["ATTRIBUTES", "ATTRIBUTE_IDS", "NOT_VALUES", "Attribute", "attribute", "gate_attributes", "split_key",
+           "value_id"]
 
 NOT_VALUES = frozenset({"unspecified", "not_selected"})
 
@@ -79,3 +85,48 @@ def attribute(attribute_id: str) -> Attribute:
         return _BY_ID[attribute_id]
     except KeyError:
         raise KeyError(f"unknown attribute {attribute_id!r} (attributes: {', '.join(ATTRIBUTE_IDS)})") from None
+
+
+def split_key(key: str) -> tuple[str | None, str, str]:
+    """``(category, attribute, value)`` of a model output's key: ``attribute/value`` (any category of the
+    attribute) or ``category/attribute/value``.
+
+    Raises:
+        ValueError: a key of another shape, or an attribute or value the schema does not know.
+    """
+    parts = key.split("/")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"attribute key {key!r} is not 'attribute/value' or 'category/attribute/value'")
+    category, attr, value = (None, parts[0], parts[1]) if len(parts) == 2 else (parts[0], parts[1], parts[2])
+    known = _BY_ID.get(attr)
+    if known is None or value not in known.values or (category is not None and category not in known.categories):
+        raise ValueError(f"attribute key {key!r} is not in the schema (classifier.attributes.ATTRIBUTES)")
+    return category, attr, value
+
+
+def gate_attributes(keys: Sequence[str], thresholds: Sequence[float], scores: np.ndarray, given: np.ndarray,
+                    labels: Sequence[str]) -> list[dict[str, dict[str, float]]]:
+    """The values each paragraph states: one ``{attribute: {value: score}}`` per row, highest score first.
+
+    ``scores`` is ``(n, len(keys))``, the attribute outputs; ``given`` is ``(n, len(labels))``, the categories each
+    paragraph was given. A value is given when its score reaches its threshold *and* the paragraph has a category
+    the value belongs to (the key's own category, or any of the attribute's): a purpose means nothing in a
+    paragraph about security. A value that several keys give (one per category) keeps its highest score.
+
+    Raises:
+        ValueError: a key :func:`split_key` refuses.
+    """
+    import numpy as np
+
+    parsed = [split_key(key) for key in keys]
+    allowed = np.array([[label in ((category,) if category else _BY_ID[attr].categories) for label in labels]
+                        for category, attr, _ in parsed], dtype=bool).reshape(len(parsed), len(labels))
+    passed = (np.asarray(scores) >= np.asarray(thresholds)) & (np.asarray(given, dtype=np.float32)
+                                                               @ allowed.T.astype(np.float32) > 0)
+    out: list[dict[str, dict[str, float]]] = [{} for _ in range(len(passed))]
+    for row, column in zip(*np.nonzero(passed), strict=True):
+        _, attr, value = parsed[column]
+        values = out[row].setdefault(attr, {})
+        values[value] = max(values.get(value, 0.0), round(float(scores[row, column]), 4))
+    return [{attr: dict(sorted(values.items(), key=lambda item: -item[1])) for attr, values in row.items()}
+            for row in out]

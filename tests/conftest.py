@@ -178,3 +178,32 @@ def tiny_classifier(tiny_model_dir: Path):
     from classifier.models.transformer import PolicyClassifier
 
     return PolicyClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="fp32")
+
+
+ATTRIBUTE_OUTPUTS = ("personal_information_type/contact", "purpose/advertising",
+                     "third_party_sharing/third_party_entity/unnamed_third_party", "retention_period/stated_period")
+
+
+@pytest.fixture(scope="session")
+def tiny_attribute_model_dir(tiny_encoder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved PolicyClassifier whose head also has attribute outputs (:data:`ATTRIBUTE_OUTPUTS`), with fixed
+    scores: first-party collection and data retention given, nothing else; contact, advertising and the unnamed
+    third party near 1, a stated period near 0."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from classifier.labels import LABEL_IDS
+    from classifier.models.transformer import PolicyClassifier
+
+    outputs = [*LABEL_IDS, *ATTRIBUTE_OUTPUTS]
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_encoder, num_labels=len(outputs), id2label=dict(enumerate(outputs)),
+        label2id={label: i for i, label in enumerate(outputs)}, problem_type="multi_label_classification")
+    with torch.no_grad():
+        model.classifier.weight.zero_()  # the scores are the biases, whatever the text
+        model.classifier.bias.fill_(-8.0)
+        for name in ("first_party_collection", "data_retention", *ATTRIBUTE_OUTPUTS[:3]):
+            model.classifier.bias[outputs.index(name)] = 8.0
+    clf = PolicyClassifier(model, AutoTokenizer.from_pretrained(tiny_encoder), max_length=32, device="cpu",
+                           precision="fp32")
+    return clf.save_pretrained(tmp_path_factory.mktemp("tiny-attribute-model") / "model")

@@ -71,3 +71,76 @@ def test_the_gold_of_the_real_corpus_has_the_attributes_the_issue_names(opp115_d
                 "international_specific_audiences/audience_type/children"):
         assert key in stated
     assert not any(key.endswith("/unspecified") for key in stated)
+
+
+def test_split_key_reads_flat_and_category_keys_and_refuses_what_the_schema_lacks():
+    from classifier.attributes import split_key
+
+    assert split_key("purpose/advertising") == (None, "purpose", "advertising")
+    assert split_key("third_party_sharing/purpose/advertising") == ("third_party_sharing", "purpose", "advertising")
+    for bad in ("purpose", "purpose/colour", "data_security/purpose/advertising", "a/b/c/d"):
+        with pytest.raises(ValueError, match="attribute key"):
+            split_key(bad)
+
+
+def test_values_are_given_only_in_paragraphs_with_a_category_they_belong_to():
+    import numpy as np
+
+    from classifier.attributes import gate_attributes
+
+    labels = ["first_party_collection", "third_party_sharing", "data_security"]
+    keys = ["purpose/advertising", "third_party_sharing/purpose/advertising", "third_party_sharing/purpose/marketing",
+            "personal_information_type/location"]
+    scores = np.array([[0.6, 0.9, 0.3, 0.8],   # sharing: its own key's higher score wins; marketing under its cut
+                       [0.6, 0.9, 0.9, 0.8],   # security only: no category these values belong to
+                       [0.7, 0.9, 0.9, 0.2]])  # collection only: the flat key, not the sharing ones
+    given = np.array([[False, True, False], [False, False, True], [True, False, False]])
+    out = gate_attributes(keys, [0.5, 0.5, 0.5, 0.5], scores, given, labels)
+    assert out == [{"purpose": {"advertising": 0.9}, "personal_information_type": {"location": 0.8}}, {},
+                   {"purpose": {"advertising": 0.7}}]
+    assert list(out[0]) == ["purpose", "personal_information_type"]
+
+
+def test_a_model_with_attribute_outputs_fills_prediction_attributes_and_retention(tiny_attribute_model_dir):
+    from classifier.models.transformer import PolicyClassifier
+
+    model = PolicyClassifier.from_pretrained(tiny_attribute_model_dir, device="cpu", precision="fp32")
+    assert model.labels[-1] == "children" and len(model.attribute_keys) == 4
+    assert model.predict_proba(["x"]).shape == (1, len(model.labels))
+    (prediction,) = model.predict(["We keep your data for two years."])
+    assert prediction.labels == ["first_party_collection", "data_retention"]
+    # the unnamed third party belongs to sharing, which was not given; the stated period scored near 0
+    assert {attr: list(values) for attr, values in prediction.attributes.items()} == {
+        "personal_information_type": ["contact"], "purpose": ["advertising"]}
+    assert [(p.text, p.duration) for p in prediction.retention] == [("two years", "P2Y")]
+    # the card view gates on the same OPP-115 categories
+    (card,) = model.predict(["We keep your data for two years."], scheme="card")
+    assert card.attributes == prediction.attributes
+    # a model without attribute outputs gives none, and quotes retention all the same
+    (plain,) = model.predict(["We keep your data for two years."], threshold=1.0)
+    assert plain.labels == [] and plain.attributes == {} and plain.retention == ()
+
+
+def test_a_saved_model_with_attribute_outputs_round_trips_and_bad_keys_are_refused(tiny_attribute_model_dir, tmp_path):
+    import json
+    import shutil
+
+    from classifier.models.base import ModelLoadError
+    from classifier.models.transformer import PolicyClassifier
+
+    model = PolicyClassifier.from_pretrained(tiny_attribute_model_dir, device="cpu", precision="fp32")
+    model.attribute_thresholds = [0.25, 0.5, 0.75, 0.9]
+    again = PolicyClassifier.from_pretrained(model.save_pretrained(tmp_path / "saved"), device="cpu",
+                                             precision="fp32")
+    assert (again.attribute_keys, again.attribute_thresholds) == (model.attribute_keys, [0.25, 0.5, 0.75, 0.9])
+    config = json.loads((tiny_attribute_model_dir / "config.json").read_text())
+    names = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
+    unknown = [*names[:-1], "purpose/colour"]
+    swapped = [*names[:10], names[11], names[10], *names[12:]]  # 'children' after an attribute output
+    for outputs, message in ((unknown, "'purpose/colour' is not in the schema"),
+                             (swapped, "must come after the categories")):
+        broken = tmp_path / f"broken-{len(message)}"
+        shutil.copytree(tiny_attribute_model_dir, broken)
+        (broken / "config.json").write_text(json.dumps({**config, "id2label": dict(enumerate(outputs))}))
+        with pytest.raises(ModelLoadError, match=message):
+            PolicyClassifier.from_pretrained(broken, device="cpu", precision="fp32")

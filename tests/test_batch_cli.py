@@ -39,7 +39,7 @@ def test_classify_directory_to_stdout(tmp_path, tiny_model_dir):
     rows = _jsonl(result.stdout)
     assert len(rows) == 12 and len({r["source"] for r in rows}) == 4
     assert set(rows[0]) == {"source", "url", "is_policy", "policy_probability", "paragraph", "start", "end", "section",
-                            "text", "labels", "scores"}
+                            "text", "labels", "scores", "attributes", "retention"}
     assert rows[0]["section"].startswith("Policy")
 
 
@@ -280,3 +280,30 @@ def test_atomic_write_replaces_whole_or_leaves_the_old_file(tmp_path, monkeypatc
         atomic_write(target, b"third")
     assert target.read_text(encoding="utf-8") == "zweite – ü\n"  # a failed write never tears the old file
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_attributes_and_retention_reach_every_output_format(tmp_path, tiny_attribute_model_dir):
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "a.txt").write_text("We keep your email address for 30 days.\n\nWe share it with partners.\n")
+    outputs = {fmt: tmp_path / f"o.{fmt}" for fmt in ("jsonl", "csv", "parquet")}
+    for fmt, out in outputs.items():
+        result = runner.invoke(app, ["classify", str(folder), "-o", str(out), "-f", fmt, "--model",
+                                     str(tiny_attribute_model_dir)])
+        assert result.exit_code == 0, result.output
+    rows = _jsonl(outputs["jsonl"].read_text())
+    assert [sorted(r["attributes"]) for r in rows] == [["personal_information_type", "purpose"]] * 2
+    assert [[p["text"] for p in r["retention"]] for r in rows] == [["30 days"], []]
+    assert rows[0]["retention"][0] == {"start": 31, "end": 38, "text": "30 days", "kind": "stated_period",
+                                       "duration": "P30D", "days": 30.0, "bound": None}  # offsets in the paragraph
+    table = list(csv.DictReader(io.StringIO(outputs["csv"].read_text())))
+    assert table[0]["attributes"] == "personal_information_type=contact;purpose=advertising"
+    assert [r["retention"] for r in table] == ["30 days (P30D)", ""]
+    from datasets import Dataset
+
+    parquet = Dataset.from_parquet(str(outputs["parquet"]))
+    assert parquet[0]["attributes"] == [
+        {"attribute": "personal_information_type", "value": "contact", "score": rows[0]["attributes"][
+            "personal_information_type"]["contact"]},
+        {"attribute": "purpose", "value": "advertising", "score": rows[0]["attributes"]["purpose"]["advertising"]}]
+    assert parquet[0]["retention"][0]["duration"] == "P30D" and parquet[1]["retention"] == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from classifier.predict.document import ClassifiedDocument
+    from classifier.text.retention import RetentionPeriod
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -58,11 +59,16 @@ class Prediction:
     """Labels and scores for one paragraph.
 
     ``labels`` are the label ids whose probability reached their threshold, in canonical order; ``scores`` holds a
-    probability for every label of the view.
+    probability for every label of the view. ``attributes`` says what the paragraph states, ``{attribute id: {value
+    id: score}}`` (``{"purpose": {"advertising": 0.91}}``; empty from a model without attribute outputs; see
+    :func:`classifier.attributes.gate_attributes`), and ``retention`` the retention periods it quotes when it is
+    about data retention (:func:`classifier.text.retention.find_retention_periods`).
     """
 
     labels: list[str]
     scores: dict[str, float] = field(repr=False)
+    attributes: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    retention: tuple[RetentionPeriod, ...] = ()
 
 
 def check_threshold(threshold: Any) -> None:
@@ -129,6 +135,9 @@ class ParagraphModel:
 
     labels: list[str]
     thresholds: list[float]
+    # the attribute outputs (classifier.attributes.split_key) and their thresholds; a model with none keeps these
+    attribute_keys: Sequence[str] = ()
+    attribute_thresholds: Sequence[float] = ()
 
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         raise NotImplementedError
@@ -155,8 +164,37 @@ class ParagraphModel:
 
         check_threshold(threshold)
         view = check_scheme(self.labels, scheme)
-        probs = self.predict_proba(texts, batch_size=batch_size)
-        return [to_prediction(self.labels, self.thresholds, row, view, threshold) for row in probs]
+        texts = check_texts(texts)
+        probs, attribute_probs = self.predict_scores(texts, batch_size=batch_size)
+        predictions = [to_prediction(self.labels, self.thresholds, row, view, threshold) for row in probs]
+        return self._described(texts, probs, attribute_probs, predictions, threshold)
+
+    def predict_scores(self, texts: list[str], *,
+                       batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
+        """The categories' probabilities and, from a model with attribute outputs (``attribute_keys``), theirs."""
+        return self.predict_proba(texts, batch_size=batch_size), None
+
+    def _described(self, texts: list[str], probs: np.ndarray, attribute_probs: np.ndarray | None,
+                   predictions: list[Prediction], threshold: float | None) -> list[Prediction]:
+        """Predictions with what each paragraph states: attribute values, gated by the OPP-115 categories it was
+        given (in either view), and the retention periods a data-retention paragraph quotes."""
+        import numpy as np
+
+        from classifier.attributes import gate_attributes
+        from classifier.text.retention import find_retention_periods
+
+        cuts = np.full(len(self.labels), threshold) if threshold is not None else np.asarray(self.thresholds)
+        given = np.asarray(probs) >= cuts
+        attributes = (gate_attributes(self.attribute_keys, self.attribute_thresholds, attribute_probs, given,
+                                      self.labels) if attribute_probs is not None else [{}] * len(texts))
+        retention_column = self.labels.index("data_retention") if "data_retention" in self.labels else None
+        out = []
+        for row, (text, prediction) in enumerate(zip(texts, predictions, strict=True)):
+            quoted = (tuple(find_retention_periods(text))
+                      if retention_column is not None and given[row, retention_column] else ())
+            out.append(replace(prediction, attributes=attributes[row], retention=quoted)
+                       if attributes[row] or quoted else prediction)
+        return out
 
     def iter_predict(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE, chunk_size: int = 1024,
                      scheme: Scheme | str = Scheme.opp115, threshold: float | None = None) -> Iterator[Prediction]:

@@ -111,18 +111,34 @@ def read_transformer_config(directory: Path, *, custom_labels: bool = False) -> 
         raise ModelConfigError(f"{where}: id2label keys must be 0, 1, 2, ...") from None
     if [key for key, _ in ordered] != list(range(len(ordered))):
         raise ModelConfigError(f"{where}: id2label keys must be 0, 1, 2, ...")
-    labels = check_labels([value for _, value in ordered], f"{where}: id2label", custom_labels=custom_labels)
+    outputs = [value for _, value in ordered]
+    categories = [value for value in outputs if not (isinstance(value, str) and "/" in value)]
+    check_labels(categories, f"{where}: id2label", custom_labels=custom_labels)
+    _check_attribute_keys(outputs[len(categories):], f"{where}: id2label")
     extra = config.get("policy_classifier", {})
     if not isinstance(extra, dict):
         raise ModelConfigError(f"{where}: policy_classifier must be an object, got {json.dumps(extra)}")
     section = f"{where}: policy_classifier"
     _no_section_context(extra.get("section_context", False), section)
     return {
-        "labels": labels,
-        "thresholds": check_thresholds(extra.get("thresholds"), len(labels), section),
+        "labels": outputs,
+        "thresholds": check_thresholds(extra.get("thresholds"), len(outputs), section),
         "max_length": _max_length(extra.get("max_length", 256), config.get("max_position_embeddings"), section),
         "tfidf_weight": _weight(extra.get("tfidf_weight", 0.0), section),
     }
+
+
+def _check_attribute_keys(keys: list[Any], where: str) -> None:
+    """Attribute outputs (after the categories) must be keys of the attribute schema."""
+    from classifier.attributes import split_key
+
+    for key in keys:
+        if not isinstance(key, str) or "/" not in key:
+            raise ModelConfigError(f"{where}: the attribute outputs must come after the categories")
+        try:
+            split_key(key)
+        except ValueError as exc:
+            raise ModelConfigError(f"{where}: {exc}") from None
 
 
 def refuse_remote_code(directory: Path) -> None:

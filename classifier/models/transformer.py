@@ -133,10 +133,14 @@ class PolicyClassifier(ParagraphModel):
         self._float_model = model
         self.tokenizer = tokenizer
         config = model.config
-        self.labels: list[str] = [config.id2label[i] for i in range(config.num_labels)]
-        self.thresholds: list[float] = list(thresholds) if thresholds is not None else [0.5] * len(self.labels)
-        if len(self.thresholds) != len(self.labels):
-            raise ValueError(f"{len(self.thresholds)} thresholds for {len(self.labels)} labels")
+        # The head's outputs: the categories, then any attribute values ("purpose/advertising"; see
+        # classifier.attributes.split_key), which one encoder learns beside them.
+        self.outputs: list[str] = [config.id2label[i] for i in range(config.num_labels)]
+        self.labels: list[str] = [name for name in self.outputs if "/" not in name]
+        self.attribute_keys: list[str] = self.outputs[len(self.labels):]
+        if any("/" not in name for name in self.attribute_keys):
+            raise ValueError("a model's attribute outputs must come after its categories")
+        self.output_thresholds = list(thresholds) if thresholds is not None else [0.5] * len(self.outputs)
         self.max_length = max_length
         self.device = hardware.resolve_device(device)
         # Optional TF-IDF member: probabilities are averaged, (1 - w) * transformer + w * tfidf.
@@ -150,6 +154,18 @@ class PolicyClassifier(ParagraphModel):
         self._lock = threading.Lock()
         self._onnx: Any = None
         self.precision = precision  # the property below: resolves "auto" and builds the bf16/int8/ONNX copy
+
+    @property
+    def output_thresholds(self) -> list[float]:
+        """The thresholds of every output: :attr:`thresholds` (categories), then :attr:`attribute_thresholds`."""
+        return [*self.thresholds, *self.attribute_thresholds]
+
+    @output_thresholds.setter
+    def output_thresholds(self, thresholds: Sequence[float]) -> None:
+        if len(thresholds) != len(self.outputs):
+            raise ValueError(f"{len(thresholds)} thresholds for {len(self.outputs)} outputs")
+        self.thresholds = list(thresholds[:len(self.labels)])
+        self.attribute_thresholds = list(thresholds[len(self.labels):])
 
     # --------------------------------------------------------------------------------------------- precision
     @property
@@ -265,7 +281,7 @@ class PolicyClassifier(ParagraphModel):
             from classifier.models.tfidf import TfidfBaseline
 
             tfidf = TfidfBaseline.from_pretrained(directory / "tfidf", custom_labels=custom_labels)
-            if tfidf.labels != settings["labels"]:
+            if tfidf.labels != [label for label in settings["labels"] if "/" not in label]:
                 raise ModelLoadError(f"{directory}/tfidf: its labels differ from the transformer's")
         return cls(model, tokenizer, thresholds=settings["thresholds"], max_length=settings["max_length"],
                    device=device, precision=precision, tfidf=tfidf, tfidf_weight=settings["tfidf_weight"],
@@ -300,7 +316,7 @@ class PolicyClassifier(ParagraphModel):
         config = model.config
         config.problem_type = "multi_label_classification"
         config.policy_classifier = {
-            "thresholds": [round(float(t), 4) for t in self.thresholds],
+            "thresholds": [round(float(t), 4) for t in self.output_thresholds],
             "max_length": self.max_length,
             "tfidf_weight": self.tfidf_weight,
             "versions": hardware.library_versions(),
@@ -366,7 +382,7 @@ class PolicyClassifier(ParagraphModel):
 
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # length-sorted batches cut padding
         batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
-        out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
+        out = np.zeros((len(ids), len(self.outputs)), dtype=np.float32)
         pad = self.tokenizer.pad_token_id or 0
 
         def run(chunk: list[int]) -> None:
@@ -402,18 +418,27 @@ class PolicyClassifier(ParagraphModel):
 
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Return an ``(n_texts, n_labels)`` array of probabilities, columns in :attr:`labels` order."""
+        return self.predict_scores(check_texts(texts), batch_size=batch_size)[0]
+
+    def predict_scores(self, texts: list[str], *,
+                       batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
+        """The categories' probabilities (averaged with the TF-IDF member's) and the attribute outputs' (``None``
+        for a model without them), from one pass of the encoder."""
         import numpy as np
 
         check_batch_size(batch_size)
         texts = check_texts(texts)
+        attributes = bool(self.attribute_keys)
         if not texts:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
+            return (np.zeros((0, len(self.labels)), dtype=np.float32),
+                    np.zeros((0, len(self.attribute_keys)), dtype=np.float32) if attributes else None)
         tfidf = self.tfidf if self.tfidf is not None and self.tfidf_weight > 0 else None
-        probs, tfidf_probs = self._probabilities(encode_texts(self.tokenizer, texts, self.max_length), batch_size,
-                                                 beside=(lambda: tfidf.predict_proba(texts)) if tfidf else None)
+        outputs, tfidf_probs = self._probabilities(encode_texts(self.tokenizer, texts, self.max_length), batch_size,
+                                                   beside=(lambda: tfidf.predict_proba(texts)) if tfidf else None)
+        probs = outputs[:, :len(self.labels)]
         if tfidf_probs is not None:
             probs = (1 - self.tfidf_weight) * probs + self.tfidf_weight * tfidf_probs
-        return probs
+        return probs, outputs[:, len(self.labels):] if attributes else None
 
 
 def shipped_model_dir() -> Path:

@@ -20,7 +20,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,7 +124,8 @@ def _rows(document: ClassifiedDocument, source: str, page: dict[str, Any]) -> It
         yield {"source": source, "url": document.url, **page, "paragraph": paragraph.index, "start": paragraph.start,
                "end": paragraph.end,
                "section": " > ".join(paragraph.section), "text": paragraph.text, "labels": paragraph.labels,
-               "scores": paragraph.scores}
+               "scores": paragraph.scores, "attributes": paragraph.attributes,
+               "retention": [asdict(period) for period in paragraph.retention]}
 
 
 def _csv_block(rows: list[dict[str, Any]], labels: tuple[str, ...], header: bool) -> str:
@@ -132,13 +133,21 @@ def _csv_block(rows: list[dict[str, Any]], labels: tuple[str, ...], header: bool
     writer = csv.writer(buffer, lineterminator="\n")
     if header:
         writer.writerow(["source", "url", "is_policy", "policy_probability", "paragraph", "start", "end", "section",
-                         "text", "labels", *[f"score_{label}" for label in labels]])
+                         "text", "labels", "attributes", "retention", *[f"score_{label}" for label in labels]])
     for row in rows:
         writer.writerow([row["source"], row["url"] or "", _csv_value(row["is_policy"]),
                          _csv_value(row["policy_probability"]), row["paragraph"], row["start"], row["end"],
                          row["section"], row["text"],
-                         ";".join(row["labels"]), *[row["scores"][label] for label in labels]])
+                         ";".join(row["labels"]), _csv_attributes(row["attributes"]),
+                         ";".join(period["text"] + (f" ({period['duration']})" if period["duration"] else "")
+                                  for period in row["retention"]),
+                         *[row["scores"][label] for label in labels]])
     return buffer.getvalue()
+
+
+def _csv_attributes(attributes: dict[str, dict[str, float]]) -> str:
+    """``purpose=advertising|analytics_research;third_party_entity=unnamed_third_party`` (values by score)."""
+    return ";".join(f"{attr}={'|'.join(values)}" for attr, values in attributes.items())
 
 
 def _csv_value(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from classifier.labels import Scheme, label_ids
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from classifier.models.base import ParagraphModel
+    from classifier.text.retention import RetentionPeriod
     from classifier.text.segment import Paragraph
 
 # Paragraphs sent to the model at once: bounds the memory a huge policy takes; larger than the batch CLI's groups
@@ -23,7 +24,8 @@ __all__ = ["CategorySummary", "ClassifiedDocument", "ClassifiedParagraph", "clas
 
 @dataclass(frozen=True)
 class ClassifiedParagraph:
-    """A paragraph with its position, section, labels and per-label scores."""
+    """A paragraph with its position, section, labels and per-label scores, and what it states (attribute values,
+    retention periods quoted; see :class:`~classifier.models.base.Prediction`)."""
 
     index: int
     text: str
@@ -32,11 +34,14 @@ class ClassifiedParagraph:
     section: tuple[str, ...]
     labels: list[str]
     scores: dict[str, float] = field(repr=False)
+    attributes: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    retention: tuple[RetentionPeriod, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
+        """Return a JSON-ready dict (retention periods as dicts, offsets into the paragraph)."""
         return {"index": self.index, "start": self.start, "end": self.end, "section": list(self.section),
-                "text": self.text, "labels": self.labels, "scores": self.scores}
+                "text": self.text, "labels": self.labels, "scores": self.scores, "attributes": self.attributes,
+                "retention": [asdict(period) for period in self.retention]}
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,8 @@ def classify_segmented(
             source=source,
             scheme=Scheme(scheme),
             paragraphs=[ClassifiedParagraph(index=p.index, text=p.text, start=p.start, end=p.end, section=p.section,
-                                            labels=pred.labels, scores=pred.scores) for p, pred in labelled],
+                                            labels=pred.labels, scores=pred.scores, attributes=pred.attributes,
+                                            retention=pred.retention) for p, pred in labelled],
         ))
     return out
 
@@ -171,6 +177,7 @@ def in_card_view(document: ClassifiedDocument) -> ClassifiedDocument:
     if document.scheme is Scheme.card:
         return document
     paragraphs = [ClassifiedParagraph(index=p.index, text=p.text, start=p.start, end=p.end, section=p.section,
-                                      labels=to_card(p.labels), scores=card_scores(p.scores))
+                                      labels=to_card(p.labels), scores=card_scores(p.scores), attributes=p.attributes,
+                                      retention=p.retention)
                   for p in document.paragraphs]
     return ClassifiedDocument(source=document.source, paragraphs=paragraphs, scheme=Scheme.card, url=document.url)

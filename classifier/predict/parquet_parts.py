@@ -31,7 +31,14 @@ def row_schema(labels: Sequence[str]) -> Any:
     return pa.schema([("source", pa.string()), ("url", pa.string()), ("is_policy", pa.bool_()),
                       ("policy_probability", pa.float64()), ("paragraph", pa.int64()),
                       ("start", pa.int64()), ("end", pa.int64()), ("section", pa.string()), ("text", pa.string()),
-                      ("labels", pa.list_(pa.string())), *[(f"score_{label}", pa.float64()) for label in labels]])
+                      ("labels", pa.list_(pa.string())),
+                      ("attributes", pa.list_(pa.struct([("attribute", pa.string()), ("value", pa.string()),
+                                                         ("score", pa.float64())]))),
+                      ("retention", pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()),
+                                                        ("text", pa.string()), ("kind", pa.string()),
+                                                        ("duration", pa.string()), ("days", pa.float64()),
+                                                        ("bound", pa.string())]))),
+                      *[(f"score_{label}", pa.float64()) for label in labels]])
 
 
 class ParquetParts:
@@ -127,7 +134,9 @@ class ParquetParts:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _flat(self, row: dict[str, Any]) -> dict[str, Any]:
-        flat = {key: value for key, value in row.items() if key != "scores"}
+        flat = {key: value for key, value in row.items() if key not in ("scores", "attributes")}
+        flat["attributes"] = [{"attribute": attr, "value": value, "score": score}
+                              for attr, values in row["attributes"].items() for value, score in values.items()]
         flat.update({f"score_{label}": row["scores"][label] for label in self.labels})
         return flat
 

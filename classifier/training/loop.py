@@ -423,7 +423,7 @@ def _finish(run: _Run, progress: _Progress, seconds: float) -> dict[str, Any]:
         run.model.load_state_dict(progress.best_state)
     # The returned classifier keeps the precision it validated with (fp32, or bf16 autocast on the float model),
     # so cross-validation folds are scored as they were early-stopped; a saved model picks its own at load time.
-    run.classifier.thresholds = best["thresholds"]
+    run.classifier.output_thresholds = best["thresholds"]
     metrics = {
         "validation": {k: v for k, v in best.items() if k != "thresholds"},
         "thresholds": dict(zip(run.labels, best["thresholds"], strict=True)),
