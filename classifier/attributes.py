@@ -31,16 +31,19 @@ def value_id(name: str) -> str:
 
 @dataclass(frozen=True)
 class Attribute:
-    """One attribute: its ``id``, OPP-115 ``name``, the label ids of the categories it belongs to, and its value ids."""
+    """One attribute: its ``id``, OPP-115 ``name``, the label ids of the categories it belongs to, its value ids and
+    their OPP-115 names (``value_names``, in the same order)."""
 
     id: str
     name: str
     categories: tuple[str, ...]
     values: tuple[str, ...]
+    value_names: tuple[str, ...]
 
 
 def _attribute(name: str, categories: tuple[str, ...], values: str) -> Attribute:
-    return Attribute(value_id(name), name, categories, tuple(value_id(v) for v in values.split("|")))
+    names = tuple(values.split("|"))
+    return Attribute(value_id(name), name, categories, tuple(value_id(v) for v in names), names)
 
 
 _FIRST, _THIRD, _CHOICE = "first_party_collection", "third_party_sharing", "user_choice_control"

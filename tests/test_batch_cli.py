@@ -307,3 +307,15 @@ def test_attributes_and_retention_reach_every_output_format(tmp_path, tiny_attri
             "personal_information_type"]["contact"]},
         {"attribute": "purpose", "value": "advertising", "score": rows[0]["attributes"]["purpose"]["advertising"]}]
     assert parquet[0]["retention"][0]["duration"] == "P30D" and parquet[1]["retention"] == []
+
+
+def test_the_summary_format_says_what_each_policy_states(tmp_path, tiny_attribute_model_dir, tiny_model_dir):
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "a.txt").write_text("We keep your email address for 30 days.\n")
+    result = runner.invoke(app, ["classify", str(folder), "--summary", "--model", str(tiny_attribute_model_dir)])
+    assert result.exit_code == 0, result.output
+    assert (f"- {folder / 'a.txt'}: collects: contact (¶0); uses it for: advertising (¶0); keeps data: 30 days (¶0)"
+            in result.stdout)
+    plain = runner.invoke(app, ["classify", str(folder), "--summary", "--model", str(tiny_model_dir)])
+    assert plain.exit_code == 0 and "collects:" not in plain.stdout

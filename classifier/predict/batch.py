@@ -326,7 +326,25 @@ def summary_markdown(summaries: list[tuple[str, dict[str, Any]]], scheme: Scheme
         cells = [str(info["counts"][label]) if info["counts"][label] else "–" for label in labels]
         verdict = (f" {'yes' if info['is_policy'] else 'no'} ({info['policy_probability']:.2f}) |" if judged else "")
         lines.append(f"| {_markdown_cell(source)} |{verdict} {info['paragraphs']} | " + " | ".join(cells) + " |")
+    said = [(source, info["says"]) for source, info in summaries if info.get("says")]
+    if said:
+        lines += ["", "What each policy says (¶ n: the paragraph that says it):", ""]
+        lines += [f"- {_markdown_cell(source)}: {says}" for source, says in said]
     return "\n".join(lines) + "\n"
+
+
+def _statements(rows: list[dict[str, Any]], scheme: Scheme) -> str:
+    """What a policy says (:meth:`ClassifiedDocument.statements`) from its rows; empty when nothing is stated."""
+    from classifier.predict.document import ClassifiedDocument, ClassifiedParagraph
+    from classifier.text.retention import RetentionPeriod
+
+    paragraphs = [ClassifiedParagraph(index=r["paragraph"], text=r["text"], start=r["start"], end=r["end"],
+                                      section=(), labels=r["labels"], scores=r["scores"],
+                                      attributes=r.get("attributes", {}),
+                                      retention=tuple(RetentionPeriod(**p) for p in r.get("retention", ())))
+                  for r in rows]
+    statements = ClassifiedDocument(None, paragraphs, scheme).statements()
+    return statements.sentence() if statements else ""
 
 
 def _markdown_cell(text: str) -> str:
@@ -672,7 +690,8 @@ class _BatchRun:
             self.summaries.append((rows[0]["source"] if rows else source,
                                    {"paragraphs": len(rows), "counts": counts,
                                     "is_policy": page.get("is_policy"),
-                                    "policy_probability": page.get("policy_probability")}))
+                                    "policy_probability": page.get("policy_probability"),
+                                    "says": _statements(rows, self.scheme)}))
         if self.on_progress:
             self.on_progress(source, len(rows))
 

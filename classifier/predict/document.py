@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from classifier.models.base import ParagraphModel
+    from classifier.report.practices import PolicyStatements
     from classifier.text.retention import RetentionPeriod
     from classifier.text.segment import Paragraph
 
@@ -65,6 +66,15 @@ class ClassifiedDocument:
     paragraphs: list[ClassifiedParagraph]
     scheme: Scheme = Scheme.opp115
     url: str | None = None
+
+    def statements(self) -> PolicyStatements:
+        """What the policy says, clause by clause, each item with its evidence paragraph; ``.sentence()`` reads it
+        ("collects: contact (¶3); shares with unnamed third parties (¶8) for advertising (¶8); keeps data: 30 days
+        (¶12)"). Needs a model with attribute outputs for all but the retention periods; see
+        :func:`classifier.report.practices.policy_statements`."""
+        from classifier.report.practices import policy_statements
+
+        return policy_statements(self)
 
     def summary(self) -> dict[str, CategorySummary]:
         """Per category of the view: covered or not, paragraph count and the strongest evidence paragraph."""
