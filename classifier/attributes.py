@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ATTRIBUTES", "ATTRIBUTE_IDS", "NOT_VALUES", "Attribute", "attribute", "gate_attributes", "split_key",
-           "value_id"]
+__all__ = ["ATTRIBUTES", "ATTRIBUTE_IDS", "NOT_VALUES", "OUTPUT_KEYS", "Attribute", "attribute", "gate_attributes",
+           "split_key", "value_id"]
 
 NOT_VALUES = frozenset({"unspecified", "not_selected"})
 
@@ -79,6 +79,9 @@ ATTRIBUTES: tuple[Attribute, ...] = (
     _attribute("Does/Does Not", (_FIRST, _THIRD), "Does|Does Not"),
 )
 ATTRIBUTE_IDS: tuple[str, ...] = tuple(a.id for a in ATTRIBUTES)
+# What a model with attribute outputs predicts: every value but "other" (which says nothing a reader can check),
+# as "attribute/value", in schema order.
+OUTPUT_KEYS: tuple[str, ...] = tuple(f"{a.id}/{v}" for a in ATTRIBUTES for v in a.values if v != "other")
 _BY_ID = {a.id: a for a in ATTRIBUTES}
 
 

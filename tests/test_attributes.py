@@ -144,3 +144,62 @@ def test_a_saved_model_with_attribute_outputs_round_trips_and_bad_keys_are_refus
         (broken / "config.json").write_text(json.dumps({**config, "id2label": dict(enumerate(outputs))}))
         with pytest.raises(ModelLoadError, match=message):
             PolicyClassifier.from_pretrained(broken, device="cpu", precision="fp32")
+
+
+def _small_opp115(root, n_policies=8):
+    """``n_policies`` three-segment policies, each segment annotated alike by two annotators."""
+    (root / "annotations").mkdir(parents=True)
+    (root / "sanitized_policies").mkdir()
+    segments = ["We collect your email address and name.", "We share your data with advertisers for ads.",
+                "We keep your data for two years."]
+    for policy in range(n_policies):
+        stem = f"{policy + 1}_site{policy}.com"
+        (root / "sanitized_policies" / f"{stem}.html").write_text("|||".join(segments))
+        rows = []
+        for annotator in ("a", "b"):
+            rows += [_annotation(annotator, 0, "First Party Collection/Use", {"Personal Information Type": "Contact"}),
+                     _annotation(annotator, 1, "Third Party Sharing/Collection",
+                                 {"Purpose": "Advertising", "Third Party Entity": "Unnamed third party"}),
+                     _annotation(annotator, 2, "Data Retention", {"Retention Period": "Stated Period"})]
+        with open(root / "annotations" / f"{stem}.csv", "w", newline="") as handle:
+            csv.writer(handle).writerows(rows)
+    return root
+
+
+def test_a_config_with_attributes_builds_their_columns_from_opp115_and_leaves_other_corpora_unknown(tmp_path):
+    import numpy as np
+
+    from classifier.attributes import OUTPUT_KEYS
+    from classifier.data.attributes import attribute_targets
+    from classifier.training.config import TrainConfig
+    from classifier.training.data import build_dataset
+
+    root = _small_opp115(tmp_path / "opp", 2)
+    data = build_dataset(TrainConfig(opp115=[str(root)], seed_corpus=["data/seed_corpus"], attributes=True))
+    targets, known = attribute_targets(data)
+    opp = np.asarray(data["corpus"]) == "opp115"
+    assert targets.shape == (len(data), len(OUTPUT_KEYS)) and known[opp].all() and not known[~opp].any()
+    stated = [[OUTPUT_KEYS[j] for j in np.flatnonzero(row)] for row in targets[opp][:3]]
+    assert stated == [["personal_information_type/contact"],
+                      ["purpose/advertising", "third_party_entity/unnamed_third_party"],
+                      ["retention_period/stated_period"]]
+    with pytest.raises(ValueError, match="attributes are learnt from OPP-115"):
+        TrainConfig(seed_corpus=["data/seed_corpus"], attributes=True).validate()
+
+
+def test_training_with_attributes_gives_one_model_with_category_and_attribute_outputs(tiny_encoder, tmp_path):
+    from classifier.attributes import OUTPUT_KEYS
+    from classifier.models.transformer import PolicyClassifier
+    from classifier.training.config import TrainConfig
+    from classifier.training.loop import train
+
+    root = _small_opp115(tmp_path / "opp")
+    config = TrainConfig(encoder=str(tiny_encoder), opp115=[str(root)], attributes=True, epochs=2, batch_size=8,
+                         learning_rate=1e-3, max_length=32, validation_fraction=0.25, output_dir=str(tmp_path / "run"),
+                         device="cpu", precision="fp32", half=False)
+    model, metrics = train(config)
+    assert model.attribute_keys == list(OUTPUT_KEYS) and len(model.attribute_thresholds) == len(OUTPUT_KEYS)
+    assert "purpose/advertising" in metrics["thresholds"]
+    assert all("val_attribute_micro_f1" in epoch for epoch in metrics["history"])
+    saved = PolicyClassifier.from_pretrained(tmp_path / "run" / "model", device="cpu", precision="fp32")
+    assert saved.attribute_keys == list(OUTPUT_KEYS) and saved.predict_proba(["x"]).shape == (1, 11)

@@ -22,7 +22,8 @@ from classifier.labels import OPP115_CATEGORY_TO_ID
 if TYPE_CHECKING:
     from datasets import Dataset
 
-__all__ = ["attribute_key", "load_opp115_attributes", "read_attribute_votes", "with_attributes"]
+__all__ = ["attribute_key", "attribute_targets", "has_attribute_columns", "load_opp115_attributes",
+           "read_attribute_votes", "with_attribute_columns", "with_attributes"]
 
 _AttributeVotes = dict[int, dict[tuple[str, str, str], set[str]]]
 
@@ -69,3 +70,47 @@ def with_attributes(dataset: Dataset, gold: dict[tuple[str, int], list[str]]) ->
     values: list[Any] = [gold.get((policy, segment), []) for policy, segment in
                          zip(dataset["policy"], dataset["segment_id"], strict=True)]
     return dataset.add_column("attributes", values)
+
+
+def with_attribute_columns(dataset: Dataset, stated: list[list[str]] | None = None) -> Dataset:
+    """Add what a training run learns the attribute outputs from: ``attribute_labels`` (the
+    :data:`~classifier.attributes.OUTPUT_KEYS` each row states) and ``attribute_known`` (those it decides).
+
+    ``stated`` holds each row's keys (``attribute/value``, or ``category/attribute/value`` as the gold names them;
+    values outside the outputs, ``other``, are dropped): the rows of a corpus annotated with attributes, where every
+    output is decided. Without it no output is decided (a corpus without attribute annotations).
+    """
+    from datasets import ClassLabel, List
+
+    from classifier.attributes import OUTPUT_KEYS
+
+    index = {key: i for i, key in enumerate(OUTPUT_KEYS)}
+    if stated is None:
+        labels: list[list[int]] = [[] for _ in range(len(dataset))]
+        known: list[list[int]] = [[] for _ in range(len(dataset))]
+    else:
+        labels = [sorted({index[flat] for flat in ("/".join(key.split("/")[-2:]) for key in keys) if flat in index})
+                  for keys in stated]
+        known = [list(range(len(OUTPUT_KEYS)))] * len(dataset)
+    feature = List(ClassLabel(names=list(OUTPUT_KEYS)))
+    return (dataset.add_column("attribute_labels", labels, feature=feature)
+            .add_column("attribute_known", known, feature=feature))
+
+
+def has_attribute_columns(dataset: Dataset) -> bool:
+    """True when a dataset carries attribute outputs to learn (:func:`with_attribute_columns`)."""
+    return "attribute_labels" in dataset.column_names
+
+
+def attribute_targets(dataset: Dataset) -> tuple[Any, Any]:
+    """``(targets, known)``: two ``(n_rows, n_outputs)`` float32 0/1 arrays of the attribute outputs."""
+    import numpy as np
+
+    n_outputs = len(dataset.features["attribute_labels"].feature.names)
+    targets = np.zeros((len(dataset), n_outputs), dtype=np.float32)
+    known = np.zeros_like(targets)
+    for row, (stated, decided) in enumerate(zip(dataset["attribute_labels"], dataset["attribute_known"],
+                                                strict=True)):
+        targets[row, stated] = 1.0
+        known[row, decided] = 1.0
+    return targets, known

@@ -64,6 +64,10 @@ class TrainConfig:
         teacher: a saved model directory (typically a base-size encoder fine-tuned on the same training data)
             whose probabilities on the training paragraphs are blended into the targets: knowledge distillation.
         distill_weight: the teacher's share of each target, ``(1 - w) * label + w * teacher probability``.
+        attributes: also learn what a paragraph states: one output per attribute value
+            (:data:`classifier.attributes.OUTPUT_KEYS`) beside the categories, on the same encoder, from OPP-115's
+            attribute annotations (majority rule, :mod:`classifier.data.attributes`); the other corpora's rows leave
+            them unknown (masked). The best epoch is still chosen on the categories.
         attention_dropout: dropout on the encoder's attention probabilities while training; ``None`` keeps the
             encoder's own (0.1 for MiniLM and MPNet). At 0 PyTorch runs its fused attention kernel instead of
             materialising and masking every attention matrix, which makes a training step on a 2-core AVX2 CPU
@@ -102,6 +106,7 @@ class TrainConfig:
     teacher: str | None = None
     distill_weight: float = 0.5
     attention_dropout: float | None = None
+    attributes: bool = False
 
     def validate(self) -> None:
         """Check the values once, before any work; raises ``ValueError`` naming the bad field."""
@@ -110,6 +115,9 @@ class TrainConfig:
             raise ValueError(f"no training data: give at least one of {', '.join(DATA_FIELDS)}")
         if self.labels_from_data and any(getattr(self, name) for name in DATA_FIELDS if name != "jsonl"):
             raise ValueError("labels_from_data works with jsonl data only")
+        if self.attributes and (not self.opp115 or self.labels_from_data or self.teacher):
+            raise ValueError("attributes are learnt from OPP-115 (give opp115), with the schema's labels and no "
+                             "teacher")
         for name, corpora in (("corpus_weights", self.corpus_weights), ("tune_on", self.tune_on)):
             unknown = sorted(set(corpora) - set(DATA_FIELDS))
             if unknown:

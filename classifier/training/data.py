@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from classifier.data.attributes import load_opp115_attributes, with_attribute_columns, with_attributes
 from classifier.data.corpus import infer_label_names, label_names, load_jsonl, load_opp115, with_corpus
 from classifier.data.partial import load_partial
 from classifier.data.splits import split_by_policy
@@ -33,24 +34,35 @@ def build_dataset(config: TrainConfig) -> Dataset:
 
     names = infer_label_names(config.jsonl) if config.labels_from_data else list(LABEL_IDS)
     columns = ["policy", "text", "labels", "corpus", "annotated"]
+    full = _full_parts(config, names)
+    stated = [_opp115_attributes(part, directory) if corpus == "opp115" and config.attributes else None
+              for corpus, directory, part in full]
     parts = [with_corpus(part.select_columns(columns[:3]), corpus).select_columns(columns)
-             for corpus, part in _full_parts(config, names)]
+             for corpus, _, part in full]
     parts += [load_partial(corpus, directory, config.partial_split).select_columns(columns)
               for corpus in ("mapp", "c3pa", "appsi139") for directory in getattr(config, corpus)]
+    if config.attributes:
+        parts = [with_attribute_columns(part, stated[i] if i < len(stated) else None)
+                 for i, part in enumerate(parts)]
     for part in parts:
         if label_names(part) != names:
             raise ValueError(f"label sets differ: {label_names(part)} vs {names}")
     return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 
 
-def _full_parts(config: TrainConfig, names: list[str]) -> list[tuple[str, Dataset]]:
-    """The fully annotated sources, each with its corpus id."""
+def _opp115_attributes(part: Dataset, directory: str) -> list[list[str]]:
+    """Each OPP-115 row's attribute gold (:func:`classifier.data.attributes.load_opp115_attributes`)."""
+    return list(with_attributes(part, load_opp115_attributes(directory))["attributes"])
+
+
+def _full_parts(config: TrainConfig, names: list[str]) -> list[tuple[str, str | None, Dataset]]:
+    """The fully annotated sources: ``(corpus id, directory, rows)``."""
     from classifier.data.seed_corpus import load_seed_corpus
 
-    parts = [("opp115", load_opp115(d)) for d in config.opp115]
-    parts += [("seed_corpus", load_seed_corpus(d)) for d in config.seed_corpus]
+    parts: list[tuple[str, str | None, Dataset]] = [("opp115", d, load_opp115(d)) for d in config.opp115]
+    parts += [("seed_corpus", d, load_seed_corpus(d)) for d in config.seed_corpus]
     if config.jsonl:
-        parts.append(("jsonl", load_jsonl(config.jsonl, names=names)))
+        parts.append(("jsonl", None, load_jsonl(config.jsonl, names=names)))
     return parts
 
 

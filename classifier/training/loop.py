@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from classifier.data.attributes import attribute_targets, has_attribute_columns
 from classifier.data.corpus import label_names, multi_hot, tuning_mask
 from classifier.evaluation.metrics import report_at_thresholds, tune_thresholds
 from classifier.models.config import refuse_remote_code
@@ -67,6 +68,7 @@ class _Run:
     environment: dict[str, Any]
     rng: random.Random
     distilled: bool
+    n_categories: int  # the first outputs are the categories; any after them are attribute values
 
     @property
     def model(self) -> Any:
@@ -156,6 +158,9 @@ def _prepare(config: TrainConfig, train_data: Dataset | None, validation_data: D
     if train_data is None:
         train_data, validation_data = split_for_training(config)
     labels = label_names(train_data)
+    n_categories = len(labels)
+    if has_attribute_columns(train_data):  # attribute outputs after the categories, on the same encoder
+        labels = [*labels, *train_data.features["attribute_labels"].feature.names]
     environment = training_environment(config)  # resolves the device and what "auto" precision means here
     device = environment["device"]
     tokenizer, model = _load_encoder(config, labels, device)
@@ -165,6 +170,10 @@ def _prepare(config: TrainConfig, train_data: Dataset | None, validation_data: D
     y_val = multi_hot(validation_data) if validation_data else None
     mask = _known(train_data)
     val_mask = _known(validation_data, config.tune_on) if validation_data else None
+    if has_attribute_columns(train_data):
+        y_train, mask = _with_attribute_outputs(train_data, y_train, mask)
+        if validation_data is not None:
+            y_val, val_mask = _with_attribute_outputs(validation_data, y_val, val_mask, config.tune_on)
     corpora = list(train_data["corpus"]) if "corpus" in train_data.column_names else ["data"] * len(train_ids)
     targets, distilled = _targets(config, train_data, y_train, labels, teacher, emit)
     loss_fn = _loss(config, y_train, mask, device)
@@ -176,7 +185,22 @@ def _prepare(config: TrainConfig, train_data: Dataset | None, validation_data: D
     emit(f"training on {len(train_ids)} paragraphs ({len(set(train_data['policy']))} policies), validating on "
          f"{len(val_ids)} ({n_val_policies} policies); device={device}, bf16={precision != 'fp32'}")
     return _Run(config, classifier, labels, train_ids, val_ids, targets, y_val, mask, val_mask, corpora, loss_fn,
-                optimizer, scheduler, environment, random.Random(config.seed), distilled)
+                optimizer, scheduler, environment, random.Random(config.seed), distilled, n_categories)
+
+
+def _with_attribute_outputs(data: Dataset, y: np.ndarray, mask: np.ndarray | None,
+                            corpora: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """The targets and known cells with the attribute outputs' columns after the categories' (of the rows of
+    ``corpora`` only, as for the categories, when given)."""
+    import numpy as np
+
+    targets, known = attribute_targets(data)
+    category_mask = mask if mask is not None else np.ones_like(y)
+    if corpora:
+        chosen = np.isin(np.asarray(data["corpus"]), list(corpora))
+        if chosen.any():
+            known = known * chosen[:, None]
+    return np.hstack([y, targets]), np.hstack([category_mask, known])
 
 
 def _known(data: Dataset, corpora: Sequence[str] = ()) -> np.ndarray | None:
@@ -390,10 +414,18 @@ def _score_epoch(run: _Run, entry: dict[str, Any], progress: _Progress, emit: Lo
         return
     probs, _ = run.classifier._probabilities(run.val_ids, DEFAULT_BATCH_SIZE)
     thresholds = tune_thresholds(run.y_val, probs, mask=run.val_mask)
-    report = report_at_thresholds(run.y_val, probs, run.labels, thresholds, mask=run.val_mask)
+    n = run.n_categories  # the epoch is chosen on the categories; attribute outputs ride along
+    mask = run.val_mask[:, :n] if run.val_mask is not None else None
+    report = report_at_thresholds(run.y_val[:, :n], probs[:, :n], run.labels[:n], thresholds[:n], mask=mask)
     entry.update(val_micro_f1=report["micro_f1"], val_macro_f1=report["macro_f1"])
+    attributes = ""
+    if len(run.labels) > n:
+        tail = run.val_mask[:, n:] if run.val_mask is not None else None
+        entry["val_attribute_micro_f1"] = report_at_thresholds(run.y_val[:, n:], probs[:, n:], run.labels[n:],
+                                                               thresholds[n:], mask=tail)["micro_f1"]
+        attributes = f"  attributes micro-F1 {entry['val_attribute_micro_f1']:.4f}"
     emit(f"epoch {entry['epoch']}: loss {entry['loss']:.4f}  val micro-F1 {report['micro_f1']:.4f}  macro-F1 "
-         f"{report['macro_f1']:.4f}  ({entry['seconds']:.0f}s, {entry['examples_per_second']:.1f} ex/s)")
+         f"{report['macro_f1']:.4f}{attributes}  ({entry['seconds']:.0f}s, {entry['examples_per_second']:.1f} ex/s)")
     if report["macro_f1"] > progress.best["macro_f1"] + 1e-6:
         progress.best = {**report, "epoch": entry["epoch"], "thresholds": thresholds}
         progress.best_state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
