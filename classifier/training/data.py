@@ -35,7 +35,7 @@ def build_dataset(config: TrainConfig) -> Dataset:
     names = infer_label_names(config.jsonl) if config.labels_from_data else list(LABEL_IDS)
     columns = ["policy", "text", "labels", "corpus", "annotated"]
     full = _full_parts(config, names)
-    stated = [_opp115_attributes(part, directory) if corpus == "opp115" and config.attributes else None
+    stated = [_opp115_attributes(part, str(directory)) if corpus == "opp115" and config.attributes else None
               for corpus, directory, part in full]
     parts = [with_corpus(part.select_columns(columns[:3]), corpus).select_columns(columns)
              for corpus, _, part in full]

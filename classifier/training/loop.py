@@ -172,7 +172,7 @@ def _prepare(config: TrainConfig, train_data: Dataset | None, validation_data: D
     val_mask = _known(validation_data, config.tune_on) if validation_data else None
     if has_attribute_columns(train_data):
         y_train, mask = _with_attribute_outputs(train_data, y_train, mask)
-        if validation_data is not None:
+        if validation_data is not None and y_val is not None:
             y_val, val_mask = _with_attribute_outputs(validation_data, y_val, val_mask, config.tune_on)
     corpora = list(train_data["corpus"]) if "corpus" in train_data.column_names else ["data"] * len(train_ids)
     targets, distilled = _targets(config, train_data, y_train, labels, teacher, emit)
