@@ -203,3 +203,30 @@ def test_training_with_attributes_gives_one_model_with_category_and_attribute_ou
     assert all("val_attribute_micro_f1" in epoch for epoch in metrics["history"])
     saved = PolicyClassifier.from_pretrained(tmp_path / "run" / "model", device="cpu", precision="fp32")
     assert saved.attribute_keys == list(OUTPUT_KEYS) and saved.predict_proba(["x"]).shape == (1, 11)
+
+
+def test_crossval_with_attributes_reports_them_beside_the_tfidf_baseline_and_resumes(tiny_encoder, tmp_path):
+    from safetensors.numpy import load_file
+    from typer.testing import CliRunner
+
+    from classifier.cli.app import app
+
+    root = _small_opp115(tmp_path / "opp")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"encoder": str(tiny_encoder), "epochs": 1, "batch_size": 8, "max_length": 32,
+                                  "device": "cpu", "precision": "fp32", "attributes": True}))
+    out = tmp_path / "cv"
+    command = ["crossval", "--opp115", str(root), "--config", str(config), "--model-type", "transformer",
+               "--model-type", "tfidf", "--ensemble", "--k", "4", "-o", str(out)]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    reports = json.loads((out / "cv.json").read_text())["attributes"]
+    assert list(reports) == ["transformer", "transformer+tfidf", "tfidf_baseline"]
+    purpose = reports["tfidf_baseline"]["attributes"]["purpose"]
+    assert purpose["paragraph"]["support"] == 8 and purpose["policy"]["support"] == 8  # one per policy
+    assert reports["transformer"]["values"]["purpose/advertising"]["support"] == 8
+    assert "| purpose (8) |" in (out / "attributes.md").read_text()
+    assert load_file(str(out / "oof.safetensors"))["transformer.attribute_probs"].shape == (24, 66)
+    resumed = CliRunner().invoke(app, [*command, "--resume"])
+    assert resumed.exit_code == 0 and resumed.stderr.count("taken from") == 4
+    assert json.loads((out / "cv.json").read_text())["attributes"]["transformer"] == reports["transformer"]

@@ -276,6 +276,7 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
                     environment: dict | None) -> None:
     import json as json_module
 
+    from classifier.data.attributes import has_attribute_columns
     from classifier.evaluation.evaluate import comparison
     from classifier.evaluation.folds import oof_result, save_oof, subset_fold_summaries, summarize_folds
     from classifier.evaluation.report import write_evaluation
@@ -310,8 +311,16 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
         evaluations += per_subset
     write_evaluation(out, evaluations, comparisons)
     save_oof(str(out / "oof.safetensors"), results)
-    atomic_write(out / "cv.json", json_module.dumps({"settings": settings, "environment": environment,
-                                                      "models": summary}, indent=2) + "\n")
+    record = {"settings": settings, "environment": environment, "models": summary}
+    if has_attribute_columns(dataset):
+        from classifier.evaluation.attributes import attribute_markdown, crossval_attribute_reports
+
+        typer.echo("attributes: scoring the out-of-fold values and fitting the TF-IDF baseline on the same folds",
+                   err=True)
+        attributes = crossval_attribute_reports(dataset, results, seed=settings.get("seed", 13))
+        record["attributes"] = attributes
+        atomic_write(out / "attributes.md", attribute_markdown(attributes))
+    atomic_write(out / "cv.json", json_module.dumps(record, indent=2) + "\n")
     for name, entry in summary.items():
         typer.echo(f"{name}: micro-F1 {entry['micro_f1']['mean']:.4f} ± {entry['micro_f1']['sd']:.4f}, "
                    f"macro-F1 {entry['macro_f1']['mean']:.4f} ± {entry['macro_f1']['sd']:.4f}", err=True)

@@ -198,6 +198,12 @@ def _score_fold(entry: dict[str, Any], model: Any, name: str, test_part: Dataset
     entry["probs"][rows] = result.probs
     entry["thresholds"][rows] = np.asarray(result.thresholds)[None, :]
     entry["fold"][rows] = fold
+    if getattr(model, "attribute_keys", ()):  # the attribute outputs' out-of-fold scores, beside the categories'
+        _, attribute_probs = model.predict_scores(test_part["text"])
+        n_rows, n_keys = len(entry["fold"]), len(model.attribute_keys)
+        entry.setdefault("attribute_probs", np.zeros((n_rows, n_keys), dtype=np.float32))[rows] = attribute_probs
+        entry.setdefault("attribute_thresholds", np.zeros((n_rows, n_keys), dtype=np.float32))[rows] = \
+            np.asarray(model.attribute_thresholds)[None, :]
     emit(f"[{name}] fold {fold}: micro-F1 {result.metrics['views']['opp115']['micro_f1']:.4f}  "
          f"macro-F1 {result.metrics['views']['opp115']['macro_f1']:.4f}")
 
@@ -220,8 +226,12 @@ def _save_fold(path: Path, fingerprint: dict[str, Any], rows: list[int], entries
 
     tensors = {"rows": np.asarray(rows, dtype=np.int64)}
     for name, entry in entries.items():
-        tensors[f"{name}.probs"] = np.ascontiguousarray(entry["probs"][rows])
-        tensors[f"{name}.thresholds"] = np.ascontiguousarray(entry["thresholds"][rows[0]])
+        for key in ("probs", "attribute_probs"):
+            if key in entry:
+                tensors[f"{name}.{key}"] = np.ascontiguousarray(entry[key][rows])
+        for key in ("thresholds", "attribute_thresholds"):
+            if key in entry:
+                tensors[f"{name}.{key}"] = np.ascontiguousarray(entry[key][rows[0]])
     metadata = {"fingerprint": json.dumps(fingerprint),
                 "summaries": json.dumps({name: entry["folds"][-1] for name, entry in entries.items()})}
     tmp = path.with_name(f".{path.name}.tmp")
@@ -262,7 +272,14 @@ def _load_fold(path: Path, rows: list[int], out: dict[str, dict[str, Any]]) -> d
     with safe_open(str(path), framework="numpy") as handle:
         if handle.get_tensor("rows").tolist() != list(rows):
             raise FoldMismatch(f"--resume: {path} holds other rows than its fold")
+        saved = set(handle.keys())
         for name, entry in out.items():
             entry["probs"][rows] = handle.get_tensor(f"{name}.probs")
             entry["thresholds"][rows] = handle.get_tensor(f"{name}.thresholds")[None, :]
+            if f"{name}.attribute_probs" in saved:
+                probs = handle.get_tensor(f"{name}.attribute_probs")
+                entry.setdefault("attribute_probs", np.zeros((len(entry["fold"]), probs.shape[1]),
+                                                             dtype=np.float32))[rows] = probs
+                entry.setdefault("attribute_thresholds", np.zeros_like(entry["attribute_probs"]))[rows] = \
+                    handle.get_tensor(f"{name}.attribute_thresholds")[None, :]
         return json.loads((handle.metadata() or {})["summaries"])

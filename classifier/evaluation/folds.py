@@ -71,8 +71,9 @@ def save_oof(path: str, results: dict[str, dict[str, Any]]) -> None:
 
     tensors = {}
     for name, entry in results.items():
-        for key in ("probs", "thresholds", "fold"):
-            tensors[f"{name}.{key}"] = np.ascontiguousarray(entry[key])
+        for key in ("probs", "thresholds", "fold", "attribute_probs", "attribute_thresholds"):
+            if key in entry:
+                tensors[f"{name}.{key}"] = np.ascontiguousarray(entry[key])
     save_file(tensors, path)
     umask_mode(path)
 
@@ -91,7 +92,9 @@ def load_oof(directory: str | Path) -> dict[str, dict[str, Any]]:
     cv = json.loads((Path(directory) / "cv.json").read_text())
     arrays = load_file(str(Path(directory) / "oof.safetensors"))
     return {name: {"folds": entry["fold_details"], "probs": arrays[f"{name}.probs"],
-                   "thresholds": arrays[f"{name}.thresholds"], "fold": arrays[f"{name}.fold"]}
+                   "thresholds": arrays[f"{name}.thresholds"], "fold": arrays[f"{name}.fold"],
+                   **{key: arrays[f"{name}.{key}"] for key in ("attribute_probs", "attribute_thresholds")
+                      if f"{name}.{key}" in arrays}}
             for name, entry in cv["models"].items()}
 
 

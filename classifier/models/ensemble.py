@@ -26,7 +26,31 @@ class AveragedModel(ParagraphModel):
         self.weights = [w / total for w in weights] if weights else [1 / len(members)] * len(members)
         self.thresholds = list(thresholds) if thresholds is not None else [0.5] * len(labels)
 
+    @property
+    def attribute_keys(self) -> Sequence[str]:  # type: ignore[override]
+        """The attribute outputs of the first member that has them (members' categories are averaged; a value is
+        one member's)."""
+        return next((m.attribute_keys for m in self.members if getattr(m, "attribute_keys", ())), ())
+
+    @property
+    def attribute_thresholds(self) -> Sequence[float]:  # type: ignore[override]
+        return next((m.attribute_thresholds for m in self.members if getattr(m, "attribute_keys", ())), ())
+
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """Weighted mean of the members' probabilities."""
+        return self.predict_scores(list(texts), batch_size=batch_size)[0]
+
+    def predict_scores(self, texts: list[str], *,
+                       batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
+        """The weighted mean of the members' category probabilities, and the attribute scores of the member that
+        has attribute outputs (one encoder pass each)."""
         texts = list(texts)
-        return sum(w * m.predict_proba(texts) for w, m in zip(self.weights, self.members, strict=True))
+        probs, attributes = 0.0, None
+        for weight, member in zip(self.weights, self.members, strict=True):
+            member_probs, member_attributes = (member.predict_scores(texts, batch_size=batch_size)
+                                               if hasattr(member, "predict_scores") else
+                                               (member.predict_proba(texts), None))
+            probs = probs + weight * member_probs
+            if attributes is None and member_attributes is not None:
+                attributes = member_attributes
+        return np.asarray(probs), attributes
