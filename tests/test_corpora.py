@@ -155,3 +155,23 @@ def test_appsi_test_split_is_the_last_blocks_without_seen_sentences(appsi_dir: P
     assert not set(train["policy"]) & set(test["policy"]) and not set(train["text"]) & set(test["text"])
     assert max(train["line"]) < min(test["line"]) and len(set(test["policy"])) == 25
     assert len(train) == BLOCK * 98 and len(test) < 11036 - len(train)  # repeated sentences left out of the test
+
+
+def test_mapp_attribute_values_map_to_the_attribute_outputs_on_real_rows(mapp_dir: Path):
+    from classifier.attributes import OUTPUT_KEYS
+    from classifier.data.attributes import MAPP_VALUES, load_mapp_attributes
+
+    gold = load_mapp_attributes(mapp_dir)
+    stated, decided = gold[("mapp/100_com.snapchat.android", 7)]
+    # 'Information Type_Financial', '..._Contact information', '..._Other', 'Purpose_Essential service or feature'
+    assert stated == ["personal_information_type/contact", "personal_information_type/financial",
+                      "purpose/basic_service_feature"]
+    assert "personal_information_type/location" in decided and "third_party_entity/public" in decided
+    assert "personal_information_type/survey_data" not in decided  # MAPP has no such value: unknown, not negative
+    assert "choice_type/opt_in" not in decided  # optional attribute not stated: unknown
+    # segment 19: 'Purpose_Advertising or marketing' says one of two OPP-115 values holds, not which
+    stated, decided = gold[("mapp/100_com.snapchat.android", 19)]
+    assert stated == [] and "purpose/advertising" not in decided and "purpose/marketing" not in decided
+    assert "purpose/analytics_research" in decided
+    for outputs in MAPP_VALUES.values():
+        assert outputs is None or set(outputs) <= set(OUTPUT_KEYS)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from classifier.data.attributes import load_opp115_attributes, with_attribute_columns, with_attributes
+from classifier.data.attributes import (
+    ATTRIBUTE_COLUMNS,
+    load_mapp_attributes,
+    load_opp115_attributes,
+    with_attribute_columns,
+    with_attributes,
+)
 from classifier.data.corpus import infer_label_names, label_names, load_jsonl, load_opp115, with_corpus
 from classifier.data.partial import load_partial
 from classifier.data.splits import split_by_policy
@@ -33,21 +39,49 @@ def build_dataset(config: TrainConfig) -> Dataset:
     from datasets import concatenate_datasets
 
     names = infer_label_names(config.jsonl) if config.labels_from_data else list(LABEL_IDS)
-    columns = ["policy", "text", "labels", "corpus", "annotated"]
-    full = _full_parts(config, names)
-    stated = [_opp115_attributes(part, str(directory)) if corpus == "opp115" and config.attributes else None
-              for corpus, directory, part in full]
-    parts = [with_corpus(part.select_columns(columns[:3]), corpus).select_columns(columns)
-             for corpus, _, part in full]
-    parts += [load_partial(corpus, directory, config.partial_split).select_columns(columns)
-              for corpus in ("mapp", "c3pa", "appsi139") for directory in getattr(config, corpus)]
-    if config.attributes:
-        parts = [with_attribute_columns(part, stated[i] if i < len(stated) else None)
-                 for i, part in enumerate(parts)]
+    parts = _full_rows(config, names) + _partial_rows(config)
     for part in parts:
         if label_names(part) != names:
             raise ValueError(f"label sets differ: {label_names(part)} vs {names}")
     return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+
+
+_COLUMNS = ["policy", "text", "labels", "corpus", "annotated"]
+
+
+def _full_rows(config: TrainConfig, names: list[str]) -> list[Dataset]:
+    """The fully annotated sources' rows (with OPP-115's attribute gold when the config learns attributes)."""
+    parts = []
+    for corpus, directory, part in _full_parts(config, names):
+        rows = with_corpus(part.select_columns(_COLUMNS[:3]), corpus).select_columns(_COLUMNS)
+        if config.attributes:
+            rows = with_attribute_columns(rows, _opp115_attributes(part, str(directory)) if corpus == "opp115"
+                                          else None)
+        parts.append(rows)
+    return parts
+
+
+def _partial_rows(config: TrainConfig) -> list[Dataset]:
+    """The partially annotated corpora's rows (``partial_split``), with their attribute columns when learnt."""
+    parts = []
+    for corpus in ("mapp", "c3pa", "appsi139"):
+        for directory in getattr(config, corpus):
+            part = load_partial(corpus, directory, config.partial_split)
+            if config.attributes:
+                part = _partial_attributes(part, corpus, directory)
+            parts.append(part.select_columns([*_COLUMNS, *(ATTRIBUTE_COLUMNS if config.attributes else [])]))
+    return parts
+
+
+def _partial_attributes(part: Dataset, corpus: str, directory: str) -> Dataset:
+    """A partial corpus's attribute columns: MAPP's first- and third-party attributes
+    (:data:`classifier.data.attributes.MAPP_VALUES`), none decided for the others."""
+    if corpus != "mapp":
+        return with_attribute_columns(part)
+    gold = load_mapp_attributes(directory)
+    rows = [gold.get((policy, segment), ([], [])) for policy, segment in
+            zip(part["policy"], part["segment_id"], strict=True)]
+    return with_attribute_columns(part, [stated for stated, _ in rows], [decided for _, decided in rows])
 
 
 def _opp115_attributes(part: Dataset, directory: str) -> list[list[str]]:
