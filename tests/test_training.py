@@ -328,3 +328,45 @@ def test_release_builds_the_model_from_a_config_and_its_crossvalidation(tiny_enc
     assert other.exit_code == 2 and "another recipe" in other.stderr and "learning_rate" in other.stderr
     assert (model / "model.safetensors").read_bytes() == before
     assert sorted(p.name for p in model.parent.iterdir()) == ["model"]  # no staging folder left beside it
+
+
+def test_crossval_combine_joins_members_of_separate_runs_and_scores_their_average(tiny_encoder, toy_jsonl, tmp_path):
+    """A member cross-validated again (say TF-IDF with new settings) joins the other's saved run on the same folds."""
+    import numpy as np
+    from safetensors.numpy import load_file
+    from typer.testing import CliRunner
+
+    from classifier.cli.app import app
+
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"encoder": str(tiny_encoder), "jsonl": [str(toy_jsonl)], "epochs": 1,
+                                  "batch_size": 8, "max_length": 32, "device": "cpu", "precision": "fp32"}))
+    runs = {}
+    for kind in ("transformer", "tfidf"):
+        runs[kind] = tmp_path / kind
+        result = CliRunner().invoke(app, ["crossval", "--config", str(recipe), "--model-type", kind, "--k", "4",
+                                          "-o", str(runs[kind])])
+        assert result.exit_code == 0, result.output
+    out = tmp_path / "joined"
+    joined = CliRunner().invoke(app, ["crossval", "--config", str(recipe), "--combine",
+                                      f"transformer={runs['transformer']}", "--combine", f"tfidf={runs['tfidf']}",
+                                      "--ensemble", "-o", str(out)])
+    assert joined.exit_code == 0, joined.output
+    record = json.loads((out / "cv.json").read_text())
+    assert list(record["models"]) == ["transformer", "tfidf", "transformer+tfidf"]
+    assert len(record["models"]["transformer+tfidf"]["micro_f1"]["folds"]) == 4
+    oof = load_file(str(out / "oof.safetensors"))
+    mine = load_file(str(runs["tfidf"] / "oof.safetensors"))
+    assert np.array_equal(oof["tfidf.probs"], mine["tfidf.probs"])
+    assert np.allclose(oof["transformer+tfidf.probs"], (oof["transformer.probs"] + oof["tfidf.probs"]) / 2)
+    # another recipe, or other folds, are refused with one line
+    other = CliRunner().invoke(app, ["crossval", "--config", str(recipe), "--set", "epochs=2", "--combine",
+                                     f"tfidf={runs['tfidf']}", "-o", str(tmp_path / "x")])
+    assert other.exit_code == 2 and "cross-validated another recipe (epochs differ)" in other.output
+    refolded = tmp_path / "tfidf-refolded"
+    assert CliRunner().invoke(app, ["crossval", "--config", str(recipe), "--model-type", "tfidf", "--k", "4",
+                                    "--fold-seed", "7", "-o", str(refolded)]).exit_code == 0
+    clash = CliRunner().invoke(app, ["crossval", "--config", str(recipe), "--combine",
+                                     f"transformer={runs['transformer']}", "--combine", f"tfidf={refolded}",
+                                     "-o", str(tmp_path / "y")])
+    assert clash.exit_code == 2 and "folds differ" in clash.output

@@ -115,6 +115,10 @@ def crossval(
                                                 "predictions (cv.json, oof.safetensors) without training.")] = False,
     resume: Annotated[bool, typer.Option(help="Go on from the folds an interrupted run saved in --output/folds "
                                               "(same data and options); train only the others.")] = False,
+    combine: Annotated[list[str] | None, typer.Option(
+        "--combine", metavar="NAME=DIR[:ENTRY]",
+        help="Join the entries of finished runs of this recipe on the same folds instead of training (repeatable; "
+             "ENTRY defaults to NAME); with --ensemble, their average is scored too.")] = None,
 ) -> None:
     """k-fold cross-validation by policy: trains and evaluates each fold, reports mean ± sd and out-of-fold figures.
 
@@ -139,6 +143,12 @@ def crossval(
         folds = {key: previous.get("settings", {}).get(key, value) for key, value in (("k", k), ("fold_seed",
                                                                                               fold_seed))}
         _write_crossval(output, dataset, oof, seed_policies, vars(settings) | folds, previous.get("environment"))
+        return
+    if combine:
+        results, previous = _combined_runs(settings, dataset, combine, ensemble)
+        folds = {key: previous.get("settings", {}).get(key, value) for key, value in (("k", k), ("fold_seed",
+                                                                                              fold_seed))}
+        _write_crossval(output, dataset, results, seed_policies, vars(settings) | folds, previous.get("environment"))
         return
     types = model_type or [ModelType.tfidf]
     results, environment = _run_crossval(settings, dataset, types, k=k, fold_seed=fold_seed, ensemble=ensemble,
@@ -189,8 +199,10 @@ def _run_crossval(settings: Any, dataset: Any, types: list[ModelType], *, k: int
     if "transformer" in trainers:
         learning["transformer"] = learning_settings(settings, sources=False)
     if "tfidf" in trainers:
+        from classifier.models.tfidf import DEFAULT_MAX_FEATURES
+
         learning["tfidf"] = {"seed": settings.seed, "corpus_weights": settings.corpus_weights,
-                             "tune_on": settings.tune_on}
+                             "tune_on": settings.tune_on, "max_features": DEFAULT_MAX_FEATURES}
     members = list(trainers)
     try:
         results = cross_validate(dataset, trainers, k=k, seed=fold_seed, groups=groups,
@@ -204,6 +216,34 @@ def _run_crossval(settings: Any, dataset: Any, types: list[ModelType], *, k: int
             typer.echo(f"warning: {name}'s folds were scored in different precisions ({', '.join(precisions)}); "
                        "each fold's is in cv.json's fold_details", err=True)
     return results, environment
+
+
+def _combined_runs(settings: Any, dataset: Any, combine: list[str], ensemble: bool) -> tuple[dict, dict]:
+    """``--combine``: the named entries of finished runs of the same recipe (checked), and the first run's record."""
+    from classifier.evaluation.folds import combine_runs, cv_settings
+    from classifier.training.config import learning_settings
+
+    members: dict[str, tuple[str | Path, str]] = {}
+    for spec in combine:
+        name, _, where = spec.partition("=")
+        directory, _, entry = where.partition(":")
+        if not name or not directory:
+            fail(f"--combine {spec!r}: expected NAME=DIR or NAME=DIR:ENTRY", EXIT_USAGE)
+        try:
+            theirs = learning_settings(cv_settings(directory), sources=False)
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            fail(f"--combine {spec}: no crossval run in {directory} ({exc})", EXIT_USAGE)
+        mine = learning_settings(settings, sources=False)
+        changed = sorted(key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key))
+        if changed:
+            fail(f"--combine {spec}: {directory} cross-validated another recipe ({', '.join(changed)} differ)",
+                 EXIT_USAGE)
+        members[name] = (directory, entry or name)
+    try:
+        results = combine_runs(dataset, members, ensemble=ensemble, tune_on=settings.tune_on)
+    except ValueError as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+    return results, json.loads((Path(next(iter(members.values()))[0]) / "cv.json").read_text())
 
 
 def load_oof_or_exit(out: Path) -> dict:

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
     from classifier.training.config import TrainConfig
 
-__all__ = ["compare_folds", "cv_settings", "fold_summary", "load_oof", "oof_entry", "oof_result", "oof_thresholds",
-           "read_cv_record", "read_oof_entry", "save_oof", "subset_fold_summaries", "summarize_folds",
-           "threshold_estimate"]
+__all__ = ["combine_runs", "compare_folds", "cv_settings", "fold_summary", "load_oof", "oof_entry", "oof_result",
+           "oof_thresholds", "read_cv_record", "read_oof_entry", "save_oof", "subset_fold_summaries",
+           "summarize_folds", "threshold_estimate"]
 
 
 def fold_summary(result: EvalResult) -> dict[str, Any]:
@@ -306,3 +306,41 @@ def threshold_estimate(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray,
                           "opp115_macro_f1": [float(np.mean(macro)), float(np.std(macro, ddof=1))],
                           "seed_micro_f1": seed and seed["micro_f1"], "seed_macro_f1": seed and seed["macro_f1"]}
     return estimate
+
+
+def combine_runs(dataset: Dataset, members: dict[str, tuple[str | Path, str]], *, ensemble: bool = False,
+                 tune_on: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Entries of several ``crossval`` runs on the same rows and folds, as one run's results (what
+    :func:`~classifier.evaluation.crossval.cross_validate` returns), so that a member can be cross-validated again
+    (a new TF-IDF setting) without retraining the others.
+
+    ``members``: name -> (run directory, entry). With ``ensemble`` their equal average is added as ``"a+b"``; its
+    fold validation predictions do not exist, so each fold is cut at thresholds tuned on the *other* folds' out-of-fold
+    rows (:func:`oof_thresholds`' nested ones, of the ``tune_on`` corpora), the honest estimate of the shipped rule.
+
+    Raises:
+        ValueError: a run that cannot be read, or runs on other rows or folds (one line naming the directory).
+    """
+    from classifier.data.corpus import multi_hot, tuning_mask
+
+    results: dict[str, dict[str, Any]] = {}
+    for name, (directory, entry) in members.items():
+        try:
+            chosen = oof_entry(load_oof(directory), entry)
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{directory}: no crossval run with out-of-fold predictions to read ({exc})") from None
+        if len(chosen["fold"]) != len(dataset):
+            raise ValueError(f"{directory}: {len(chosen['fold'])} out-of-fold rows for {len(dataset)} rows of data")
+        first = next(iter(results.values()), None)
+        if first is not None and not np.array_equal(first["fold"], chosen["fold"]):
+            raise ValueError(f"{directory}: its folds differ from {next(iter(members.values()))[0]}'s")
+        results[name] = dict(chosen)
+    if ensemble:
+        name = "+".join(members)
+        probs = np.asarray(np.mean([entry["probs"] for entry in results.values()], axis=0), dtype=np.float32)
+        fold = next(iter(results.values()))["fold"]
+        _, nested = oof_thresholds(multi_hot(dataset), probs, fold, tuning_mask(dataset, tune_on))
+        folds = [fold_summary(oof_result(dataset, name, probs, nested, f"fold{f}", np.flatnonzero(fold == f).tolist()))
+                 for f in sorted(set(fold.tolist()))]
+        results[name] = {"probs": probs, "thresholds": nested, "fold": fold, "folds": folds}
+    return results
