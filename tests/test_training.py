@@ -322,6 +322,13 @@ def test_release_builds_the_model_from_a_config_and_its_crossvalidation(tiny_enc
     assert "## Cross-validated figures (4-fold by policy" in (model / "README.md").read_text()
     assert released.predict(["We share data with partners."])[0].scores
 
+    # --resume reuses the finished training run of the same config: a release rebuilt around a new TF-IDF member
+    rebuilt = CliRunner().invoke(app, [*args, "-o", str(tmp_path / "rebuilt"), "--resume"])
+    assert rebuilt.exit_code == 0 and "reusing the finished training run" in rebuilt.stderr
+    again = PolicyClassifier.from_pretrained(tmp_path / "rebuilt", device="cpu", precision="fp32")
+    assert again.tfidf_weight == 0.5 and (tmp_path / "rebuilt" / "model.safetensors").read_bytes() == (
+        model / "model.safetensors").read_bytes()
+
     # a release of another recipe than the one cross-validated is refused, and the model stays as it was
     before = (model / "model.safetensors").read_bytes()
     other = CliRunner().invoke(app, [*args, "-o", str(model), "--set", "learning_rate=0.5"])

@@ -78,14 +78,31 @@ def release(config: TrainConfig, cv_dir: str | os.PathLike[str], output: str | o
     cuts = _thresholds(config, oof, entry, tfidf_weight, cv_dir)
     run_config = replace(config, validation_fraction=0.0, thresholds=cuts["transformer"]["thresholds"],
                          output_dir=str(work_dir))
-    from classifier.training.loop import train
-
-    classifier, metrics = train(run_config, resume=resume, log=emit)
+    classifier, metrics = _trained(run_config, resume, emit)
     if tfidf_weight > 0:
         classifier.tfidf, classifier.tfidf_weight = _fit_tfidf(config, cuts["tfidf"]["thresholds"]), tfidf_weight
     classifier.thresholds = [cuts[entry]["thresholds"][label] for label in classifier.labels]
     metrics = _release_metrics(metrics, cuts, entry, tfidf_weight, cv_dir, record, references)
     return _save(classifier, run_config, metrics, Path(output), emit)
+
+
+def _trained(run_config: TrainConfig, resume: bool, emit: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
+    """The transformer trained on all the data: trained now, or, with ``resume``, the finished run the work folder
+    holds when it is of this same run config (a release rebuilt with a new TF-IDF member or new thresholds)."""
+    import json
+
+    from classifier.training.config import check_resumable
+    from classifier.training.loop import train
+
+    finished = Path(run_config.output_dir) / "model"
+    if resume and (finished / "metrics.json").is_file():
+        check_resumable(finished / "train_config.json", run_config)
+        from classifier.models.transformer import PolicyClassifier
+
+        emit(f"reusing the finished training run in {finished}")
+        model = PolicyClassifier.from_pretrained(finished, device="cpu", precision="fp32")
+        return model, json.loads((finished / "metrics.json").read_text())
+    return train(run_config, resume=resume, log=emit)
 
 
 def _check_recipe(config: TrainConfig, cv_config: TrainConfig, cv_dir: Any) -> None:
