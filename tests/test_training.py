@@ -377,3 +377,16 @@ def test_crossval_combine_joins_members_of_separate_runs_and_scores_their_averag
                                      f"transformer={runs['transformer']}", "--combine", f"tfidf={refolded}",
                                      "-o", str(tmp_path / "y")])
     assert clash.exit_code == 2 and "folds differ" in clash.output
+
+
+def test_resume_takes_a_field_added_since_the_run_started_at_its_default(tmp_path):
+    from dataclasses import replace
+
+    from classifier.training.config import TrainConfig, check_resumable, learning_settings
+
+    config = TrainConfig(opp115=["x"])
+    saved = {k: v for k, v in learning_settings(config).items() if k != "attributes"}  # an older run's file
+    (tmp_path / "train_config.json").write_text(json.dumps(saved))
+    check_resumable(tmp_path / "train_config.json", config)
+    with pytest.raises(ValueError, match=r"attributes None -> True"):
+        check_resumable(tmp_path / "train_config.json", replace(config, attributes=True))

@@ -286,8 +286,10 @@ def check_resumable(saved: Path, config: TrainConfig) -> None:
         raise ValueError(f"--resume: {saved} is missing, so the interrupted run's config is unknown")
     before = json.loads(saved.read_text(encoding="utf-8"))
     now = learning_settings(config)
+    # a field added to the config since the run started was at its default then
+    defaults = asdict(TrainConfig())
     changed = sorted(k for k in before.keys() | now.keys()
-                     if k not in _RESUME_MAY_CHANGE and before.get(k) != now.get(k))
+                     if k not in _RESUME_MAY_CHANGE and before.get(k, defaults.get(k)) != now.get(k))
     if changed:
         details = ", ".join(f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in changed)
         raise ValueError(f"--resume: the run in {saved.parent} was started with another config ({details}); "
