@@ -390,3 +390,18 @@ def test_resume_takes_a_field_added_since_the_run_started_at_its_default(tmp_pat
     check_resumable(tmp_path / "train_config.json", config)
     with pytest.raises(ValueError, match=r"attributes None -> True"):
         check_resumable(tmp_path / "train_config.json", replace(config, attributes=True))
+
+
+def test_tfidf_keeps_the_most_frequent_terms_of_each_block_up_to_its_cap():
+    import numpy as np
+
+    from classifier.models.tfidf import TfidfBaseline
+
+    texts = ["we collect your email", "we share your email with partners", "we keep data for two years",
+             "you can delete your data", "we collect cookies"] * 2
+    y = np.array([[1, 0], [0, 1], [0, 0], [0, 0], [1, 0]] * 2)
+    capped = TfidfBaseline.fit(texts, y, ["first_party_collection", "third_party_sharing"], max_features=5)
+    assert len(capped.vocabulary) == 5 and len(capped.char_vocabulary) == 5
+    assert {"we", "your"} <= set(capped.vocabulary)  # the commonest words stay (max_df drops none here)
+    full = TfidfBaseline.fit(texts, y, ["first_party_collection", "third_party_sharing"], max_features=None)
+    assert len(full.vocabulary) > 5 and capped.predict_proba(texts).shape == (10, 2)
