@@ -39,8 +39,7 @@ def render_card(labels: list[str], train_config: dict[str, Any], metrics: dict[s
     validation = metrics.get("validation", {})
     cv_text = _cv_section(metrics)
     ensemble_text = _ensemble_note(validation.get("tfidf_weight"))
-    data = ", ".join(train_config.get("opp115", []) + train_config.get("seed_corpus", [])
-                     + train_config.get("jsonl", []))
+    data = _data_line(train_config)
     schedule, split = _schedule(train_config, validation)
     return f"""# Privacy-policy paragraph classifier
 
@@ -69,6 +68,24 @@ scholarship only (CC BY-NC spirit); models trained on it inherit that restrictio
 """
 
 
+def _data_line(train_config: dict[str, Any]) -> str:
+    """The training data: the fully annotated sources, then the partially annotated corpora with their split,
+    weights and the masked loss, and the corpora the thresholds are tuned for."""
+    data = ", ".join(train_config.get("opp115", []) + train_config.get("seed_corpus", [])
+                     + train_config.get("jsonl", []))
+    partial = [f"{d} ({corpus})" for corpus in ("mapp", "c3pa", "appsi139") for d in train_config.get(corpus, [])]
+    if partial:
+        weights = train_config.get("corpus_weights") or {}
+        data += (f"; partially annotated, their {train_config.get('partial_split', 'train')} parts: "
+                 + ", ".join(partial) + " (a category a corpus does not annotate is left out of the loss, not a "
+                 "negative)")
+        if weights:
+            data += "; rows drawn per epoch by corpus: " + ", ".join(f"{k} {v}" for k, v in sorted(weights.items()))
+    if train_config.get("tune_on"):
+        data += f"; thresholds and epochs tuned for {', '.join(train_config['tune_on'])}"
+    return data
+
+
 def _cv_section(metrics: dict[str, Any]) -> str:
     """The cross-validated figures the model's recipe reached, with comparison rows from other runs."""
     cv = metrics.get("cross_validation")
@@ -89,6 +106,11 @@ def _cv_section(metrics: dict[str, Any]) -> str:
                        f"{folds['macro_f1']['mean']:.3f} ± {folds['macro_f1']['sd']:.3f} | "
                        f"{folds.get('children_f1', {}).get('mean', 0):.3f} | "
                        f"{folds.get('card_macro_f1', {}).get('mean', 0):.3f} |")
+        for corpus in ("mapp", "c3pa", "appsi139"):  # over the categories each annotates
+            figures = entry.get(f"{corpus}_out_of_fold")
+            if figures:
+                cv_rows.append(f"| {name} | {corpus} (pooled, its categories) | {figures['micro_f1']:.3f} | "
+                               f"{figures['macro_f1']:.3f} | – | – |")
     return (
         f"\n## Cross-validated figures ({cv['settings'].get('k')}-fold by policy, seed policies spread over the "
         "folds)\n\n"
