@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["ATTRIBUTES", "ATTRIBUTE_IDS", "NOT_VALUES", "OUTPUT_KEYS", "Attribute", "attribute", "gate_attributes",
-           "split_key", "value_id"]
+__all__ = ["ATTRIBUTES", "ATTRIBUTE_IDS", "NOT_VALUES", "OUTPUT_KEYS", "Attribute", "allowed_matrix", "attribute",
+           "gate_attributes", "split_key", "value_id"]
 
 NOT_VALUES = frozenset({"unspecified", "not_selected"})
 
@@ -125,10 +125,8 @@ def gate_attributes(keys: Sequence[str], thresholds: Sequence[float], scores: np
     import numpy as np
 
     parsed = [split_key(key) for key in keys]
-    allowed = np.array([[label in ((category,) if category else _BY_ID[attr].categories) for label in labels]
-                        for category, attr, _ in parsed], dtype=bool).reshape(len(parsed), len(labels))
     passed = (np.asarray(scores) >= np.asarray(thresholds)) & (np.asarray(given, dtype=np.float32)
-                                                               @ allowed.T.astype(np.float32) > 0)
+                                                               @ allowed_matrix(keys, labels).T.astype(np.float32) > 0)
     out: list[dict[str, dict[str, float]]] = [{} for _ in range(len(passed))]
     for row, column in zip(*np.nonzero(passed), strict=True):
         _, attr, value = parsed[column]
@@ -136,3 +134,17 @@ def gate_attributes(keys: Sequence[str], thresholds: Sequence[float], scores: np
         values[value] = max(values.get(value, 0.0), round(float(scores[row, column]), 4))
     return [{attr: dict(sorted(values.items(), key=lambda item: -item[1])) for attr, values in row.items()}
             for row in out]
+
+
+def allowed_matrix(keys: Sequence[str], labels: Sequence[str]) -> np.ndarray:
+    """``(len(keys), len(labels))`` booleans: which categories each output's value belongs to (the key's own
+    category, or any of its attribute's).
+
+    Raises:
+        ValueError: a key :func:`split_key` refuses.
+    """
+    import numpy as np
+
+    parsed = [split_key(key) for key in keys]
+    return np.array([[label in ((category,) if category else _BY_ID[attr].categories) for label in labels]
+                     for category, attr, _ in parsed], dtype=bool).reshape(len(keys), len(labels))

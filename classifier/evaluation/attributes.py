@@ -14,22 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classifier.attributes import ATTRIBUTE_IDS, attribute, split_key
+from classifier.attributes import ATTRIBUTE_IDS, allowed_matrix, split_key
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
-__all__ = ["allowed_matrix", "attribute_markdown", "attribute_report", "crossval_attribute_reports",
+__all__ = ["attribute_markdown", "attribute_report", "crossval_attribute_reports",
            "tfidf_attribute_baseline"]
 
-HEADLINE = ("personal_information_type", "purpose", "third_party_entity")
-
-
-def allowed_matrix(keys: Sequence[str], labels: Sequence[str]) -> np.ndarray:
-    """``(len(keys), len(labels))``: which categories each output's value belongs to."""
-    parsed = [split_key(key) for key in keys]
-    return np.array([[label in ((category,) if category else attribute(attr).categories) for label in labels]
-                     for category, attr, _ in parsed], dtype=bool).reshape(len(keys), len(labels))
 
 
 def attribute_report(keys: Sequence[str], targets: np.ndarray, known: np.ndarray, decided: np.ndarray,
