@@ -213,10 +213,11 @@ def test_crossval_with_attributes_reports_them_beside_the_tfidf_baseline_and_res
 
     root = _small_opp115(tmp_path / "opp")
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"encoder": str(tiny_encoder), "epochs": 1, "batch_size": 8, "max_length": 32,
-                                  "device": "cpu", "precision": "fp32", "attributes": True}))
+    config.write_text(json.dumps({"encoder": str(tiny_encoder), "opp115": [str(root)], "epochs": 1, "batch_size": 8,
+                                  "max_length": 32, "device": "cpu", "precision": "fp32", "half": False,
+                                  "attributes": True}))
     out = tmp_path / "cv"
-    command = ["crossval", "--opp115", str(root), "--config", str(config), "--model-type", "transformer",
+    command = ["crossval", "--config", str(config), "--model-type", "transformer",
                "--model-type", "tfidf", "--ensemble", "--k", "4", "-o", str(out)]
     result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.output
@@ -230,3 +231,25 @@ def test_crossval_with_attributes_reports_them_beside_the_tfidf_baseline_and_res
     resumed = CliRunner().invoke(app, [*command, "--resume"])
     assert resumed.exit_code == 0 and resumed.stderr.count("taken from") == 4
     assert json.loads((out / "cv.json").read_text())["attributes"]["transformer"] == reports["transformer"]
+
+    # the release takes the attribute outputs' thresholds from the same out-of-fold predictions, and says so
+    import numpy as np
+
+    from classifier.attributes import OUTPUT_KEYS
+    from classifier.data.attributes import attribute_targets
+    from classifier.evaluation.folds import oof_thresholds
+    from classifier.models.transformer import PolicyClassifier
+    from classifier.training.config import TrainConfig
+    from classifier.training.data import build_dataset
+
+    model_dir = tmp_path / "model"
+    built = CliRunner().invoke(app, ["release", "--config", str(config), "--cv", str(out), "-o", str(model_dir),
+                                     "--work-dir", str(tmp_path / "work")])
+    assert built.exit_code == 0, built.output
+    released = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision="fp32")
+    oof = load_file(str(out / "oof.safetensors"))
+    targets, known = attribute_targets(build_dataset(TrainConfig.from_json(config)))
+    pooled, _ = oof_thresholds(targets, oof["transformer.attribute_probs"], oof["transformer.fold"], known)
+    assert released.attribute_keys == list(OUTPUT_KEYS)
+    assert np.allclose(released.attribute_thresholds, pooled, atol=1e-4)
+    assert "## Attributes (cross-validated)" in (model_dir / "README.md").read_text()

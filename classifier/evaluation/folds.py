@@ -174,7 +174,8 @@ def read_cv_record(path: str | Path) -> dict[str, Any]:
     model directory whose ``metrics.json`` carries them (``policy-classifier release``).
 
     Returns:
-        ``{"settings", "environment", "models"}`` as ``crossval`` wrote them (``environment`` may be ``None``).
+        ``{"settings", "environment", "models"}`` as ``crossval`` wrote them (``environment`` may be ``None``), and
+        ``"attributes"`` when the run scored attribute outputs.
 
     Raises:
         OSError, ValueError: nothing readable there, or no cross-validation in it.
@@ -188,7 +189,7 @@ def read_cv_record(path: str | Path) -> dict[str, Any]:
     if not isinstance(record, dict) or "models" not in record:
         raise ValueError(f"{path}: no cross-validation figures in it")
     return {"settings": record.get("settings", {}), "environment": record.get("environment"),
-            "models": record["models"]}
+            "models": record["models"], **({"attributes": record["attributes"]} if "attributes" in record else {})}
 
 
 _PAIRED_METRICS = ("micro_f1", "macro_f1", "children_f1")

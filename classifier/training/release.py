@@ -76,8 +76,8 @@ def release(config: TrainConfig, cv_dir: str | os.PathLike[str], output: str | o
         raise ReleaseError(f"{cv_dir}: no cross-validation with out-of-fold predictions ({exc})") from None
     _check_recipe(config, cv_config, cv_dir)
     cuts = _thresholds(config, oof, entry, tfidf_weight, cv_dir)
-    run_config = replace(config, validation_fraction=0.0, thresholds=cuts["transformer"]["thresholds"],
-                         output_dir=str(work_dir))
+    run_config = replace(config, validation_fraction=0.0, output_dir=str(work_dir),
+                         thresholds={**cuts["transformer"]["thresholds"], **_attribute_thresholds(config, oof)})
     classifier, metrics = _trained(run_config, resume, emit)
     if tfidf_weight > 0:
         classifier.tfidf, classifier.tfidf_weight = _fit_tfidf(config, cuts["tfidf"]["thresholds"]), tfidf_weight
@@ -146,6 +146,24 @@ def _thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]], entry: str,
     return out
 
 
+def _attribute_thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Pooled out-of-fold thresholds of the attribute outputs (a recipe with ``attributes``), on the rows that
+    decide each; the transformer's, whose outputs they are."""
+    if not config.attributes:
+        return {}
+    from classifier.data.attributes import attribute_targets
+    from classifier.evaluation.folds import oof_thresholds
+    from classifier.training.data import build_dataset
+
+    entry = oof.get("transformer", {})
+    if "attribute_probs" not in entry:
+        raise ReleaseError("the cross-validation has no attribute outputs: run it with the recipe's attributes")
+    dataset = build_dataset(config)
+    targets, known = attribute_targets(dataset)
+    pooled, _ = oof_thresholds(targets, entry["attribute_probs"], entry["fold"], known)
+    return dict(zip(dataset.features["attribute_labels"].feature.names, pooled, strict=True))
+
+
 def _fit_tfidf(config: TrainConfig, thresholds: dict[str, float]) -> Any:
     from classifier.data.corpus import label_names
     from classifier.training.data import build_dataset
@@ -179,6 +197,7 @@ def _release_metrics(metrics: dict[str, Any], cuts: dict[str, dict[str, Any]], e
             for name, figures in record["models"].items()}},
         "cross_validation_entry": entry,
         "cross_validation_references": rows,
+        **({"attributes": record["attributes"]} if "attributes" in record else {}),
     }
 
 
