@@ -253,3 +253,16 @@ def test_crossval_with_attributes_reports_them_beside_the_tfidf_baseline_and_res
     assert released.attribute_keys == list(OUTPUT_KEYS)
     assert np.allclose(released.attribute_thresholds, pooled, atol=1e-4)
     assert "## Attributes (cross-validated)" in (model_dir / "README.md").read_text()
+
+
+def test_the_loss_adds_the_attribute_outputs_mean_at_its_weight_beside_the_categories_mean():
+    import torch
+
+    from classifier.training.loop import _masked_mean
+
+    losses = torch.tensor([[1.0, 3.0, 10.0, 20.0, 30.0], [5.0, 7.0, 40.0, 50.0, 60.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 1.0, 1.0]])
+    categories, attributes = (1 + 3 + 5) / 3, (10 + 30 + 40 + 50 + 60) / 5
+    assert _masked_mean(losses, mask).item() == pytest.approx((9 + 190) / 8)  # no attribute outputs: one mean
+    assert _masked_mean(losses, mask, 2, 0.2).item() == pytest.approx(categories + 0.2 * attributes)
+    assert _masked_mean(losses, mask, 2, 0.0).item() == pytest.approx(categories)
