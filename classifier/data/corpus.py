@@ -38,6 +38,7 @@ __all__ = [
     "load_opp115",
     "multi_hot",
     "partial_features",
+    "restrict_to_corpora",
     "tuning_mask",
     "with_corpus",
 ]
@@ -111,13 +112,18 @@ def label_mask(dataset: Dataset) -> Any:
 def tuning_mask(dataset: Dataset, corpora: Sequence[str] = ()) -> Any:
     """:func:`label_mask` restricted to the rows of some corpora (all rows when ``corpora`` is empty or none of
     the rows is theirs): the cells thresholds are tuned on for a target use."""
+    return restrict_to_corpora(label_mask(dataset), dataset, corpora)
+
+
+def restrict_to_corpora(mask: Any, dataset: Dataset, corpora: Sequence[str] = ()) -> Any:
+    """``mask`` (one row per dataset row) with the rows of other corpora zeroed; unchanged when ``corpora`` is
+    empty or none of the rows is theirs."""
     import numpy as np
 
-    mask = label_mask(dataset)
     if corpora and "corpus" in dataset.column_names:
         chosen = np.isin(np.asarray(dataset["corpus"]), list(corpora))
         if chosen.any():
-            mask = mask * chosen[:, None]
+            return mask * chosen[:, None]
     return mask
 
 

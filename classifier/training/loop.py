@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.data.attributes import attribute_targets, has_attribute_columns
-from classifier.data.corpus import label_names, multi_hot, tuning_mask
+from classifier.data.corpus import label_names, multi_hot, restrict_to_corpora, tuning_mask
 from classifier.evaluation.metrics import report_at_thresholds, tune_thresholds
 from classifier.models.config import refuse_remote_code
 from classifier.training.config import TrainConfig, check_resumable, resolve_encoder, training_environment
@@ -196,11 +196,7 @@ def _with_attribute_outputs(data: Dataset, y: np.ndarray, mask: np.ndarray | Non
 
     targets, known = attribute_targets(data)
     category_mask = mask if mask is not None else np.ones_like(y)
-    if corpora:
-        chosen = np.isin(np.asarray(data["corpus"]), list(corpora))
-        if chosen.any():
-            known = known * chosen[:, None]
-    return np.hstack([y, targets]), np.hstack([category_mask, known])
+    return np.hstack([y, targets]), np.hstack([category_mask, restrict_to_corpora(known, data, corpora)])
 
 
 def _known(data: Dataset, corpora: Sequence[str] = ()) -> np.ndarray | None:
