@@ -75,18 +75,23 @@ def release(config: TrainConfig, cv_dir: str | os.PathLike[str], output: str | o
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise ReleaseError(f"{cv_dir}: no cross-validation with out-of-fold predictions ({exc})") from None
     _check_recipe(config, cv_config, cv_dir)
-    cuts = _thresholds(config, oof, entry, tfidf_weight, cv_dir)
+    from classifier.training.data import build_dataset
+
+    dataset = build_dataset(config)  # the rows the cross-validation predicted, and the release trains the TF-IDF on
+    cuts = _thresholds(config, dataset, oof, entry, tfidf_weight, cv_dir)
     run_config = replace(config, validation_fraction=0.0, output_dir=str(work_dir),
-                         thresholds={**cuts["transformer"]["thresholds"], **_attribute_thresholds(config, oof)})
-    classifier, metrics = _trained(run_config, resume, emit)
+                         thresholds={**cuts["transformer"]["thresholds"], **_attribute_thresholds(dataset, oof)})
+    classifier, metrics = _trained(run_config, dataset, resume, emit)
     if tfidf_weight > 0:
-        classifier.tfidf, classifier.tfidf_weight = _fit_tfidf(config, cuts["tfidf"]["thresholds"]), tfidf_weight
+        classifier.tfidf = _fit_tfidf(config, dataset, cuts["tfidf"]["thresholds"])
+        classifier.tfidf_weight = tfidf_weight
     classifier.thresholds = [cuts[entry]["thresholds"][label] for label in classifier.labels]
     metrics = _release_metrics(metrics, cuts, entry, tfidf_weight, cv_dir, record, references)
     return _save(classifier, run_config, metrics, Path(output), emit)
 
 
-def _trained(run_config: TrainConfig, resume: bool, emit: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
+def _trained(run_config: TrainConfig, dataset: Any, resume: bool,
+             emit: Callable[[str], None]) -> tuple[Any, dict[str, Any]]:
     """The transformer trained on all the data: trained now, or, with ``resume``, the finished run the work folder
     holds when it is of this same run config (a release rebuilt with a new TF-IDF member or new thresholds)."""
     import json
@@ -102,7 +107,7 @@ def _trained(run_config: TrainConfig, resume: bool, emit: Callable[[str], None])
         emit(f"reusing the finished training run in {finished}")
         model = PolicyClassifier.from_pretrained(finished, device="cpu", precision="fp32")
         return model, json.loads((finished / "metrics.json").read_text())
-    return train(run_config, resume=resume, log=emit)
+    return train(run_config, train_data=dataset, resume=resume, log=emit)
 
 
 def _check_recipe(config: TrainConfig, cv_config: TrainConfig, cv_dir: Any) -> None:
@@ -115,15 +120,13 @@ def _check_recipe(config: TrainConfig, cv_config: TrainConfig, cv_dir: Any) -> N
         raise ReleaseError(f"{cv_dir}: cross-validated with another recipe ({details})")
 
 
-def _thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]], entry: str, tfidf_weight: float,
+def _thresholds(config: TrainConfig, dataset: Any, oof: dict[str, dict[str, Any]], entry: str, tfidf_weight: float,
                 cv_dir: Any) -> dict[str, dict[str, Any]]:
     """Pooled out-of-fold thresholds (and their estimate) of the shipped entry and of each member it needs."""
     from classifier.data.corpus import label_names, multi_hot, tuning_mask
     from classifier.data.seed_corpus import policy_ids
     from classifier.evaluation.folds import oof_entry, oof_thresholds, threshold_estimate
-    from classifier.training.data import build_dataset
 
-    dataset = build_dataset(config)
     labels, y = label_names(dataset), multi_hot(dataset)
     is_seed = np.array([policy in policy_ids(config.seed_corpus) for policy in dataset["policy"]])
     # the shipped thresholds are tuned for the recipe's target use, as its folds' validation thresholds were
@@ -146,30 +149,26 @@ def _thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]], entry: str,
     return out
 
 
-def _attribute_thresholds(config: TrainConfig, oof: dict[str, dict[str, Any]]) -> dict[str, float]:
+def _attribute_thresholds(dataset: Any, oof: dict[str, dict[str, Any]]) -> dict[str, float]:
     """Pooled out-of-fold thresholds of the attribute outputs (a recipe with ``attributes``), on the rows that
     decide each; the transformer's, whose outputs they are."""
-    if not config.attributes:
-        return {}
-    from classifier.data.attributes import attribute_targets
+    from classifier.data.attributes import attribute_targets, has_attribute_columns
     from classifier.evaluation.folds import oof_thresholds
-    from classifier.training.data import build_dataset
 
+    if not has_attribute_columns(dataset):
+        return {}
     entry = oof.get("transformer", {})
     if "attribute_probs" not in entry:
         raise ReleaseError("the cross-validation has no attribute outputs: run it with the recipe's attributes")
-    dataset = build_dataset(config)
     targets, known = attribute_targets(dataset)
     pooled, _ = oof_thresholds(targets, entry["attribute_probs"], entry["fold"], known)
     return dict(zip(dataset.features["attribute_labels"].feature.names, pooled, strict=True))
 
 
-def _fit_tfidf(config: TrainConfig, thresholds: dict[str, float]) -> Any:
+def _fit_tfidf(config: TrainConfig, dataset: Any, thresholds: dict[str, float]) -> Any:
     from classifier.data.corpus import label_names
-    from classifier.training.data import build_dataset
     from classifier.training.tfidf import fit_tfidf
 
-    dataset = build_dataset(config)
     tfidf = fit_tfidf(dataset, seed=config.seed, corpus_weights=config.corpus_weights)
     tfidf.thresholds = [thresholds[label] for label in label_names(dataset)]
     return tfidf
