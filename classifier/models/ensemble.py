@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -15,7 +14,7 @@ __all__ = ["AveragedModel"]
 class AveragedModel(ParagraphModel):
     """Averages the probabilities of member models; has its own per-label thresholds."""
 
-    def __init__(self, members: Sequence[Any], weights: Sequence[float] | None = None,
+    def __init__(self, members: Sequence[ParagraphModel], weights: Sequence[float] | None = None,
                  thresholds: Sequence[float] | None = None) -> None:
         labels = list(members[0].labels)
         if any(list(m.labels) != labels for m in members):
@@ -44,13 +43,7 @@ class AveragedModel(ParagraphModel):
                        batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
         """The weighted mean of the members' category probabilities, and the attribute scores of the member that
         has attribute outputs (one encoder pass each)."""
-        texts = list(texts)
-        probs, attributes = 0.0, None
-        for weight, member in zip(self.weights, self.members, strict=True):
-            member_probs, member_attributes = (member.predict_scores(texts, batch_size=batch_size)
-                                               if hasattr(member, "predict_scores") else
-                                               (member.predict_proba(texts), None))
-            probs = probs + weight * member_probs
-            if attributes is None and member_attributes is not None:
-                attributes = member_attributes
+        scored = [member.predict_scores(list(texts), batch_size=batch_size) for member in self.members]
+        probs = sum(weight * member_probs for weight, (member_probs, _) in zip(self.weights, scored, strict=True))
+        attributes = next((scores for _, scores in scored if scores is not None), None)
         return np.asarray(probs), attributes
