@@ -194,7 +194,8 @@ def test_training_with_attributes_gives_one_model_with_category_and_attribute_ou
     from classifier.training.loop import train
 
     root = _small_opp115(tmp_path / "opp")
-    config = TrainConfig(encoder=str(tiny_encoder), opp115=[str(root)], attributes=True, epochs=2, batch_size=8,
+    config = TrainConfig(encoder=str(tiny_encoder), opp115=[str(root)], attributes=True, attribute_model="transformer",
+                         epochs=2, batch_size=8,
                          learning_rate=1e-3, max_length=32, validation_fraction=0.25, output_dir=str(tmp_path / "run"),
                          device="cpu", precision="fp32", half=False)
     model, metrics = train(config)
@@ -215,7 +216,7 @@ def test_crossval_with_attributes_reports_them_beside_the_tfidf_baseline_and_res
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"encoder": str(tiny_encoder), "opp115": [str(root)], "epochs": 1, "batch_size": 8,
                                   "max_length": 32, "device": "cpu", "precision": "fp32", "half": False,
-                                  "attributes": True}))
+                                  "attributes": True, "attribute_model": "transformer"}))
     out = tmp_path / "cv"
     command = ["crossval", "--config", str(config), "--model-type", "transformer",
                "--model-type", "tfidf", "--ensemble", "--k", "4", "-o", str(out)]
@@ -266,3 +267,129 @@ def test_the_loss_adds_the_attribute_outputs_mean_at_its_weight_beside_the_categ
     assert _masked_mean(losses, mask).item() == pytest.approx((9 + 190) / 8)  # no attribute outputs: one mean
     assert _masked_mean(losses, mask, 2, 0.2).item() == pytest.approx(categories + 0.2 * attributes)
     assert _masked_mean(losses, mask, 2, 0.0).item() == pytest.approx(categories)
+
+
+def test_the_tfidf_member_learns_sparse_attribute_outputs_that_round_trip_and_refuses_bad_weights(tmp_path,
+                                                                                                  monkeypatch):
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    import classifier.models.tfidf as tfidf_module
+    from classifier.labels import LABEL_IDS
+    from classifier.models.base import ModelLoadError
+    from classifier.models.tfidf import TfidfBaseline
+
+    ads = [f"We show ads from advertiser number {i} on partner sites." for i in range(12)]
+    email = [f"We collect your email address when you sign up for list {i}." for i in range(12)]
+    texts = ads + email
+    keys = ["purpose/advertising", "personal_information_type/contact", "retention_period/stated_period"]
+    targets = np.zeros((len(texts), 3), dtype=np.float32)
+    targets[:12, 0] = targets[12:, 1] = 1
+    targets[[0, 12], 2] = 1
+    known = np.ones_like(targets)
+    known[[0, 12], 2] = 0  # the only rows that state a period are masked: nothing left to learn it from
+    y = np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
+    y[:12, LABEL_IDS.index("third_party_sharing")] = y[12:, LABEL_IDS.index("first_party_collection")] = 1
+    monkeypatch.setattr(tfidf_module, "ATTRIBUTE_TERMS", 40)
+    model = TfidfBaseline.fit(texts, y, LABEL_IDS, attributes=(targets, known, keys))
+
+    assert model.attribute_keys == keys and model.attribute_thresholds == [0.5, 0.5, 0.5]
+    assert np.count_nonzero(model.attribute_coef, axis=1).tolist() == [40, 40, 0]  # refitted on its 40 strongest
+    new = ["Advertisers show ads on partner sites.", "Give us your email address."]
+    probs, attributes = model.predict_scores(new)
+    assert attributes[0, 0] > 0.5 > attributes[1, 0] and attributes[1, 1] > 0.5 > attributes[0, 1], attributes
+    assert (attributes[:, 2] < 0.01).all()
+    np.testing.assert_array_equal(probs, model.predict_proba(new))
+
+    saved = model.save_pretrained(tmp_path / "tfidf")
+    again = TfidfBaseline.from_pretrained(saved)
+    assert again.attribute_keys == keys
+    np.testing.assert_allclose(again.predict_scores(new)[1], attributes, atol=1e-6)
+    assert TfidfBaseline.from_pretrained(TfidfBaseline.fit(texts, y, LABEL_IDS).save_pretrained(
+        tmp_path / "plain")).predict_scores(new)[1] is None
+
+    tensors = load_file(str(saved / "weights.safetensors"))
+    tensors["attribute_indices"][0] = len(tensors["idf"])
+    save_file(tensors, str(saved / "weights.safetensors"))
+    with pytest.raises(ModelLoadError, match="attribute weights do not fit together"):
+        TfidfBaseline.from_pretrained(saved)
+
+
+def test_by_default_the_tfidf_member_learns_the_attributes_in_crossval_and_release(tiny_encoder, tmp_path):
+    from typer.testing import CliRunner
+
+    from classifier.attributes import OUTPUT_KEYS
+    from classifier.cli.app import app
+    from classifier.models.transformer import PolicyClassifier
+
+    root = _small_opp115(tmp_path / "opp")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"encoder": str(tiny_encoder), "opp115": [str(root)], "epochs": 1, "batch_size": 8,
+                                  "max_length": 32, "device": "cpu", "precision": "fp32", "half": False,
+                                  "attributes": True}))
+    out = tmp_path / "cv"
+    result = CliRunner().invoke(app, ["crossval", "--config", str(config), "--model-type", "transformer",
+                                      "--model-type", "tfidf", "--ensemble", "--k", "4", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    reports = json.loads((out / "cv.json").read_text())["attributes"]
+    assert list(reports) == ["tfidf", "transformer+tfidf", "tfidf_baseline"]  # the head learnt none
+    assert reports["tfidf"]["attributes"]["purpose"]["paragraph"]["support"] == 8
+
+    model_dir = tmp_path / "model"
+    built = CliRunner().invoke(app, ["release", "--config", str(config), "--cv", str(out), "-o", str(model_dir),
+                                     "--work-dir", str(tmp_path / "work")])
+    assert built.exit_code == 0, built.output
+    released = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision="fp32")
+    assert len(released.outputs) == 11 and released.attribute_keys == list(OUTPUT_KEYS)
+    assert released.attribute_thresholds == [0.5] * len(OUTPUT_KEYS)
+    _, attributes = released.predict_scores(["We share your data with advertisers for ads.",
+                                             "We keep your data for two years."])
+    advertising = list(OUTPUT_KEYS).index("purpose/advertising")
+    assert attributes.shape == (2, len(OUTPUT_KEYS)) and attributes[0, advertising] > 0.5 > attributes[1, advertising]
+    assert "## Attributes (cross-validated)" in (model_dir / "README.md").read_text()
+
+
+def test_release_attributes_gives_a_released_model_attribute_outputs_and_leaves_its_categories(tiny_encoder,
+                                                                                                tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from classifier.attributes import OUTPUT_KEYS
+    from classifier.cli.app import app
+    from classifier.models.transformer import PolicyClassifier
+
+    root = _small_opp115(tmp_path / "opp")
+    recipe = {"encoder": str(tiny_encoder), "opp115": [str(root)], "epochs": 1, "batch_size": 8, "max_length": 32,
+              "device": "cpu", "precision": "fp32", "half": False}
+    plain, with_attributes = tmp_path / "plain.json", tmp_path / "attributes.json"
+    plain.write_text(json.dumps(recipe))
+    with_attributes.write_text(json.dumps({**recipe, "attributes": True}))
+    runner = CliRunner()
+    for config, out, types in ((plain, "cv", ["transformer", "tfidf"]), (with_attributes, "cv-attr", ["tfidf"])):
+        flags = [flag for name in types for flag in ("--model-type", name)]
+        result = runner.invoke(app, ["crossval", "--config", str(config), *flags, "--ensemble", "--k", "4",
+                                     "-o", str(tmp_path / out)])
+        assert result.exit_code == 0, result.output
+    model_dir = tmp_path / "model"
+    built = runner.invoke(app, ["release", "--config", str(plain), "--cv", str(tmp_path / "cv"), "-o",
+                                str(model_dir), "--work-dir", str(tmp_path / "work")])
+    assert built.exit_code == 0, built.output
+    (model_dir / "detector.json").write_text("{}")  # a detector fitted for the model is kept beside it
+    texts = ["We share your data with advertisers for ads.", "We keep your data for two years."]
+    before = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision="fp32")
+    assert before.attribute_keys == [] and before.predict_scores(texts)[1] is None
+
+    result = runner.invoke(app, ["release-attributes", "--model", str(model_dir), "--cv", str(tmp_path / "cv-attr"),
+                                 "-o", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    after = PolicyClassifier.from_pretrained(model_dir, device="cpu", precision="fp32")
+    probs, attributes = after.predict_scores(texts)
+    np.testing.assert_array_equal(probs, before.predict_scores(texts)[0])
+    assert after.attribute_keys == list(OUTPUT_KEYS) and attributes.shape == (2, len(OUTPUT_KEYS))
+    assert (model_dir / "detector.json").read_text() == "{}"
+    assert "## Attributes (cross-validated)" in (model_dir / "README.md").read_text()
+
+    refused = runner.invoke(app, ["release-attributes", "--model", str(model_dir), "--cv", str(tmp_path / "cv"),
+                                  "-o", str(tmp_path / "other")])
+    assert refused.exit_code == 2 and "not a cross-validation of" in refused.stderr
+    assert "Traceback" not in refused.output and not (tmp_path / "other").exists()

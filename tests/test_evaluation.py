@@ -190,8 +190,8 @@ def test_tfidf_prediction_matches_scikit_learn_without_importing_it(toy_eval_dat
     normalized = [normalize_text(t) for t in texts]
     features = hstack([words.transform(normalized), chars.transform(normalized)]).tocsr()
     expected = features @ model.coef.T + model.intercept
-    np.testing.assert_allclose(model._logits(texts), expected, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(model._logits(texts, chunk=2), expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model._logits(texts)[0], expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model._logits(texts, chunk=2)[0], expected, rtol=0, atol=1e-10)
     # a fresh process predicting with a saved baseline never imports scikit-learn or scipy (a second of start-up)
     code = (
         "import sys\n"

@@ -189,7 +189,7 @@ def _run_crossval(settings: Any, dataset: Any, types: list[ModelType], *, k: int
         trainers["transformer"] = transformer_trainer(settings)
     if ModelType.tfidf in types:
         trainers["tfidf"] = tfidf_trainer(seed=settings.seed, corpus_weights=settings.corpus_weights,
-                                          tune_on=settings.tune_on)
+                                          tune_on=settings.tune_on, attributes=settings.learns_attributes("tfidf"))
     try:
         environment = training_environment(settings if "transformer" in trainers else None)
     except ValueError as exc:
@@ -199,10 +199,12 @@ def _run_crossval(settings: Any, dataset: Any, types: list[ModelType], *, k: int
     if "transformer" in trainers:
         learning["transformer"] = learning_settings(settings, sources=False)
     if "tfidf" in trainers:
-        from classifier.models.tfidf import DEFAULT_MAX_FEATURES
+        from classifier.models.tfidf import ATTRIBUTE_C, ATTRIBUTE_TERMS, DEFAULT_MAX_FEATURES
 
         learning["tfidf"] = {"seed": settings.seed, "corpus_weights": settings.corpus_weights,
-                             "tune_on": settings.tune_on, "max_features": DEFAULT_MAX_FEATURES}
+                             "tune_on": settings.tune_on, "max_features": DEFAULT_MAX_FEATURES,
+                             **({"attributes": [ATTRIBUTE_C, ATTRIBUTE_TERMS]}
+                                if settings.learns_attributes("tfidf") else {})}
     members = list(trainers)
     try:
         results = cross_validate(dataset, trainers, k=k, seed=fold_seed, groups=groups,

@@ -1,5 +1,6 @@
-"""``train``, ``release``, ``pretrain`` and ``fit-detector``: fine-tuning a model (or fitting the TF-IDF one),
-building the shipped model, adapting the encoder to policy text, and fitting a model's privacy-policy detector."""
+"""``train``, ``release``, ``release-attributes``, ``pretrain`` and ``fit-detector``: fine-tuning a model (or
+fitting the TF-IDF one), building the shipped model (or only its attribute outputs), adapting the encoder to policy
+text, and fitting a model's privacy-policy detector."""
 
 from __future__ import annotations
 
@@ -135,6 +136,25 @@ def release(
         build_release(settings, cv, output, entry=entry, tfidf_weight=tfidf_weight, references=references,
                       work_dir=work_dir, resume=resume)
     except (ReleaseError, ValueError, OSError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+
+
+@app.command("release-attributes")
+def release_attributes(
+    model: Annotated[Path, typer.Option(help="A released model directory with a TF-IDF member.")],
+    cv: Annotated[Path, typer.Option(help="A crossval output directory of the model's data run with "
+                                          "attributes (the TF-IDF member's attribute figures).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write (replaced whole; may be "
+                                                                "--model).")],
+) -> None:
+    """Give a released model attribute outputs without training it again: fit its TF-IDF member again on the same
+    data with them (its categories checked unchanged) and add the cross-validated attribute figures to its card."""
+    from classifier.models.base import ModelLoadError
+    from classifier.training.release import ReleaseError, attach_attributes
+
+    try:
+        attach_attributes(model, cv, output)
+    except (ReleaseError, ModelLoadError, ValueError, OSError) as exc:
         fail(str(exc).splitlines()[0], EXIT_USAGE)
 
 

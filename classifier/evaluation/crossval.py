@@ -40,9 +40,10 @@ class FoldMismatch(ValueError):
 
 
 def tfidf_trainer(seed: int = 13, corpus_weights: dict[str, float] | None = None, tune_on: Sequence[str] = (),
-                  **options: Any) -> Trainer:
+                  attributes: bool = False, **options: Any) -> Trainer:
     """A trainer for :func:`cross_validate` that fits the TF-IDF baseline and tunes thresholds on validation (on the
-    rows of the ``tune_on`` corpora, all when empty).
+    rows of the ``tune_on`` corpora, all when empty); with ``attributes``, its attribute outputs too (thresholds
+    0.5, see :data:`classifier.models.tfidf.ATTRIBUTE_TERMS`).
 
     ``options`` go to :meth:`TfidfBaseline.fit` (``c``, ``char_ngrams``); its defaults otherwise.
     """
@@ -50,7 +51,7 @@ def tfidf_trainer(seed: int = 13, corpus_weights: dict[str, float] | None = None
     def fit(train: Dataset, validation: Dataset) -> Any:
         from classifier.training.tfidf import fit_tfidf
 
-        model = fit_tfidf(train, seed=seed, corpus_weights=corpus_weights, **options)
+        model = fit_tfidf(train, seed=seed, corpus_weights=corpus_weights, attributes=attributes, **options)
         model.thresholds = tune_thresholds(multi_hot(validation), model.predict_proba(validation["text"]),
                                            mask=tuning_mask(validation, tune_on))
         return model

@@ -17,6 +17,7 @@ from classifier.labels import LABEL_IDS, Scheme
 
 __all__ = [
     "ModelConfigError",
+    "check_attribute_keys",
     "check_labels",
     "check_scheme",
     "check_thresholds",
@@ -114,7 +115,7 @@ def read_transformer_config(directory: Path, *, custom_labels: bool = False) -> 
     outputs = [value for _, value in ordered]
     categories = [value for value in outputs if not (isinstance(value, str) and "/" in value)]
     check_labels(categories, f"{where}: id2label", custom_labels=custom_labels)
-    _check_attribute_keys(outputs[len(categories):], f"{where}: id2label")
+    check_attribute_keys(outputs[len(categories):], f"{where}: id2label")
     extra = config.get("policy_classifier", {})
     if not isinstance(extra, dict):
         raise ModelConfigError(f"{where}: policy_classifier must be an object, got {json.dumps(extra)}")
@@ -128,7 +129,7 @@ def read_transformer_config(directory: Path, *, custom_labels: bool = False) -> 
     }
 
 
-def _check_attribute_keys(keys: list[Any], where: str) -> None:
+def check_attribute_keys(keys: list[Any], where: str) -> None:
     """Attribute outputs (after the categories) must be keys of the attribute schema."""
     from classifier.attributes import split_key
 

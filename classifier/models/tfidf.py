@@ -39,6 +39,13 @@ DEFAULT_CHAR_NGRAMS = (2, 5)
 # 25k and 33k terms, under the cap; trained on every corpus they grew to 138k and 118k, and the model to 12 MB,
 # which the shipped model's 50 MB could not hold. 40k + 40k terms keep it near 3 MB.
 DEFAULT_MAX_FEATURES = 40_000
+# Attribute outputs (#29): one logistic regression per value, refitted on its ATTRIBUTE_TERMS strongest terms so
+# that 66 outputs weigh about 0.6 MB. On the OPP-115 folds of `cv-opp-attr` (paragraph micro-F1, personal
+# information type / purpose / third-party entity): every term at C 10 0.685 / 0.656 / 0.555, at C 3 0.689 / 0.657 /
+# 0.566; the 1,500 strongest refitted 0.681 / 0.646 / 0.565 (kept without refitting: 0.654 / 0.620 / 0.471).
+# Thresholds stay at 0.5 with balanced class weights: tuned per value on out-of-fold rows they lost 0.5-3 points.
+ATTRIBUTE_C = 3.0
+ATTRIBUTE_TERMS = 1_500
 
 
 def _strip_accents(text: str) -> str:
@@ -138,6 +145,39 @@ def _char_counts(texts: Sequence[str], ngrams: tuple[int, int], table: _HashTabl
     return keys // width, keys % width, counts
 
 
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+
+def _logistic(c: float, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=seed)
+
+
+def _fit_outputs(x: Any, y: np.ndarray, mask: np.ndarray | None, *, c: float, seed: int,
+                 sample_weight: np.ndarray | None, terms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(coef, intercept)`` of one balanced logistic regression per column of ``y`` on the TF-IDF rows ``x``, each
+    on the rows ``mask`` says decide it; a column without both classes gets a constant score. With ``terms``, each
+    regression is fitted again on its ``terms`` largest weights' columns, the others left at 0 (stored sparse)."""
+    coef = np.zeros((y.shape[1], x.shape[1]))
+    intercept = np.full(y.shape[1], -10.0)
+    for j in range(y.shape[1]):
+        rows = np.flatnonzero(mask[:, j] > 0) if mask is not None else np.arange(len(y))
+        target = y[rows, j] > 0.5
+        if target.all() or not target.any():
+            intercept[j] = 10.0 if target.all() and target.size else -10.0
+            continue
+        weight = None if sample_weight is None else sample_weight[rows]
+        columns = np.arange(x.shape[1])
+        model = _logistic(c, seed).fit(x[rows], target, sample_weight=weight)
+        if terms is not None and len(columns) > terms:
+            columns = np.sort(np.argsort(-np.abs(model.coef_[0]), kind="stable")[:terms])
+            model = _logistic(c, seed).fit(x[rows][:, columns], target, sample_weight=weight)
+        coef[j, columns], intercept[j] = model.coef_[0], model.intercept_[0]
+    return coef, intercept
+
+
 def _char_vectorizer(ngrams: Sequence[int]) -> dict[str, Any]:
     """scikit-learn ``TfidfVectorizer`` settings of the character block."""
     return {**_VECTORIZER, "analyzer": "char_wb", "ngram_range": (int(ngrams[0]), int(ngrams[1]))}
@@ -155,9 +195,12 @@ class TfidfBaseline(ParagraphModel):
     def __init__(self, labels: Sequence[str], vocabulary: dict[str, int], idf: np.ndarray, coef: np.ndarray,
                  intercept: np.ndarray, thresholds: Sequence[float] | None = None,
                  char_vocabulary: dict[str, int] | None = None,
-                 char_ngrams: Sequence[int] | None = None) -> None:
+                 char_ngrams: Sequence[int] | None = None, attribute_keys: Sequence[str] = (),
+                 attribute_coef: np.ndarray | None = None, attribute_intercept: np.ndarray | None = None,
+                 attribute_thresholds: Sequence[float] | None = None) -> None:
         """Build from fitted arrays (see :meth:`fit`): ``idf`` and ``coef`` columns cover the word terms first,
-        then the character n-grams, whose ``char_vocabulary`` indices start after the words'."""
+        then the character n-grams, whose ``char_vocabulary`` indices start after the words'. Attribute outputs
+        (``attribute_keys``, see :func:`classifier.attributes.split_key`) have their own weights and thresholds."""
         self.labels = list(labels)
         self.vocabulary = vocabulary
         self.char_vocabulary = char_vocabulary or {}
@@ -167,14 +210,23 @@ class TfidfBaseline(ParagraphModel):
         self.intercept = intercept.astype(np.float64)
         self.thresholds = list(thresholds) if thresholds is not None else [0.5] * len(self.labels)
         self._coef_t = np.ascontiguousarray(self.coef.T)  # one row per term: a paragraph's terms gather fast
+        self.attribute_keys = list(attribute_keys)
+        n_attributes = len(self.attribute_keys)
+        self.attribute_coef = (attribute_coef.astype(np.float32) if attribute_coef is not None
+                               else np.zeros((n_attributes, len(self.idf)), dtype=np.float32))
+        self.attribute_intercept = (attribute_intercept.astype(np.float64) if attribute_intercept is not None
+                                    else np.full(n_attributes, -10.0))
+        self.attribute_thresholds = (list(attribute_thresholds) if attribute_thresholds is not None
+                                     else [0.5] * n_attributes)
+        self._attribute_coef_t = np.ascontiguousarray(self.attribute_coef.T)
         self._char_table = _HashTable([_gram_hash(gram) for gram in self.char_vocabulary],
                                       list(self.char_vocabulary.values()))
 
     @classmethod
     def fit(cls, texts: Sequence[str], y: np.ndarray, labels: Sequence[str], *, c: float = DEFAULT_C,
             char_ngrams: tuple[int, int] | None = DEFAULT_CHAR_NGRAMS, seed: int = 13, mask: np.ndarray | None = None,
-            sample_weight: np.ndarray | None = None,
-            max_features: int | None = DEFAULT_MAX_FEATURES) -> TfidfBaseline:
+            sample_weight: np.ndarray | None = None, max_features: int | None = DEFAULT_MAX_FEATURES,
+            attributes: tuple[np.ndarray, np.ndarray, Sequence[str]] | None = None) -> TfidfBaseline:
         """Fit on texts and a ``(n, k)`` 0/1 matrix; labels without positives get a constant low score.
 
         Args:
@@ -184,13 +236,15 @@ class TfidfBaseline(ParagraphModel):
                 that decide it; the vocabulary on every text.
             sample_weight: ``(n,)`` weight of each row (corpus weights).
             max_features: the most frequent terms kept in each block (``None``: every term seen twice).
+            attributes: ``(targets, known, keys)``: attribute outputs to learn too, two ``(n, len(keys))`` 0/1
+                arrays (:func:`classifier.data.attributes.attribute_targets`); each value's regression is fitted on
+                the rows that decide it, then again on its :data:`ATTRIBUTE_TERMS` strongest terms.
 
         Raises:
             ValueError: a character range that does not start at 2 or 3 (see :func:`_char_grams`).
         """
         from scipy.sparse import hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
 
         # _char_counts reproduces scikit-learn's char_wb counts only from a smallest n of 2 or 3
         if char_ngrams is not None and not (2 <= char_ngrams[0] <= 3 and char_ngrams[0] <= char_ngrams[1]):
@@ -205,35 +259,37 @@ class TfidfBaseline(ParagraphModel):
             x = hstack([x, chars.fit_transform(normalized)]).tocsr()
             char_vocabulary = {gram: len(vocabulary) + int(i) for gram, i in chars.vocabulary_.items()}
             idf = np.concatenate([idf, chars.idf_])
-        coef = np.zeros((len(labels), x.shape[1]))
-        intercept = np.full(len(labels), -10.0)
-        for j in range(len(labels)):
-            rows = np.flatnonzero(mask[:, j] > 0) if mask is not None else slice(None)
-            target = y[rows, j] > 0.5
-            if target.all() or not target.any():
-                intercept[j] = 10.0 if target.all() and target.size else -10.0
-                continue
-            model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear",
-                                       random_state=seed)
-            model.fit(x[rows], target, sample_weight=None if sample_weight is None else sample_weight[rows])
-            coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
+        coef, intercept = _fit_outputs(x, y, mask, c=c, seed=seed, sample_weight=sample_weight)
+        extra: dict[str, Any] = {}
+        if attributes is not None:
+            targets, known, keys = attributes
+            attribute_coef, attribute_intercept = _fit_outputs(x, targets, known, c=ATTRIBUTE_C, seed=seed,
+                                                               sample_weight=sample_weight, terms=ATTRIBUTE_TERMS)
+            extra = {"attribute_keys": keys, "attribute_coef": attribute_coef,
+                     "attribute_intercept": attribute_intercept}
         return cls(labels, vocabulary, idf, coef, intercept, char_vocabulary=char_vocabulary,
-                   char_ngrams=char_ngrams)
+                   char_ngrams=char_ngrams, **extra)
 
-    def _logits(self, texts: Sequence[str], *, chunk: int = 512) -> np.ndarray:
-        """TF-IDF features times the weights, computed with numpy alone.
+    def _logits(self, texts: Sequence[str], *, chunk: int = 512,
+                attributes: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """TF-IDF features times the weights, computed with numpy alone: the categories' logits, and the attribute
+        outputs' when asked (``None`` otherwise).
 
         The same arithmetic as scikit-learn's ``TfidfVectorizer`` for each block (tested against it), but without
         importing scikit-learn and scipy, which took a second of a one-policy CLI run.
         """
-        out = np.tile(self.intercept, (len(texts), 1))
+        weights = [self._coef_t, *([self._attribute_coef_t] if attributes else [])]
+        outs = [np.tile(self.intercept, (len(texts), 1)),
+                *([np.tile(self.attribute_intercept, (len(texts), 1))] if attributes else [])]
         for begin in range(0, len(texts), chunk):  # bounded memory for the character windows
             part = [normalize_text(t) for t in texts[begin:begin + chunk]]
-            self._add_block(out[begin:begin + chunk], *self._word_counts(part))
+            blocks = [self._word_counts(part)]
             if self.char_ngrams is not None:
-                self._add_block(out[begin:begin + chunk],
-                                *_char_counts(part, self.char_ngrams, self._char_table, len(self.idf)))
-        return out
+                blocks.append(_char_counts(part, self.char_ngrams, self._char_table, len(self.idf)))
+            for block in blocks:
+                for out, coef_t in zip(outs, weights, strict=True):
+                    self._add_block(out[begin:begin + chunk], coef_t, *block)
+        return outs[0], outs[1] if attributes else None
 
     def _word_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(rows, cols, counts)`` of the vocabulary's words and word bigrams in each text."""
@@ -250,13 +306,14 @@ class TfidfBaseline(ParagraphModel):
             counts.extend(found.values())
         return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(counts, dtype=np.int64)
 
-    def _add_block(self, out: np.ndarray, rows: np.ndarray, cols: np.ndarray, counts: np.ndarray) -> None:
+    def _add_block(self, out: np.ndarray, coef_t: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                   counts: np.ndarray) -> None:
         """Add one block's logits to ``out``: sublinear tf times idf, L2-normalised per row, times the weights."""
         if not len(rows):
             return
         weights = (1.0 + np.log(counts)) * self.idf[cols]
         weights /= np.sqrt(np.bincount(rows, weights * weights))[rows]
-        contributions = weights[:, None] * self._coef_t[cols]
+        contributions = weights[:, None] * coef_t[cols]
         firsts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # rows arrive sorted
         out[rows[firsts]] += np.add.reduceat(contributions, firsts, axis=0)
 
@@ -266,28 +323,55 @@ class TfidfBaseline(ParagraphModel):
         texts = check_texts(texts)
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return (1.0 / (1.0 + np.exp(-self._logits(texts)))).astype(np.float32)
+        return _sigmoid(self._logits(texts)[0])
+
+    def predict_scores(self, texts: list[str], *,
+                       batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray | None]:
+        """The categories' probabilities and, for a model with attribute outputs, theirs (one pass over the
+        texts' terms)."""
+        if not self.attribute_keys:
+            return self.predict_proba(texts, batch_size=batch_size), None
+        check_batch_size(batch_size)
+        texts = check_texts(texts)
+        if not texts:
+            return (np.zeros((0, len(self.labels)), dtype=np.float32),
+                    np.zeros((0, len(self.attribute_keys)), dtype=np.float32))
+        categories, attributes = self._logits(texts, attributes=True)
+        assert attributes is not None  # asked for
+        return _sigmoid(categories), _sigmoid(attributes)
 
     def save_pretrained(self, path: str | os.PathLike[str], *, metrics: dict[str, Any] | None = None,
                         half: bool = False) -> Path:
         """Write ``config.json``, ``vocab.json`` and ``weights.safetensors`` (and ``metrics.json``) to a directory.
 
-        ``half`` stores the coefficient matrix in fp16 (half the size; loading casts it back). Returns the directory.
+        ``half`` stores the coefficient matrix in fp16 (half the size; loading casts it back). Attribute outputs'
+        weights are stored sparse (each value's non-zero terms, row after row). Returns the directory.
         """
         from safetensors.numpy import save_file
 
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
-        config = {"kind": self.kind, "labels": self.labels, "thresholds": self.thresholds,
-                  "vectorizer": {**_VECTORIZER, "ngram_range": [1, 2]},
-                  "char_vectorizer": ({**_char_vectorizer(self.char_ngrams), "ngram_range": list(self.char_ngrams)}
-                                      if self.char_ngrams else None)}
+        config: dict[str, Any] = {"kind": self.kind, "labels": self.labels, "thresholds": self.thresholds,
+                                  "vectorizer": {**_VECTORIZER, "ngram_range": [1, 2]},
+                                  "char_vectorizer": ({**_char_vectorizer(self.char_ngrams),
+                                                       "ngram_range": list(self.char_ngrams)}
+                                                      if self.char_ngrams else None)}
+        if self.attribute_keys:
+            config |= {"attribute_keys": self.attribute_keys, "attribute_thresholds": self.attribute_thresholds}
         (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         (directory / "vocab.json").write_text(json.dumps(self.vocabulary, ensure_ascii=False))
         if self.char_ngrams:
             (directory / "char_vocab.json").write_text(json.dumps(self.char_vocabulary, ensure_ascii=False))
-        save_file({"idf": self.idf.astype(np.float32), "coef": self.coef.astype(np.float16 if half else np.float32),
-                   "intercept": self.intercept.astype(np.float32)}, str(directory / "weights.safetensors"))
+        dtype = np.float16 if half else np.float32
+        tensors: dict[str, np.ndarray] = {"idf": self.idf.astype(np.float32), "coef": self.coef.astype(dtype),
+                                           "intercept": self.intercept.astype(np.float32)}
+        if self.attribute_keys:
+            rows, columns = np.nonzero(self.attribute_coef)
+            tensors |= {"attribute_indptr": np.searchsorted(rows, np.arange(len(self.attribute_keys) + 1)),
+                        "attribute_indices": columns.astype(np.int32),
+                        "attribute_values": self.attribute_coef[rows, columns].astype(dtype),
+                        "attribute_intercept": self.attribute_intercept.astype(np.float32)}
+        save_file(tensors, str(directory / "weights.safetensors"))
         umask_mode(directory / "weights.safetensors")
         if metrics is not None:
             (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
@@ -328,7 +412,8 @@ class TfidfBaseline(ParagraphModel):
             raise ModelLoadError(f"{directory}: TF-IDF files do not fit together (vocabulary, idf and weights differ "
                                  "in size)")
         return cls(labels, vocabulary, tensors["idf"], tensors["coef"], tensors["intercept"],
-                   thresholds, char_vocabulary=char_vocabulary, char_ngrams=char_ngrams)
+                   thresholds, char_vocabulary=char_vocabulary, char_ngrams=char_ngrams,
+                   **_attribute_outputs(config, tensors, n_terms, directory))
 
     @staticmethod
     def is_baseline_dir(path: str | os.PathLike[str]) -> bool:
@@ -339,3 +424,34 @@ class TfidfBaseline(ParagraphModel):
             return isinstance(content, dict) and content.get("kind") == TfidfBaseline.kind
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return False
+
+
+def _attribute_outputs(config: dict[str, Any], tensors: dict[str, np.ndarray], n_terms: int,
+                       directory: Path) -> dict[str, Any]:
+    """The attribute outputs of a saved model (none when it has none), the sparse weights made dense again.
+
+    Raises:
+        ModelLoadError: attribute keys, thresholds and weights that do not fit together.
+    """
+    keys = config.get("attribute_keys") or []
+    if not keys:
+        return {}
+    from classifier.models.config import ModelConfigError, check_attribute_keys, check_thresholds
+
+    try:
+        if not isinstance(keys, list):
+            raise ModelConfigError(f"{directory}/config.json: attribute_keys must be a list")
+        check_attribute_keys(keys, f"{directory}/config.json: attribute_keys")
+        thresholds = check_thresholds(config.get("attribute_thresholds"), len(keys), f"{directory}/config.json")
+        indptr, indices = tensors["attribute_indptr"], tensors["attribute_indices"]
+        values, intercept = tensors["attribute_values"], tensors["attribute_intercept"]
+    except (ModelConfigError, KeyError, ValueError) as exc:
+        raise ModelLoadError(f"{directory}: bad attribute outputs ({exc})") from None
+    if (indptr.shape != (len(keys) + 1,) or intercept.shape != (len(keys),) or indptr[0] != 0
+            or indptr[-1] != len(indices) or len(values) != len(indices) or np.any(np.diff(indptr) < 0)
+            or (len(indices) and not 0 <= int(indices.min()) <= int(indices.max()) < n_terms)):
+        raise ModelLoadError(f"{directory}: TF-IDF attribute weights do not fit together")
+    coef = np.zeros((len(keys), n_terms), dtype=np.float32)
+    coef[np.repeat(np.arange(len(keys)), np.diff(indptr)), indices] = values
+    return {"attribute_keys": keys, "attribute_coef": coef, "attribute_intercept": intercept,
+            "attribute_thresholds": thresholds}

@@ -137,8 +137,7 @@ class PolicyClassifier(ParagraphModel):
         # classifier.attributes.split_key), which one encoder learns beside them.
         self.outputs: list[str] = [config.id2label[i] for i in range(config.num_labels)]
         self.labels: list[str] = [name for name in self.outputs if "/" not in name]
-        self.attribute_keys: list[str] = self.outputs[len(self.labels):]
-        if any("/" not in name for name in self.attribute_keys):
+        if any("/" not in name for name in self.outputs[len(self.labels):]):
             raise ValueError("a model's attribute outputs must come after its categories")
         self.output_thresholds = list(thresholds) if thresholds is not None else [0.5] * len(self.outputs)
         self.max_length = max_length
@@ -157,15 +156,42 @@ class PolicyClassifier(ParagraphModel):
 
     @property
     def output_thresholds(self) -> list[float]:
-        """The thresholds of every output: :attr:`thresholds` (categories), then :attr:`attribute_thresholds`."""
-        return [*self.thresholds, *self.attribute_thresholds]
+        """The thresholds of the head's outputs: :attr:`thresholds` (categories), then its attribute outputs'."""
+        return [*self.thresholds, *self._head_attribute_thresholds]
 
     @output_thresholds.setter
     def output_thresholds(self, thresholds: Sequence[float]) -> None:
         if len(thresholds) != len(self.outputs):
             raise ValueError(f"{len(thresholds)} thresholds for {len(self.outputs)} outputs")
         self.thresholds = list(thresholds[:len(self.labels)])
-        self.attribute_thresholds = list(thresholds[len(self.labels):])
+        self._head_attribute_thresholds = list(thresholds[len(self.labels):])
+
+    @property
+    def _attribute_member(self) -> Any:
+        """The TF-IDF member when it, not the head, has the attribute outputs (the shipped recipe, #29)."""
+        has_head_outputs = len(self.outputs) > len(self.labels)
+        return None if has_head_outputs or not getattr(self.tfidf, "attribute_keys", ()) else self.tfidf
+
+    @property
+    def attribute_keys(self) -> list[str]:  # type: ignore[override]
+        """The attribute outputs: the head's after the categories, else the TF-IDF member's."""
+        member = self._attribute_member
+        return list(member.attribute_keys) if member is not None else self.outputs[len(self.labels):]
+
+    @property
+    def attribute_thresholds(self) -> list[float]:  # type: ignore[override]
+        member = self._attribute_member
+        return list(member.attribute_thresholds) if member is not None else self._head_attribute_thresholds
+
+    @attribute_thresholds.setter
+    def attribute_thresholds(self, thresholds: Sequence[float]) -> None:
+        if len(thresholds) != len(self.attribute_keys):
+            raise ValueError(f"{len(thresholds)} thresholds for {len(self.attribute_keys)} attribute outputs")
+        member = self._attribute_member
+        if member is not None:
+            member.attribute_thresholds = list(thresholds)
+        else:
+            self._head_attribute_thresholds = list(thresholds)
 
     # --------------------------------------------------------------------------------------------- precision
     @property
@@ -277,7 +303,7 @@ class PolicyClassifier(ParagraphModel):
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"{directory}: cannot load model ({reason})") from None
         tfidf = None
-        if settings["tfidf_weight"] and (directory / "tfidf").is_dir():
+        if (directory / "tfidf").is_dir():  # averaged in (tfidf_weight), or the attribute outputs' model, or both
             from classifier.models.tfidf import TfidfBaseline
 
             tfidf = TfidfBaseline.from_pretrained(directory / "tfidf", custom_labels=custom_labels)
@@ -432,12 +458,15 @@ class PolicyClassifier(ParagraphModel):
         if not texts:
             return (np.zeros((0, len(self.labels)), dtype=np.float32),
                     np.zeros((0, len(self.attribute_keys)), dtype=np.float32) if attributes else None)
-        tfidf = self.tfidf if self.tfidf is not None and self.tfidf_weight > 0 else None
-        outputs, tfidf_probs = self._probabilities(encode_texts(self.tokenizer, texts, self.max_length), batch_size,
-                                                   beside=(lambda: tfidf.predict_proba(texts)) if tfidf else None)
+        member = self._attribute_member
+        tfidf = self.tfidf if self.tfidf is not None and (self.tfidf_weight > 0 or member is not None) else None
+        outputs, beside = self._probabilities(encode_texts(self.tokenizer, texts, self.max_length), batch_size,
+                                              beside=(lambda: tfidf.predict_scores(texts)) if tfidf else None)
         probs = outputs[:, :len(self.labels)]
-        if tfidf_probs is not None:
-            probs = (1 - self.tfidf_weight) * probs + self.tfidf_weight * tfidf_probs
+        if beside is not None and self.tfidf_weight > 0:
+            probs = (1 - self.tfidf_weight) * probs + self.tfidf_weight * beside[0]
+        if member is not None and beside is not None:
+            return probs, beside[1]
         return probs, outputs[:, len(self.labels):] if attributes else None
 
 

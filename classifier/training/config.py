@@ -26,6 +26,9 @@ class ModelType(str, Enum):
     tfidf = "tfidf"
 
 
+ATTRIBUTE_MODELS = ("tfidf", "transformer")  # TrainConfig.attribute_model
+
+
 class TrainPrecision(str, Enum):
     """Training arithmetic: ``auto`` is bf16 autocast where the hardware makes it faster, else fp32."""
 
@@ -68,9 +71,15 @@ class TrainConfig:
             (:data:`classifier.attributes.OUTPUT_KEYS`) beside the categories, on the same encoder, from OPP-115's
             attribute annotations (majority rule, :mod:`classifier.data.attributes`); the other corpora's rows leave
             them unknown (masked). The best epoch is still chosen on the categories.
-        attribute_loss_weight: the attribute outputs' share of the loss: the categories' mean BCE plus this times the
-            attributes' mean. At 1 the attribute outputs held back the categories in a short screen (32 OPP-115
-            policies, 2 epochs: validation micro-F1 0.25 against 0.44 without them; 0.41 at 0.2), hence 0.2.
+        attribute_model: which member learns the attribute outputs: ``"tfidf"``, one sparse logistic regression
+            per value in the TF-IDF member (:data:`classifier.models.tfidf.ATTRIBUTE_TERMS`), or ``"transformer"``,
+            outputs of the encoder's head beside the categories. On the OPP-115 folds (#29) the head's reached
+            paragraph micro-F1 0.16 / 0.20 / 0.30 (personal information type / purpose / third-party entity) in 4
+            epochs at loss weight 0.2, the TF-IDF member's 0.68 / 0.65 / 0.57, and leaves the categories and the
+            encoder's cost as they are.
+        attribute_loss_weight: the head's attribute outputs' share of the loss: the categories' mean BCE plus this
+            times the attributes' mean. At 1 the attribute outputs held back the categories in a short screen (32
+            OPP-115 policies, 2 epochs: validation micro-F1 0.25 against 0.44 without them; 0.41 at 0.2), hence 0.2.
         attention_dropout: dropout on the encoder's attention probabilities while training; ``None`` keeps the
             encoder's own (0.1 for MiniLM and MPNet). At 0 PyTorch runs its fused attention kernel instead of
             materialising and masking every attention matrix, which makes a training step on a 2-core AVX2 CPU
@@ -110,7 +119,12 @@ class TrainConfig:
     distill_weight: float = 0.5
     attention_dropout: float | None = None
     attributes: bool = False
+    attribute_model: str = "tfidf"
     attribute_loss_weight: float = 0.2
+
+    def learns_attributes(self, member: str) -> bool:
+        """Whether ``member`` (``"transformer"`` or ``"tfidf"``) learns the attribute outputs."""
+        return self.attributes and self.attribute_model == member
 
     def validate(self) -> None:
         """Check the values once, before any work; raises ``ValueError`` naming the bad field."""
@@ -136,6 +150,7 @@ class TrainConfig:
             "threads": self.threads is None or (isinstance(self.threads, int) and self.threads >= 1),
             "attention_dropout": self.attention_dropout is None or 0 <= self.attention_dropout < 1,
             "attribute_loss_weight": 0 <= self.attribute_loss_weight <= 10,
+            "attribute_model": self.attribute_model in ATTRIBUTE_MODELS,
             "partial_split": self.partial_split in ("train", "all"),
             "corpus_weights": all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w <= 100
                                   for w in self.corpus_weights.values()),

@@ -159,7 +159,8 @@ def _prepare(config: TrainConfig, train_data: Dataset | None, validation_data: D
         train_data, validation_data = split_for_training(config)
     labels = label_names(train_data)
     n_categories = len(labels)
-    if has_attribute_columns(train_data):  # attribute outputs after the categories, on the same encoder
+    head_attributes = config.learns_attributes("transformer") and has_attribute_columns(train_data)
+    if head_attributes:  # attribute outputs after the categories, on the same encoder
         labels = [*labels, *train_data.features["attribute_labels"].feature.names]
     environment = training_environment(config)  # resolves the device and what "auto" precision means here
     device = environment["device"]
@@ -170,7 +171,7 @@ def _prepare(config: TrainConfig, train_data: Dataset | None, validation_data: D
     y_val = multi_hot(validation_data) if validation_data else None
     mask = _known(train_data)
     val_mask = _known(validation_data, config.tune_on) if validation_data else None
-    if has_attribute_columns(train_data):
+    if head_attributes:
         y_train, mask = _with_attribute_outputs(train_data, y_train, mask)
         if validation_data is not None and y_val is not None:
             y_val, val_mask = _with_attribute_outputs(validation_data, y_val, val_mask, config.tune_on)

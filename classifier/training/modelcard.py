@@ -72,7 +72,8 @@ def _attributes_section(metrics: dict[str, Any]) -> str:
     """The cross-validated attribute figures (a model with attribute outputs): the shipped entry against the TF-IDF
     baseline of the same folds, per attribute."""
     reports = metrics.get("attributes")
-    entry = metrics.get("cross_validation_entry", "transformer")
+    # release-attributes names the cross-validated entry whose attribute outputs the model took
+    entry = metrics.get("attribute_source", {}).get("entry") or metrics.get("cross_validation_entry", "transformer")
     if not reports or entry not in reports or "tfidf_baseline" not in reports:
         return ""
     mine, base = reports[entry]["attributes"], reports["tfidf_baseline"]["attributes"]
@@ -83,8 +84,8 @@ def _attributes_section(metrics: dict[str, Any]) -> str:
         "\n## Attributes (cross-validated)\n\n"
         "What a paragraph states (`Prediction.attributes`): micro-F1 over each attribute's values on the OPP-115 "
         "policies each fold's model never saw, at paragraph level and at policy level (\"does the policy state it "
-        "anywhere?\"); this model's values are gated by its categories; the baseline is one TF-IDF logistic "
-        "regression per value on the same folds, threshold 0.5.\n\n"
+        f"anywhere?\") of the cross-validated `{entry}`, its values gated by its categories; the baseline is one "
+        "TF-IDF logistic regression per value on the same folds, threshold 0.5.\n\n"
         "| attribute | support | paragraph F1 | baseline | policy F1 | baseline |\n"
         "| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
     )

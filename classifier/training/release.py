@@ -27,7 +27,7 @@ import numpy as np
 
 from classifier.training.config import TrainConfig, learning_settings
 
-__all__ = ["Reference", "ReleaseError", "release"]
+__all__ = ["Reference", "ReleaseError", "attach_attributes", "release"]
 
 # What may differ between the cross-validated recipe and the release run: the release trains on everything.
 _RELEASE_MAY_DIFFER = frozenset({"validation_fraction", "thresholds"})
@@ -80,10 +80,11 @@ def release(config: TrainConfig, cv_dir: str | os.PathLike[str], output: str | o
     dataset = build_dataset(config)  # the rows the cross-validation predicted, and the release trains the TF-IDF on
     cuts = _thresholds(config, dataset, oof, entry, tfidf_weight, cv_dir)
     run_config = replace(config, validation_fraction=0.0, output_dir=str(work_dir),
-                         thresholds={**cuts["transformer"]["thresholds"], **_attribute_thresholds(dataset, oof)})
+                         thresholds={**cuts["transformer"]["thresholds"],
+                                     **_attribute_thresholds(config, dataset, oof)})
     classifier, metrics = _trained(run_config, dataset, resume, emit)
-    if tfidf_weight > 0:
-        classifier.tfidf = _fit_tfidf(config, dataset, cuts["tfidf"]["thresholds"])
+    if tfidf_weight > 0 or config.learns_attributes("tfidf"):  # the member averaged in, or the attributes' model
+        classifier.tfidf = _fit_tfidf(config, dataset, cuts["tfidf"]["thresholds"] if tfidf_weight > 0 else None)
         classifier.tfidf_weight = tfidf_weight
     classifier.thresholds = [cuts[entry]["thresholds"][label] for label in classifier.labels]
     metrics = _release_metrics(metrics, cuts, entry, tfidf_weight, cv_dir, record, references)
@@ -149,13 +150,13 @@ def _thresholds(config: TrainConfig, dataset: Any, oof: dict[str, dict[str, Any]
     return out
 
 
-def _attribute_thresholds(dataset: Any, oof: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """Pooled out-of-fold thresholds of the attribute outputs (a recipe with ``attributes``), on the rows that
-    decide each; the transformer's, whose outputs they are."""
-    from classifier.data.attributes import attribute_targets, has_attribute_columns
+def _attribute_thresholds(config: TrainConfig, dataset: Any, oof: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Pooled out-of-fold thresholds of the head's attribute outputs (a recipe whose transformer learns them), on
+    the rows that decide each. The TF-IDF member's stay at 0.5 (:data:`classifier.models.tfidf.ATTRIBUTE_TERMS`)."""
+    from classifier.data.attributes import attribute_targets
     from classifier.evaluation.folds import oof_thresholds
 
-    if not has_attribute_columns(dataset):
+    if not config.learns_attributes("transformer"):
         return {}
     entry = oof.get("transformer", {})
     if "attribute_probs" not in entry:
@@ -165,12 +166,16 @@ def _attribute_thresholds(dataset: Any, oof: dict[str, dict[str, Any]]) -> dict[
     return dict(zip(dataset.features["attribute_labels"].feature.names, pooled, strict=True))
 
 
-def _fit_tfidf(config: TrainConfig, dataset: Any, thresholds: dict[str, float]) -> Any:
+def _fit_tfidf(config: TrainConfig, dataset: Any, thresholds: dict[str, float] | None) -> Any:
+    """The TF-IDF member on all the data, with its out-of-fold thresholds (``None``: a member kept only for its
+    attribute outputs)."""
     from classifier.data.corpus import label_names
     from classifier.training.tfidf import fit_tfidf
 
-    tfidf = fit_tfidf(dataset, seed=config.seed, corpus_weights=config.corpus_weights)
-    tfidf.thresholds = [thresholds[label] for label in label_names(dataset)]
+    tfidf = fit_tfidf(dataset, seed=config.seed, corpus_weights=config.corpus_weights,
+                      attributes=config.learns_attributes("tfidf"))
+    if thresholds is not None:
+        tfidf.thresholds = [thresholds[label] for label in label_names(dataset)]
     return tfidf
 
 
@@ -201,8 +206,9 @@ def _release_metrics(metrics: dict[str, Any], cuts: dict[str, dict[str, Any]], e
 
 
 def _save(classifier: Any, run_config: TrainConfig, metrics: dict[str, Any], output: Path,
-          emit: Callable[[str], None]) -> Path:
-    """Write the model beside ``output`` and swap it into place, so a failure leaves the old release whole."""
+          emit: Callable[[str], None], keep: Sequence[tuple[Path, str]] = ()) -> Path:
+    """Write the model beside ``output`` and swap it into place, so a failure leaves the old release whole
+    (``keep``: files copied in, ``(source, path inside the model)``)."""
     from dataclasses import asdict
 
     from classifier.files import umask_mode
@@ -215,6 +221,8 @@ def _save(classifier: Any, run_config: TrainConfig, metrics: dict[str, Any], out
         config = asdict(run_config)
         classifier.save_pretrained(staging, half=run_config.half, train_config=config, metrics=metrics,
                                    card=render_card(classifier.labels, config, metrics))
+        for source, inside in keep:
+            shutil.copyfile(source, staging / inside)
         old = output.with_name(f".{output.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if output.exists():
@@ -227,3 +235,68 @@ def _save(classifier: Any, run_config: TrainConfig, metrics: dict[str, Any], out
     emit(f"released {output} (entry {metrics['cross_validation_entry']}, "
          f"TF-IDF weight {metrics['validation']['tfidf_weight']})")
     return output
+
+
+def attach_attributes(model_dir: str | os.PathLike[str], cv_dir: str | os.PathLike[str],
+                      output: str | os.PathLike[str], *, log: Callable[[str], None] | None = None) -> Path:
+    """Give a released model attribute outputs without training it again: its TF-IDF member gets the attribute
+    outputs (``attribute_model`` ``"tfidf"``) fitted on the recipe's data (``train_config.json``).
+
+    The member's categories stay the released ones, weights and thresholds, so the model's category figures and
+    detector stay true; the attribute outputs use the member's vocabulary, which must be the one the recipe's texts
+    give now (checked). The attribute figures come from ``cv_dir``, a ``crossval`` of the same data with the recipe's
+    attributes.
+
+    Raises:
+        ReleaseError: no TF-IDF member, a cross-validation of other data or without the TF-IDF member's attribute
+            figures, or texts that no longer give the member's vocabulary.
+    """
+    import json
+
+    from classifier.models.transformer import PolicyClassifier
+    from classifier.predict.detector import DETECTOR_FILE
+    from classifier.training.data import build_dataset
+
+    emit = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    source = Path(model_dir)
+    model = PolicyClassifier.from_pretrained(source, device="cpu", precision="fp32")
+    if model.tfidf is None:
+        raise ReleaseError(f"{source}: no TF-IDF member to give attribute outputs")
+    config = replace(TrainConfig.from_dict(json.loads((source / "train_config.json").read_text())), attributes=True,
+                     attribute_model="tfidf")
+    config.validate()
+    record = _attribute_record(config, cv_dir, source)
+    emit(f"fitting the TF-IDF attribute outputs on {source}'s training data")
+    refitted = _fit_tfidf(config, build_dataset(config), None)
+    released = model.tfidf
+    if (refitted.vocabulary, refitted.char_vocabulary) != (released.vocabulary, released.char_vocabulary):
+        raise ReleaseError(f"{source}: its TF-IDF member's vocabulary is not the one the recipe's data gives now: "
+                           "run the full release")
+    model.tfidf = type(released)(  # the released categories, the new attribute outputs
+        released.labels, released.vocabulary, released.idf, released.coef, released.intercept, released.thresholds,
+        char_vocabulary=released.char_vocabulary, char_ngrams=released.char_ngrams,
+        attribute_keys=refitted.attribute_keys, attribute_coef=refitted.attribute_coef,
+        attribute_intercept=refitted.attribute_intercept, attribute_thresholds=refitted.attribute_thresholds)
+    metrics = json.loads((source / "metrics.json").read_text())
+    metrics["attributes"] = {name: record["attributes"][name] for name in ("tfidf", "tfidf_baseline")
+                             if name in record["attributes"]}
+    metrics["attribute_source"] = {"file": str(cv_dir), "entry": "tfidf"}
+    keep = [(source / inside, inside) for inside in (DETECTOR_FILE, f"tfidf/{DETECTOR_FILE}")
+            if (source / inside).is_file()]
+    return _save(model, config, metrics, Path(output), emit, keep)
+
+
+def _attribute_record(config: TrainConfig, cv_dir: str | os.PathLike[str], source: Path) -> dict[str, Any]:
+    """The figures of a cross-validation of ``config``'s data whose TF-IDF member learnt the attribute outputs."""
+    from classifier.evaluation.folds import cv_settings, read_cv_record
+    from classifier.training.config import DATA_FIELDS
+
+    try:
+        record, cv_config = read_cv_record(Path(cv_dir)), cv_settings(Path(cv_dir))
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise ReleaseError(f"{cv_dir}: no cross-validation ({exc})") from None
+    other_data = [name for name in DATA_FIELDS if getattr(cv_config, name) != getattr(config, name)]
+    if other_data or not cv_config.learns_attributes("tfidf") or "tfidf" not in record.get("attributes", {}):
+        raise ReleaseError(f"{cv_dir}: not a cross-validation of {source}'s data with the TF-IDF member's attribute "
+                           f"outputs ({', '.join(other_data) or 'attribute_model'} differ)")
+    return record

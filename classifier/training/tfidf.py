@@ -52,20 +52,29 @@ def fit_tfidf_config(config: TrainConfig) -> tuple[TfidfBaseline, dict[str, Any]
     train_data, validation_data = split_for_training(config)
     if validation_data is None:
         raise ValueError("the TF-IDF baseline tunes its thresholds on validation data: validation_fraction > 0")
-    model = fit_tfidf(train_data, seed=config.seed, corpus_weights=config.corpus_weights)
+    model = fit_tfidf(train_data, seed=config.seed, corpus_weights=config.corpus_weights,
+                      attributes=config.learns_attributes("tfidf"))
     probs = model.predict_proba(validation_data["text"])
     y_val, known = multi_hot(validation_data), tuning_mask(validation_data, config.tune_on)
     model.thresholds = tune_thresholds(y_val, probs, mask=known)
     return model, report_at_thresholds(y_val, probs, model.labels, model.thresholds, mask=known), len(train_data)
 
 
-def fit_tfidf(data: Dataset, *, seed: int, corpus_weights: dict[str, float] | None = None,
+def fit_tfidf(data: Dataset, *, seed: int, corpus_weights: dict[str, float] | None = None, attributes: bool = False,
               **options: Any) -> TfidfBaseline:
     """The TF-IDF model fitted on ``data``: each label on the rows that decide it (partial labels), each row weighted
-    by its corpus's weight. ``options`` go to :meth:`TfidfBaseline.fit` (``c``, ``char_ngrams``)."""
+    by its corpus's weight; with ``attributes``, also the attribute outputs of its attribute columns
+    (:func:`classifier.data.attributes.with_attribute_columns`). ``options`` go to :meth:`TfidfBaseline.fit`
+    (``c``, ``char_ngrams``)."""
     import numpy as np
 
+    from classifier.data.attributes import attribute_targets, has_attribute_columns
     from classifier.models.tfidf import TfidfBaseline
+
+    if attributes and not has_attribute_columns(data):
+        raise ValueError("the TF-IDF member learns attribute outputs from data with attribute columns")
+    if attributes:
+        options["attributes"] = (*attribute_targets(data), data.features["attribute_labels"].feature.names)
 
     mask = label_mask(data)
     weights = None
