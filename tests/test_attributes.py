@@ -300,6 +300,9 @@ def test_the_tfidf_member_learns_sparse_attribute_outputs_that_round_trip_and_re
     assert attributes[0, 0] > 0.5 > attributes[1, 0] and attributes[1, 1] > 0.5 > attributes[0, 1], attributes
     assert (attributes[:, 2] < 0.01).all()
     np.testing.assert_array_equal(probs, model.predict_proba(new))
+    dense = TfidfBaseline(keys, model.vocabulary, model.idf, model.attribute_coef, model.attribute_intercept,
+                          char_vocabulary=model.char_vocabulary, char_ngrams=model.char_ngrams)
+    np.testing.assert_allclose(attributes, dense.predict_proba(new), atol=1e-6)  # the sparse sum is the dense one
 
     saved = model.save_pretrained(tmp_path / "tfidf")
     again = TfidfBaseline.from_pretrained(saved)

@@ -75,3 +75,13 @@ def test_notebooks_execute(shipped, tmp_path):
         notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
         nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
                                 resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+
+
+def test_the_shipped_model_says_what_a_sharing_paragraph_shares_with_whom_and_why(shipped):
+    (prediction,) = shipped.predict(["We share your email address and precise location with advertising partners so "
+                                     "they can show you targeted ads."])
+    assert "third_party_sharing" in prediction.labels
+    assert {"contact", "location"} <= set(prediction.attributes["personal_information_type"])
+    assert "advertising" in prediction.attributes["purpose"]
+    assert prediction.attributes["third_party_entity"]
+    assert len(shipped.attribute_keys) == 66 and shipped.attribute_thresholds == [0.5] * 66

@@ -178,6 +178,28 @@ def _fit_outputs(x: Any, y: np.ndarray, mask: np.ndarray | None, *, c: float, se
     return coef, intercept
 
 
+def _add_dense(out: np.ndarray, coef_t: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+               weights: np.ndarray) -> None:
+    """Add the features ``(rows, cols, weights)`` times the weights ``coef_t`` (one row per term) to ``out``."""
+    contributions = weights[:, None] * coef_t[cols]
+    firsts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # rows arrive sorted
+    out[rows[firsts]] += np.add.reduceat(contributions, firsts, axis=0)
+
+
+def _add_sparse(out: np.ndarray, by_term: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray,
+                cols: np.ndarray, weights: np.ndarray) -> None:
+    """:func:`_add_dense` for weights stored by term (``indptr``, output, weight): only the pairs that are not 0."""
+    indptr, outputs, values = by_term
+    starts, lengths = indptr[cols], indptr[cols + 1] - indptr[cols]
+    total = int(lengths.sum())
+    if not total:
+        return
+    hit = np.repeat(np.arange(len(cols)), lengths)  # the feature each stored weight multiplies
+    position = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + starts[hit]
+    flat = rows[hit] * out.shape[1] + outputs[position]
+    out += np.bincount(flat, weights=weights[hit] * values[position], minlength=out.size).reshape(out.shape)
+
+
 def _char_vectorizer(ngrams: Sequence[int]) -> dict[str, Any]:
     """scikit-learn ``TfidfVectorizer`` settings of the character block."""
     return {**_VECTORIZER, "analyzer": "char_wb", "ngram_range": (int(ngrams[0]), int(ngrams[1]))}
@@ -218,7 +240,10 @@ class TfidfBaseline(ParagraphModel):
                                     else np.full(n_attributes, -10.0))
         self.attribute_thresholds = (list(attribute_thresholds) if attribute_thresholds is not None
                                      else [0.5] * n_attributes)
-        self._attribute_coef_t = np.ascontiguousarray(self.attribute_coef.T)
+        # by term: each term's attribute outputs and weights (CSR), since each output uses few terms
+        terms, outputs = np.nonzero(self.attribute_coef.T)
+        self._attribute_by_term = (np.searchsorted(terms, np.arange(len(self.idf) + 1)), outputs,
+                                   self.attribute_coef[outputs, terms].astype(np.float64))
         self._char_table = _HashTable([_gram_hash(gram) for gram in self.char_vocabulary],
                                       list(self.char_vocabulary.values()))
 
@@ -278,18 +303,21 @@ class TfidfBaseline(ParagraphModel):
         The same arithmetic as scikit-learn's ``TfidfVectorizer`` for each block (tested against it), but without
         importing scikit-learn and scipy, which took a second of a one-policy CLI run.
         """
-        weights = [self._coef_t, *([self._attribute_coef_t] if attributes else [])]
-        outs = [np.tile(self.intercept, (len(texts), 1)),
-                *([np.tile(self.attribute_intercept, (len(texts), 1))] if attributes else [])]
+        out = np.tile(self.intercept, (len(texts), 1))
+        attribute_out = np.tile(self.attribute_intercept, (len(texts), 1)) if attributes else None
         for begin in range(0, len(texts), chunk):  # bounded memory for the character windows
             part = [normalize_text(t) for t in texts[begin:begin + chunk]]
             blocks = [self._word_counts(part)]
             if self.char_ngrams is not None:
                 blocks.append(_char_counts(part, self.char_ngrams, self._char_table, len(self.idf)))
-            for block in blocks:
-                for out, coef_t in zip(outs, weights, strict=True):
-                    self._add_block(out[begin:begin + chunk], coef_t, *block)
-        return outs[0], outs[1] if attributes else None
+            for rows, cols, counts in blocks:
+                if not len(rows):
+                    continue
+                weights = self._tfidf(rows, cols, counts)
+                _add_dense(out[begin:begin + chunk], self._coef_t, rows, cols, weights)
+                if attribute_out is not None:
+                    _add_sparse(attribute_out[begin:begin + chunk], self._attribute_by_term, rows, cols, weights)
+        return out, attribute_out
 
     def _word_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(rows, cols, counts)`` of the vocabulary's words and word bigrams in each text."""
@@ -306,16 +334,10 @@ class TfidfBaseline(ParagraphModel):
             counts.extend(found.values())
         return np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(counts, dtype=np.int64)
 
-    def _add_block(self, out: np.ndarray, coef_t: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-                   counts: np.ndarray) -> None:
-        """Add one block's logits to ``out``: sublinear tf times idf, L2-normalised per row, times the weights."""
-        if not len(rows):
-            return
+    def _tfidf(self, rows: np.ndarray, cols: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """One block's feature values: sublinear tf times idf, L2-normalised per row."""
         weights = (1.0 + np.log(counts)) * self.idf[cols]
-        weights /= np.sqrt(np.bincount(rows, weights * weights))[rows]
-        contributions = weights[:, None] * coef_t[cols]
-        firsts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # rows arrive sorted
-        out[rows[firsts]] += np.add.reduceat(contributions, firsts, axis=0)
+        return weights / np.sqrt(np.bincount(rows, weights * weights))[rows]
 
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024) -> np.ndarray:
         """Return an ``(n, k)`` probability matrix (``batch_size`` is checked but unused: numpy takes all)."""

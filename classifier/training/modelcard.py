@@ -85,7 +85,10 @@ def _attributes_section(metrics: dict[str, Any]) -> str:
         "What a paragraph states (`Prediction.attributes`): micro-F1 over each attribute's values on the OPP-115 "
         "policies each fold's model never saw, at paragraph level and at policy level (\"does the policy state it "
         f"anywhere?\") of the cross-validated `{entry}`, its values gated by its categories; the baseline is one "
-        "TF-IDF logistic regression per value on the same folds, threshold 0.5.\n\n"
+        "TF-IDF logistic regression per value on the same folds, threshold 0.5."
+        + (f" The attribute outputs were added to the released model by `policy-classifier release-attributes` "
+           f"from `{metrics['attribute_source']['file']}`: its categories are unchanged."
+           if "attribute_source" in metrics else "") + "\n\n"
         "| attribute | support | paragraph F1 | baseline | policy F1 | baseline |\n"
         "| --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
     )
