@@ -116,7 +116,15 @@ def _time_default(model_dir: str, texts: list[str], repeats: int, reference: flo
     print(f"default path ({default.precision}, {default.cpu_streams} streams, batch 16), {repeats} timings: "
           f"min {spread[0]:.1f}, median {float(np.median(spread)):.1f}, max {spread[-1]:.1f} paragraphs/s "
           f"(median {float(np.median(spread)) / reference:.1f}x the best pipeline)")
-    return {"precision": default.precision, "rates": spread}
+    figures: dict = {"precision": default.precision, "rates": spread}
+    if default.attribute_keys:  # what the attribute outputs cost: categories alone against both, interleaved
+        pairs = [(_rate(lambda: default.predict_proba(texts), len(texts)),
+                  _rate(lambda: default.predict_scores(texts), len(texts))) for _ in range(repeats)]
+        alone, both = (float(np.median(side)) for side in zip(*pairs, strict=True))
+        print(f"default path, categories alone / with the {len(default.attribute_keys)} attribute outputs, "
+              f"{repeats} interleaved timings: median {alone:.1f} / {both:.1f} paragraphs/s ({both / alone:.2f}x)")
+        figures["attributes"] = {"categories_only": alone, "with_attributes": both}
+    return figures
 
 
 def main() -> None:

@@ -20,6 +20,8 @@ from classifier.cli.app import (
     SeedCorpusDirs,
     app,
     fail,
+    load_model,
+    shown,
 )
 from classifier.data.partial import PARTIAL_CORPORA
 from classifier.training.config import ModelType
@@ -367,3 +369,54 @@ def _write_crossval(out: Path, dataset, results, seed_policies: set[str], settin
         typer.echo(f"{name}: micro-F1 {entry['micro_f1']['mean']:.4f} ± {entry['micro_f1']['sd']:.4f}, "
                    f"macro-F1 {entry['macro_f1']['mean']:.4f} ± {entry['macro_f1']['sd']:.4f}", err=True)
     typer.echo(f"wrote {out}/cv.json and {out}/report.md", err=True)
+
+
+@app.command()
+def calibrate(
+    model: Annotated[Path, typer.Option(help="The model directory to calibrate (calibration.json is written "
+                                             "there).")],
+    cv: Annotated[Path, typer.Option(help="A crossval output directory of the model's recipe (cv.json and "
+                                          "oof.safetensors).")],
+    entry: Annotated[str, typer.Option(help="The cross-validated entry the model is.")] = "transformer+tfidf",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the figures: calibration.md, "
+                                                                "calibration.json, reliability.png.")]
+    = Path("runs/calibration"),
+) -> None:
+    """Fit per-label calibration on a cross-validation's out-of-fold predictions, save it with the model, and
+    report expected calibration error before and after and how often the report's states are right."""
+    import json as json_module
+
+    from classifier.data.corpus import label_names, multi_hot
+    from classifier.evaluation.calibration import calibration_markdown, calibration_study, plot_reliability
+    from classifier.evaluation.folds import cv_settings, load_oof, oof_entry
+    from classifier.files import atomic_write
+    from classifier.models.calibration import fit_calibration
+    from classifier.report.policy import UNSURE_FLOOR
+    from classifier.training.data import build_dataset
+
+    try:
+        oof, dataset = load_oof(cv), build_dataset(cv_settings(cv))
+        chosen = oof_entry(oof, entry)
+    except KeyError as exc:
+        fail(f"{shown(str(cv))}: {exc.args[0]}", EXIT_USAGE)
+    except (OSError, TypeError, ValueError) as exc:
+        fail(f"{shown(str(cv))}: no cross-validation with out-of-fold predictions ({exc})", EXIT_USAGE)
+    classifier = load_model(model, "cpu")
+    labels = label_names(dataset)
+    if list(classifier.labels) != labels or len(chosen["probs"]) != len(dataset):
+        fail(f"{shown(str(cv))}: its predictions are not of {shown(str(model))}'s labels and data", EXIT_USAGE)
+    if chosen.get("thresholds") is None:
+        fail(f"{shown(str(cv))}: entry {entry} has no fold thresholds", EXIT_USAGE)
+    y = multi_hot(dataset)
+    study = calibration_study(y, chosen["probs"], chosen["fold"], chosen["thresholds"], labels, dataset["policy"],
+                              unsure_floor=UNSURE_FLOOR)
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write(output / "calibration.md", calibration_markdown(study, source=f"{cv}, {entry}"))
+    atomic_write(output / "calibration.json", json_module.dumps(study, indent=1) + "\n")
+    plot_reliability(study, output / "reliability.png")
+    calibration = fit_calibration(y, chosen["probs"], labels, source={
+        "cv": str(cv), "entry": entry, "rows": len(dataset), "ece_raw_out_of_fold": study["ece_before"],
+        "ece_calibrated_out_of_fold": study["ece_after"]})
+    calibration.save(model)
+    typer.echo(f"mean ECE {study['ece_before']:.4f} raw, {study['ece_after']:.4f} calibrated (out of fold); wrote "
+               f"{model / 'calibration.json'} and {output}/calibration.md", err=True)

@@ -19,6 +19,7 @@ from classifier.labels import Scheme, card_label_ids, card_scores, to_card
 if TYPE_CHECKING:
     import numpy as np
 
+    from classifier.models.calibration import Calibration
     from classifier.predict.document import ClassifiedDocument
     from classifier.text.retention import RetentionPeriod
 
@@ -138,6 +139,8 @@ class ParagraphModel:
     # the attribute outputs (classifier.attributes.split_key) and their thresholds; a model with none keeps these
     attribute_keys: Sequence[str] = ()
     attribute_thresholds: Sequence[float] = ()
+    # per-label calibration of the scores (classifier.models.calibration), when the model has one
+    calibration: Calibration | None = None
 
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         raise NotImplementedError
@@ -217,6 +220,34 @@ class ParagraphModel:
 
         return classify_document(self, source, scheme=scheme, batch_size=batch_size, threshold=threshold)
 
+    def report(self, source: Any, *, format: str = "html", compare_with: Any = None,
+               batch_size: int = DEFAULT_BATCH_SIZE) -> str:
+        """A report a person reads of one policy (str, bytes, path or ``PolicyText``): for every category *covered*,
+        *unsure* or *not found* with its confidence and evidence paragraphs, what the policy states, and its text
+        with each paragraph's labels (:mod:`classifier.report.policy`).
+
+        Args:
+            format: ``"html"`` (one self-contained page) or ``"md"`` (Markdown).
+            compare_with: an older version (or another policy): the page then compares it with ``source``.
+
+        Raises:
+            ValueError: an unknown ``format``.
+            PolicyInputError: a policy cannot be read.
+        """
+        from classifier.report.policy import build_report
+        from classifier.report.render import FORMATS, render
+
+        if format not in FORMATS:
+            raise ValueError(f"format must be 'html' or 'md', got {format!r}")
+
+        new = build_report(self.classify_document(source, batch_size=batch_size), self)
+        if compare_with is None:
+            return render(new, format)
+        from classifier.report.compare import compare_reports
+
+        old = build_report(self.classify_document(compare_with, batch_size=batch_size), self)
+        return render(compare_reports(old, new), format)
+
     def classify_documents(self, sources: Iterable[Any], *, scheme: Scheme | str = Scheme.opp115,
                            batch_size: int = DEFAULT_BATCH_SIZE,
                            threshold: float | None = None) -> list[ClassifiedDocument]:
@@ -231,6 +262,16 @@ class ParagraphModel:
         from classifier.predict.document import classify_documents
 
         return classify_documents(self, sources, scheme=scheme, batch_size=batch_size, threshold=threshold)
+
+
+def read_calibration(directory: Any, labels: list[str]) -> Calibration | None:
+    """A model directory's ``calibration.json`` (``None`` without one), or :class:`ModelLoadError`."""
+    from classifier.models.calibration import CalibrationError, load_calibration
+
+    try:
+        return load_calibration(directory, labels)
+    except CalibrationError as exc:
+        raise ModelLoadError(str(exc)) from None
 
 
 def load_paragraph_model(path: Any = None, *, device: str | None = None, precision: str = "auto",

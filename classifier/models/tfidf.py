@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from classifier.files import umask_mode
-from classifier.models.base import ModelLoadError, ParagraphModel, check_batch_size, check_texts
+from classifier.models.base import ModelLoadError, ParagraphModel, check_batch_size, check_texts, read_calibration
 from classifier.text.reading import normalize_text
 
 __all__ = ["TfidfBaseline"]
@@ -395,6 +395,8 @@ class TfidfBaseline(ParagraphModel):
                         "attribute_intercept": self.attribute_intercept.astype(np.float32)}
         save_file(tensors, str(directory / "weights.safetensors"))
         umask_mode(directory / "weights.safetensors")
+        if self.calibration is not None:
+            self.calibration.save(directory)
         if metrics is not None:
             (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         return directory
@@ -433,9 +435,11 @@ class TfidfBaseline(ParagraphModel):
                 or any(not 0 <= i < n_terms for i in itertools.chain(vocabulary.values(), char_vocabulary.values()))):
             raise ModelLoadError(f"{directory}: TF-IDF files do not fit together (vocabulary, idf and weights differ "
                                  "in size)")
-        return cls(labels, vocabulary, tensors["idf"], tensors["coef"], tensors["intercept"],
-                   thresholds, char_vocabulary=char_vocabulary, char_ngrams=char_ngrams,
-                   **_attribute_outputs(config, tensors, n_terms, directory))
+        model = cls(labels, vocabulary, tensors["idf"], tensors["coef"], tensors["intercept"],
+                    thresholds, char_vocabulary=char_vocabulary, char_ngrams=char_ngrams,
+                    **_attribute_outputs(config, tensors, n_terms, directory))
+        model.calibration = read_calibration(directory, model.labels)
+        return model
 
     @staticmethod
     def is_baseline_dir(path: str | os.PathLike[str]) -> bool:

@@ -26,6 +26,7 @@ from classifier.models.base import (
     ParagraphModel,
     check_batch_size,
     check_texts,
+    read_calibration,
 )
 from classifier.text.reading import normalize_text
 
@@ -309,9 +310,11 @@ class PolicyClassifier(ParagraphModel):
             tfidf = TfidfBaseline.from_pretrained(directory / "tfidf", custom_labels=custom_labels)
             if tfidf.labels != [label for label in settings["labels"] if "/" not in label]:
                 raise ModelLoadError(f"{directory}/tfidf: its labels differ from the transformer's")
-        return cls(model, tokenizer, thresholds=settings["thresholds"], max_length=settings["max_length"],
-                   device=device, precision=precision, tfidf=tfidf, tfidf_weight=settings["tfidf_weight"],
-                   streams=streams)
+        classifier = cls(model, tokenizer, thresholds=settings["thresholds"], max_length=settings["max_length"],
+                         device=device, precision=precision, tfidf=tfidf, tfidf_weight=settings["tfidf_weight"],
+                         streams=streams)
+        classifier.calibration = read_calibration(directory, classifier.labels)
+        return classifier
 
     def save_pretrained(
         self,
@@ -349,6 +352,8 @@ class PolicyClassifier(ParagraphModel):
         }
         if self.tfidf is not None:
             self.tfidf.save_pretrained(directory / "tfidf", half=half)
+        if self.calibration is not None:
+            self.calibration.save(directory)
         with quiet_transformers():
             if half:
                 state = {k: v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()
@@ -400,7 +405,7 @@ class PolicyClassifier(ParagraphModel):
         return 2 if torch.get_num_threads() >= 2 else 1
 
     def _probabilities(self, ids: Sequence[Sequence[int]], batch_size: int,
-                       beside: Callable[[], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                       beside: Callable[[], Any] | None = None) -> tuple[np.ndarray, Any]:
         """Transformer probabilities for token ids, and the result of ``beside`` (run as one more task in the
         streams, so that CPU work outside the transformer, the TF-IDF member, does not leave a core idle)."""
         import numpy as np
@@ -443,25 +448,31 @@ class PolicyClassifier(ParagraphModel):
         return out, side_result
 
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """Return an ``(n_texts, n_labels)`` array of probabilities, columns in :attr:`labels` order."""
-        return self.predict_scores(check_texts(texts), batch_size=batch_size)[0]
+        """Return an ``(n_texts, n_labels)`` array of probabilities, columns in :attr:`labels` order (the attribute
+        outputs are not computed)."""
+        return self._scores(check_texts(texts), batch_size, attributes=False)[0]
 
     def predict_scores(self, texts: list[str], *,
                        batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
         """The categories' probabilities (averaged with the TF-IDF member's) and the attribute outputs' (``None``
         for a model without them), from one pass of the encoder."""
+        return self._scores(texts, batch_size, attributes=bool(self.attribute_keys))
+
+    def _scores(self, texts: list[str], batch_size: int, *,
+                attributes: bool) -> tuple[np.ndarray, np.ndarray | None]:
         import numpy as np
 
         check_batch_size(batch_size)
         texts = check_texts(texts)
-        attributes = bool(self.attribute_keys)
         if not texts:
             return (np.zeros((0, len(self.labels)), dtype=np.float32),
                     np.zeros((0, len(self.attribute_keys)), dtype=np.float32) if attributes else None)
-        member = self._attribute_member
-        tfidf = self.tfidf if self.tfidf is not None and (self.tfidf_weight > 0 or member is not None) else None
+        member = self._attribute_member if attributes else None
+        tfidf: Any = self.tfidf if self.tfidf is not None and (self.tfidf_weight > 0 or member is not None) else None
+        side = ((lambda: tfidf.predict_scores(texts)) if member is not None
+                else (lambda: (tfidf.predict_proba(texts), None)) if tfidf is not None else None)
         outputs, beside = self._probabilities(encode_texts(self.tokenizer, texts, self.max_length), batch_size,
-                                              beside=(lambda: tfidf.predict_scores(texts)) if tfidf else None)
+                                              beside=side)
         probs = outputs[:, :len(self.labels)]
         if beside is not None and self.tfidf_weight > 0:
             probs = (1 - self.tfidf_weight) * probs + self.tfidf_weight * beside[0]

@@ -48,6 +48,7 @@ __all__ = [
     "check_output_path",
     "collect_pages",
     "discover_inputs",
+    "document_rows",
     "driver_run",
     "failures_path",
     "read_url_table",
@@ -119,7 +120,9 @@ def discover_inputs(
     return list(dict.fromkeys(inputs)), problems
 
 
-def _rows(document: ClassifiedDocument, source: str, page: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def document_rows(document: ClassifiedDocument, source: str, page: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The output rows of a classified document, one per paragraph (the JSONL schema of ``classify``; ``page``:
+    the page's ``is_policy`` and ``policy_probability``)."""
     for paragraph in document.paragraphs:
         yield {"source": source, "url": document.url, **page, "paragraph": paragraph.index, "start": paragraph.start,
                "end": paragraph.end,
@@ -668,7 +671,7 @@ class _BatchRun:
         document.url = self.urls.pop(source, None)
         document, page = self._judged(source, document)
         skip = self.policies_only and page["is_policy"] is False
-        rows = [] if skip else list(_rows(document, "<stdin>" if source == STDIN else source, page))
+        rows = [] if skip else list(document_rows(document, "<stdin>" if source == STDIN else source, page))
         self.emit(source, rows, {"url": document.url, "paragraphs": len(document.paragraphs), **page}, sink)
 
     def emit(self, source: str, rows: list[dict[str, Any]], page: dict[str, Any], sink: _Sink) -> None:
