@@ -85,3 +85,73 @@ def test_the_shipped_model_says_what_a_sharing_paragraph_shares_with_whom_and_wh
     assert "advertising" in prediction.attributes["purpose"]
     assert prediction.attributes["third_party_entity"]
     assert len(shipped.attribute_keys) == 66 and shipped.attribute_thresholds == [0.5] * 66
+
+
+def _chromium() -> str:
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no headless Chromium here (CI installs Debian's chromium)")
+
+
+def _browse(url: str, tmp_path: Path, *, screenshot: Path | None = None) -> str:
+    """The DOM a headless Chromium renders for ``url`` (and a screenshot of it)."""
+    command = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+               f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,2000"]
+    if screenshot is not None:
+        subprocess.run([*command, f"--screenshot={screenshot}", url], check=True, capture_output=True, timeout=120)
+    return subprocess.run([*command, "--dump-dom", url], check=True, capture_output=True, text=True,
+                          timeout=120).stdout
+
+
+def test_a_report_renders_in_a_real_browser_with_working_evidence_links_and_inert_script(shipped, tmp_path):
+    import re
+
+    policy = (ROOT / "data/seed_corpus/policies/000_a4b63d12a38884ef.txt").read_text(encoding="utf-8")
+    page = tmp_path / "report.html"
+    page.write_text(shipped.report(policy + "\n\n<script>document.title='pwned'</script>\n"), encoding="utf-8")
+    shot = tmp_path / "report.png"
+    dom = _browse(page.as_uri(), tmp_path, screenshot=shot)
+    assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    assert "<title>pwned</title>" not in dom and "&lt;script&gt;document.title" in dom
+    links, anchors = set(re.findall(r'href="#(p-\d+)"', dom)), set(re.findall(r'id="(p-\d+)"', dom))
+    assert len(links) >= 5 and links <= anchors
+    assert dom.count('class="state covered"') >= 4 and "Third Party Sharing/Collection" in dom
+
+
+def test_the_service_answers_a_real_browser_and_a_real_client(tmp_path):
+    import socket
+    import time
+
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "classifier", "serve", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.stderr.read().decode()
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.5)
+        form = _browse(f"http://127.0.0.1:{port}/", tmp_path)
+        assert 'action="/report"' in form and "<textarea" in form
+        policy = (ROOT / "data/seed_corpus/policies/000_a4b63d12a38884ef.txt").read_bytes()
+        rows = httpx.post(f"http://127.0.0.1:{port}/classify", files={"file": ("policy.txt", policy)}, timeout=120)
+        assert rows.status_code == 200 and len(rows.json()["rows"]) > 5
+        assert any(r["attributes"] for r in rows.json()["rows"])
+        report = httpx.post(f"http://127.0.0.1:{port}/report", data={"text": policy.decode()}, timeout=120)
+        assert report.status_code == 200 and "covered" in report.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
