@@ -16,7 +16,9 @@ import numpy as np
 
 from classifier.models.calibration import expected_calibration_error, fit_calibration, reliability
 
-__all__ = ["calibration_markdown", "calibration_study", "plot_reliability"]
+__all__ = ["FLOORS", "calibration_markdown", "calibration_study", "plot_reliability"]
+
+FLOORS = (0.05, 0.1, 0.2, 0.3, 0.5)  # unsure floors compared in the study
 
 
 def calibration_study(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray, thresholds: np.ndarray,
@@ -41,7 +43,9 @@ def calibration_study(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray, 
             "ece_before": round(float(np.mean([v["ece_before"] for v in per_label.values()])), 4),
             "ece_after": round(float(np.mean([v["ece_after"] for v in per_label.values()])), 4),
             "unsure_floor": unsure_floor,
-            "states": policy_states(y_true, probs >= thresholds, calibrated, labels, policies, unsure_floor)}
+            "states": policy_states(y_true, probs >= thresholds, calibrated, labels, policies, unsure_floor),
+            "floors": {str(floor): policy_states(y_true, probs >= thresholds, calibrated, labels, policies,
+                                                 floor)["overall"] for floor in FLOORS}}
 
 
 def nested_calibration(y_true: np.ndarray, probs: np.ndarray, folds: np.ndarray, labels: list[str]) -> np.ndarray:
@@ -97,13 +101,22 @@ def calibration_markdown(study: dict[str, Any], *, source: str) -> str:
               "annotators' gold has the category.", "", "| state | policy x category | gold has it | share |",
               "| --- | --- | --- | --- |"]
     for state, figures in states.items():
-        share = "-" if figures["share_gold_has_it"] is None else f"{figures['share_gold_has_it']:.3f}"
-        lines.append(f"| {state} | {figures['n']} | {figures['gold_has_it']} | {share} |")
+        lines.append(f"| {state} | {figures['n']} | {figures['gold_has_it']} | {_share(figures)} |")
+    lines += ["", "Other floors: how many *not found* and how often wrong, how many *unsure* and how often in the "
+              "gold.",
+              "", "| floor | not found | wrong | unsure | gold has it |", "| --- | --- | --- | --- | --- |"]
+    for floor, figures in study["floors"].items():
+        absent, unsure = figures["not found"], figures["unsure"]
+        lines.append(f"| {floor} | {absent['n']} | {_share(absent)} | {unsure['n']} | {_share(unsure)} |")
     lines += ["", "| label | covered: right | unsure: gold has it | not found: wrong |", "| --- | --- | --- | --- |"]
     for label, table in study["states"]["labels"].items():
         cells = [f"{t['gold_has_it']}/{t['n']}" for t in (table["covered"], table["unsure"], table["not found"])]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _share(figures: dict[str, Any]) -> str:
+    return "-" if figures["share_gold_has_it"] is None else f"{figures['share_gold_has_it']:.3f}"
 
 
 def plot_reliability(study: dict[str, Any], path: Any) -> None:

@@ -60,16 +60,16 @@ nav a{margin-right:1em}
 def report_html(report: PolicyReport) -> str:
     """The page of one policy."""
     parts = [_head(report.title), "<body>", f"<h1>{escape(report.title)}</h1>", _meta(report)]
-    parts.append('<nav><a href="#at-a-glance">At a glance</a><a href="#categories">OPP-115 categories</a>'
-                 '<a href="#statements">What it says</a><a href="#text">Full text</a></nav>')
+    parts.append('<nav><a href="#at-a-glance">At a glance</a><a href="#statements">What it says</a>'
+                 '<a href="#categories">OPP-115 categories</a><a href="#text">Full text</a></nav>')
     if not report.paragraphs:
         parts.append("<p><strong>No paragraphs were found in this document</strong>: nothing to label.</p>")
     elif all(s.state == "not found" for s in report.categories if s.label != "other"):
         parts.append("<p><strong>No privacy practice was found in this document.</strong> It may not be a privacy "
                      "policy, or its wording escapes the model.</p>")
     parts += ['<h2 id="at-a-glance">At a glance</h2>', _states_table(report, report.card),
-              '<h2 id="categories">OPP-115 categories</h2>', _states_table(report, report.categories),
               '<h2 id="statements">What it says</h2>', _statements(report),
+              '<h2 id="categories">OPP-115 categories</h2>', _states_table(report, report.categories),
               '<h2 id="text">Full text</h2>', _legend(), _full_text(report), _footer(report), "</body></html>"]
     return "\n".join(parts) + "\n"
 
