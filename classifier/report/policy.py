@@ -72,12 +72,12 @@ class PolicyReport:
     def n_words(self) -> int:
         return sum(len(p.text.split()) for p in self.paragraphs)
 
-    def paragraph(self, index: int) -> ClassifiedParagraph:
-        return self.paragraphs[self._positions[index]]
+    def __post_init__(self) -> None:
+        self._positions = {p.index: i for i, p in enumerate(self.paragraphs)}
 
-    @property
-    def _positions(self) -> dict[int, int]:
-        return {p.index: i for i, p in enumerate(self.paragraphs)}
+    def paragraph(self, index: int) -> ClassifiedParagraph:
+        """The paragraph with this index (the ``¶`` number pages show)."""
+        return self.paragraphs[self._positions[index]]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (states, evidence indices, statements; not the paragraphs' text)."""
