@@ -134,10 +134,14 @@ def _state(label: str, name: str, scheme: str, paragraphs: list[ClassifiedParagr
 
 
 def _title(document: ClassifiedDocument) -> str:
-    """The policy's first heading, else its file name, else "Privacy policy"."""
+    """The policy's first heading, else its site (from its URL), else its file name, else "Privacy policy"."""
+    from urllib.parse import urlsplit
+
     for paragraph in document.paragraphs[:3]:
         if paragraph.section:
             return paragraph.section[0]
+    if document.url and urlsplit(document.url).hostname:
+        return f"Privacy policy of {urlsplit(document.url).hostname}"
     if document.source and document.source != "-":
         return Path(document.source).name
     return "Privacy policy"
