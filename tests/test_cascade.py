@@ -1,0 +1,71 @@
+"""The cascade: which paragraphs go to the full model, and what the others keep."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from classifier.models.base import ParagraphModel
+from classifier.models.cascade import CascadeModel, cascade_predictions, mapped
+
+
+class TableModel(ParagraphModel):
+    """Scores looked up by text; counts the texts it was asked about."""
+
+    def __init__(self, table: dict[str, list[float]], thresholds: list[float]) -> None:
+        self.labels = ["first_party_collection", "third_party_sharing"]
+        self.thresholds = thresholds
+        self.table, self.seen = table, []
+
+    def predict_proba(self, texts, *, batch_size=16):
+        texts = list(texts)
+        self.seen += texts
+        return np.array([self.table[t] for t in texts], dtype=np.float32).reshape(len(texts), 2)
+
+
+FAST = {"sure": [0.9, 0.05], "near": [0.62, 0.1], "low": [0.1, 0.3]}
+FULL = {"sure": [0.2, 0.2], "near": [0.8, 0.7], "low": [0.4, 0.9]}
+
+
+def test_only_rows_near_a_fast_threshold_go_to_the_full_model_and_the_rest_keep_the_fast_decisions():
+    fast, full = TableModel(FAST, [0.6, 0.5]), TableModel(FULL, [0.3, 0.45])
+    cascade = CascadeModel(fast, full, margin=0.05)
+    scores = cascade.predict_proba(["sure", "near", "low"])
+    assert full.seen == ["near"] and cascade.last_escalated == pytest.approx(1 / 3)
+    np.testing.assert_allclose(scores[1], FULL["near"])  # escalated: the full model's scores
+    # kept rows: the fast model's labels under the full model's thresholds
+    labels = [p.labels for p in cascade.predict(["sure", "low"])]
+    assert labels == [["first_party_collection"], []]
+    assert cascade.predict(["sure"], threshold=None)[0].labels == ["first_party_collection"]
+
+
+def test_the_threshold_map_keeps_order_and_sends_each_fast_threshold_onto_the_full_one():
+    p = np.linspace(0, 1, 101)[:, None].repeat(2, axis=1)
+    out = mapped(p, np.array([0.6, 0.2]), np.array([0.3, 0.45]))
+    assert (np.diff(out, axis=0) >= 0).all() and out[0].tolist() == [0, 0] and np.allclose(out[-1], [1, 1])
+    np.testing.assert_allclose(mapped(np.array([[0.6, 0.2]]), np.array([0.6, 0.2]), np.array([0.3, 0.45])),
+                               [[0.3, 0.45]])
+    assert ((out >= [0.3, 0.45]) == (p >= [0.6, 0.2])).all()
+
+
+def test_a_rows_result_does_not_depend_on_its_batch_and_matches_the_offline_rule():
+    fast, full = TableModel(FAST, [0.6, 0.5]), TableModel(FULL, [0.3, 0.45])
+    cascade = CascadeModel(fast, full, margin=0.25)
+    together = cascade.predict_proba(["sure", "near", "low"])
+    alone = np.vstack([cascade.predict_proba([t]) for t in ("sure", "near", "low")])
+    np.testing.assert_array_equal(together, alone)
+    offline, up = cascade_predictions(np.array([FAST[t] for t in ("sure", "near", "low")]),
+                                      np.array([FULL[t] for t in ("sure", "near", "low")]), np.array([0.6, 0.5]),
+                                      np.array([0.3, 0.45]), 0.25)
+    assert up.tolist() == [False, True, True]
+    np.testing.assert_allclose(together, offline, atol=1e-6)
+
+
+def test_a_cascade_refuses_models_with_other_labels_and_a_margin_outside_0_1():
+    fast = TableModel(FAST, [0.5, 0.5])
+    other = TableModel(FULL, [0.5, 0.5])
+    other.labels = ["other", "children"]
+    with pytest.raises(ValueError, match="same labels"):
+        CascadeModel(fast, other, 0.1)
+    with pytest.raises(ValueError, match="margin"):
+        CascadeModel(fast, TableModel(FULL, [0.5, 0.5]), 1.5)
