@@ -120,6 +120,7 @@ def test_a_report_renders_in_a_real_browser_with_working_evidence_links_and_iner
     links, anchors = set(re.findall(r'href="#(p-\d+)"', dom)), set(re.findall(r'id="(p-\d+)"', dom))
     assert len(links) >= 5 and links <= anchors
     assert dom.count('class="state covered"') >= 4 and "Third Party Sharing/Collection" in dom
+    assert "scores calibrated per label on out-of-fold predictions" in dom  # the shipped calibration.json
 
 
 def test_the_service_answers_a_real_browser_and_a_real_client(tmp_path):
