@@ -145,8 +145,9 @@ def test_the_service_answers_a_real_browser_and_a_real_client(tmp_path):
             assert server.poll() is None, server.stderr.read().decode()
             assert time.monotonic() < deadline, "the service did not start"
             time.sleep(0.5)
-        form = _browse(f"http://127.0.0.1:{port}/", tmp_path)
-        assert 'action="/report"' in form and "<textarea" in form
+        shot = tmp_path / "form.png"
+        form = _browse(f"http://127.0.0.1:{port}/", tmp_path, screenshot=shot)
+        assert 'action="/report"' in form and "<textarea" in form and shot.stat().st_size > 5_000
         policy = (ROOT / "data/seed_corpus/policies/000_a4b63d12a38884ef.txt").read_bytes()
         rows = httpx.post(f"http://127.0.0.1:{port}/classify", files={"file": ("policy.txt", policy)}, timeout=120)
         assert rows.status_code == 200 and len(rows.json()["rows"]) > 5
