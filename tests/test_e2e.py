@@ -121,6 +121,7 @@ def test_a_report_renders_in_a_real_browser_with_working_evidence_links_and_iner
     assert len(links) >= 5 and links <= anchors
     assert dom.count('class="state covered"') >= 4 and "Third Party Sharing/Collection" in dom
     assert "scores calibrated per label on out-of-fold predictions" in dom  # the shipped calibration.json
+    assert "## Calibration" in (DEFAULT_MODEL_DIR / "README.md").read_text(encoding="utf-8")  # and its card says so
 
 
 def test_the_service_answers_a_real_browser_and_a_real_client(tmp_path):

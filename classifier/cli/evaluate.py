@@ -418,5 +418,24 @@ def calibrate(
         "cv": str(cv), "entry": entry, "rows": len(dataset), "ece_raw_out_of_fold": study["ece_before"],
         "ece_calibrated_out_of_fold": study["ece_after"]})
     calibration.save(model)
+    _card_with_calibration(model, labels, {"cv": str(cv), "entry": entry, "rows": len(dataset),
+                                           "ece_raw": study["ece_before"], "ece_calibrated": study["ece_after"],
+                                           "unsure_floor": UNSURE_FLOOR, "states": study["states"]["overall"]})
     typer.echo(f"mean ECE {study['ece_before']:.4f} raw, {study['ece_after']:.4f} calibrated (out of fold); wrote "
                f"{model / 'calibration.json'} and {output}/calibration.md", err=True)
+
+
+def _card_with_calibration(model: Path, labels: list[str], figures: dict) -> None:
+    """Record the calibration in a released model's ``metrics.json`` and card (a model folder without them, a bare
+    TF-IDF model say, keeps only ``calibration.json``)."""
+    import json as json_module
+
+    from classifier.files import atomic_write
+    from classifier.training.modelcard import render_card
+
+    metrics_path, config_path = model / "metrics.json", model / "train_config.json"
+    if not (metrics_path.is_file() and config_path.is_file() and (model / "README.md").is_file()):
+        return
+    metrics = json_module.loads(metrics_path.read_text()) | {"calibration": figures}
+    atomic_write(metrics_path, json_module.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    atomic_write(model / "README.md", render_card(labels, json_module.loads(config_path.read_text()), metrics))

@@ -57,7 +57,7 @@ plain `transformers.AutoModelForSequenceClassification` (sigmoid outputs; apply 
 - Data: {data}. {split}
 - Training time: {metrics.get('train_seconds')} s on {metrics.get('device')}
   ({metrics.get('n_train')} training paragraphs).{ensemble_text}
-{_thresholds_section(labels, metrics, validation)}{cv_text}{_attributes_section(metrics)}
+{_thresholds_section(labels, metrics, validation)}{cv_text}{_attributes_section(metrics)}{_calibration_section(metrics)}
 ## Intended use and limits
 
 For research, auditing and compliance triage of English privacy policies: finding which paragraphs talk about
@@ -66,6 +66,30 @@ categories (Do Not Track, Data Retention) and on policies unlike its training da
 seed corpus: five policies of Chinese companies, 2020-2023). OPP-115 is licensed for research, teaching and
 scholarship only (CC BY-NC spirit); models trained on it inherit that restriction.
 """
+
+
+def _attribute_order() -> dict[str, int]:
+    from classifier.attributes import ATTRIBUTE_IDS
+
+    return {attr: i for i, attr in enumerate(ATTRIBUTE_IDS)}
+
+
+def _calibration_section(metrics: dict[str, Any]) -> str:
+    """The calibration saved with the model (``policy-classifier calibrate``) and what it measured."""
+    figures = metrics.get("calibration")
+    if not figures:
+        return ""
+    states = figures["states"]
+    return (
+        "\n## Calibration\n\n"
+        f"`calibration.json`: one isotonic map per label, fitted on the out-of-fold predictions of `{figures['cv']}` "
+        f"(`{figures['entry']}`, {figures['rows']:,} paragraphs). Expected calibration error out of fold, mean over "
+        f"the labels: {figures['ece_raw']:.3f} raw, {figures['ece_calibrated']:.3f} calibrated. Report states "
+        f"(policy x category, unsure floor {figures['unsure_floor']}): *covered* right "
+        f"{states['covered']['gold_has_it']}/{states['covered']['n']}, *not found* wrong "
+        f"{states['not found']['gold_has_it']}/{states['not found']['n']}, *unsure* in the gold "
+        f"{states['unsure']['gold_has_it']}/{states['unsure']['n']}. Thresholds apply to the raw scores.\n"
+    )
 
 
 def _attributes_section(metrics: dict[str, Any]) -> str:
@@ -79,7 +103,7 @@ def _attributes_section(metrics: dict[str, Any]) -> str:
     mine, base = reports[entry]["attributes"], reports["tfidf_baseline"]["attributes"]
     rows = [f"| `{attr}` | {figures['paragraph']['support']} | {figures['paragraph']['f1']:.3f} | "
             f"{base[attr]['paragraph']['f1']:.3f} | {figures['policy']['f1']:.3f} | {base[attr]['policy']['f1']:.3f} |"
-            for attr, figures in mine.items()]
+            for attr, figures in sorted(mine.items(), key=lambda item: _attribute_order().get(item[0], 99))]
     return (
         "\n## Attributes (cross-validated)\n\n"
         "What a paragraph states (`Prediction.attributes`): micro-F1 over each attribute's values on the OPP-115 "
