@@ -154,7 +154,7 @@ def test_report_cli_writes_a_page_a_folder_with_an_index_and_a_comparison(tiny_m
                                 ([str(tmp_path / "missing.txt")], 1, "missing.txt")):
         result = runner.invoke(app, ["report", *args, *model])
         assert result.exit_code == code and message in result.stderr, (args, result.output)
-        assert "Traceback" not in result.output
+        assert "Traceback" not in result.output and result.stderr.count("\n") == 1
 
 
 def test_isotonic_calibration_lowers_the_error_of_overconfident_scores_and_refuses_bad_files(tmp_path):

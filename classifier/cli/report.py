@@ -73,6 +73,8 @@ def report(
     if compare and len(paths) != 2:
         fail("--compare takes two policies: OLD NEW", EXIT_USAGE)
     inputs, problems = discover_inputs(paths, tuple(glob) if glob else DEFAULT_GLOBS)
+    if not inputs and len(problems) == 1:  # the usual mistyped path: one line
+        fail(f"{shown(problems[0][0])}: {problems[0][1]}", EXIT_INPUT)
     for source, reason in problems:
         typer.echo(f"error: {shown(source)}: {reason}", err=True)
     if not inputs:
