@@ -12,6 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from classifier.labels import CARD_LABELS, LABELS
+from classifier.report.policy import excerpt
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -159,21 +160,18 @@ def _evidence(report: PolicyReport, state: CategoryState) -> str:
     if not state.evidence:
         return '<span class="meta">none</span>'
     lead = "" if state.state == "covered" else '<span class="meta">nearest candidates: </span>'
-    return lead + "".join(f'<div class="excerpt"><a href="#p-{i}">¶{i}</a> {escape(_excerpt(report.paragraph(i).text))}'
-                          "</div>" for i in state.evidence)
+    quotes = (f'<div class="excerpt"><a href="#p-{i}">¶{i}</a> {escape(excerpt(report.paragraph(i).text, _EXCERPT))}'
+              "</div>" for i in state.evidence)
+    return lead + "".join(quotes)
 
 
 def _side(indices: Sequence[int], report: PolicyReport, css: str) -> str:
     """The paragraphs one version alone has for a category, quoted."""
     if not indices:
         return '<span class="meta">-</span>'
-    return "".join(f'<div class="excerpt {css}">¶{i} {escape(_excerpt(report.paragraph(i).text))}</div>'
+    return "".join(f'<div class="excerpt {css}">¶{i} {escape(excerpt(report.paragraph(i).text, _EXCERPT))}</div>'
                    for i in indices[:5]) + (f'<div class="meta">and {len(indices) - 5} more</div>'
                                             if len(indices) > 5 else "")
-
-
-def _excerpt(text: str) -> str:
-    return text if len(text) <= _EXCERPT else text[:_EXCERPT].rsplit(" ", 1)[0] + " …"
 
 
 def _statements(report: PolicyReport) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from classifier.report.policy import excerpt
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -28,7 +30,7 @@ def report_markdown(report: PolicyReport) -> str:
               *_states(report, report.categories), "", "## What it says", "",
               report.statements.sentence() if report.model.get("attribute_outputs") or report.statements.retention
               else "This model has no attribute outputs.", "", "## Labelled paragraphs", ""]
-    lines += [f"- ¶{p.index} [{', '.join(p.labels)}] {_inline(_excerpt(p.text))}" for p in report.paragraphs
+    lines += [f"- ¶{p.index} [{', '.join(p.labels)}] {_inline(excerpt(p.text, _EXCERPT))}" for p in report.paragraphs
               if p.labels] or ["None."]
     model = report.model
     lines += ["", f"policy-classifier {model.get('tool_version', '')}, model `{model.get('name', '')}`, "
@@ -67,17 +69,13 @@ def comparison_markdown(comparison: Comparison) -> str:
 def _states(report: PolicyReport, states: Sequence[CategoryState]) -> list[str]:
     lines = ["| category | state | confidence | paragraphs | evidence |", "| --- | --- | --- | --- | --- |"]
     for s in states:
-        evidence = "; ".join(f"¶{i} {_cell(_excerpt(report.paragraph(i).text, 80))}" for i in s.evidence[:2])
+        evidence = "; ".join(f"¶{i} {_cell(excerpt(report.paragraph(i).text, 80))}" for i in s.evidence[:2])
         lines.append(f"| {s.name} | {s.state} | {s.confidence:.0%} | {s.n_paragraphs} | {evidence or '-'} |")
     return lines
 
 
 def _marks(indices: Sequence[int]) -> str:
     return ", ".join(f"¶{i}" for i in indices[:8]) + (" …" if len(indices) > 8 else "") or "-"
-
-
-def _excerpt(text: str, limit: int = _EXCERPT) -> str:
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _inline(text: str) -> str:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from classifier.predict.document import ClassifiedDocument, ClassifiedParagraph
     from classifier.report.practices import PolicyStatements
 
-__all__ = ["EVIDENCE_PARAGRAPHS", "UNSURE_FLOOR", "CategoryState", "PolicyReport", "build_report"]
+__all__ = ["EVIDENCE_PARAGRAPHS", "UNSURE_FLOOR", "CategoryState", "PolicyReport", "build_report", "excerpt"]
 
 # Below this best-paragraph (calibrated) score a category is "not found". Out of fold on OPP-115 and the seeds
 # (training/results/cv-shipped/calibration.md), "not found" was wrong for 4.7% of policy x category cases at 0.2,
@@ -132,6 +132,11 @@ def _state(label: str, name: str, scheme: str, paragraphs: list[ClassifiedParagr
     return CategoryState(label=label, name=name, scheme=scheme, state=state, confidence=round(confidence, 4),
                          n_paragraphs=len(with_label),
                          evidence=tuple(paragraphs[i].index for i in evidence[:EVIDENCE_PARAGRAPHS]))
+
+
+def excerpt(text: str, limit: int) -> str:
+    """The start of a paragraph, cut at a word boundary before ``limit`` characters (with an ellipsis)."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _title(document: ClassifiedDocument) -> str:

@@ -13,6 +13,7 @@ type); an unexpected failure a 500 with no traceback in the answer.
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 # at module level: FastAPI reads the endpoints' annotations (Request) from this module's names
@@ -67,7 +68,7 @@ def create_app(classifier: Any, *, model_name: str = "shipped model", max_bytes:
 
     @app.get("/", response_class=HTMLResponse)
     def form() -> str:
-        return _FORM.format(limit=max_bytes, version=package.__version__, model=_escape(model_name))
+        return _FORM.format(limit=max_bytes, version=package.__version__, model=escape(model_name))
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -159,9 +160,3 @@ def _classified(classifier: Any, policy: Any, scheme: str, detector: Any) -> dic
     return {"source": source, "url": policy.url, **page, "rows": list(document_rows(shown, source, page)),
             "summary": {label: asdict(summary) for label, summary in shown.summary().items()},
             "statements": shown.statements().sentence()}
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text)
