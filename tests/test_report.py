@@ -132,6 +132,7 @@ def test_report_cli_writes_a_page_a_folder_with_an_index_and_a_comparison(tiny_m
     (policies / "a.txt").write_text(POLICY)
     (policies / "b.md").write_text("# Terms\n\nWe share data.\n")
     (policies / "broken.txt").write_bytes(b"\x00\x01\x02" * 100)
+    (tmp_path / "no-prose.txt").write_text("ok")
     runner = CliRunner()
     model = ["--model", str(tiny_model_dir)]
 
@@ -151,7 +152,8 @@ def test_report_cli_writes_a_page_a_folder_with_an_index_and_a_comparison(tiny_m
     for args, code, message in (([str(policies)], 2, "need -o/--output"),
                                 ([str(policies / "broken.txt")], 1, "broken.txt"),
                                 ([str(policies / "a.txt"), "--compare"], 2, "two policies"),
-                                ([str(tmp_path / "missing.txt")], 1, "missing.txt")):
+                                ([str(tmp_path / "missing.txt")], 1, "missing.txt"),
+                                ([str(tmp_path / "no-prose.txt")], 1, "no paragraphs found")):
         result = runner.invoke(app, ["report", *args, *model])
         assert result.exit_code == code and message in result.stderr, (args, result.output)
         assert "Traceback" not in result.output and result.stderr.count("\n") == 1

@@ -72,6 +72,7 @@ def test_the_form_page_and_the_report_page_render_and_escape_the_policy(server):
     ({"content": b"text", "headers": {"content-type": "text/plain"}}, 415, "application/json"),
     ({"files": {"file": ("a.bin", bytes(range(256)) * 4, "application/octet-stream")}}, 400, "cannot read"),
     ({"data": {"text": "   "}}, 400, "'text' field or a 'file'"),
+    ({"json": {"text": "ok"}}, 400, "no paragraphs found"),
 ])
 def test_bad_input_gets_a_4xx_with_one_line_and_no_traceback(server, request_kwargs, status, message):
     answer = httpx.post(f"{server}/classify", **request_kwargs)

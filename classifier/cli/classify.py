@@ -54,7 +54,9 @@ def segment(
 
         fail(f"{shown(file)}: cannot read or segment ({error_line(exc)})")
     if not paragraphs:  # as classify says of the same file
-        fail(f"{shown(file)}: no paragraphs found: the text is too short or not prose")
+        from classifier.predict.batch import NO_PARAGRAPHS
+
+        fail(f"{shown(file)}: {NO_PARAGRAPHS}")
     rendered = render_paragraphs(paragraphs, fmt)
     if output is None or str(output) == "-":
         typer.echo(rendered, nl=False)

@@ -117,7 +117,12 @@ def _report(classifier: Any, source: str, name: str) -> Any:
         return f"{shown(source)}: {exc}"
     if source == "-":
         policy = replace(policy, source="-")
-    return build_report(classifier.classify_document(policy), classifier, model_name=name)
+    document = classifier.classify_document(policy)
+    if not document.paragraphs:  # as classify says of the same file
+        from classifier.predict.batch import NO_PARAGRAPHS
+
+        return f"{shown(source)}: {NO_PARAGRAPHS}"
+    return build_report(document, classifier, model_name=name)
 
 
 def _report_folder(classifier: Any, inputs: list[str], output: Path, fmt: str, name: str) -> list[tuple[str, str]]:

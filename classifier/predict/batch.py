@@ -47,6 +47,7 @@ __all__ = [
     "OutputLocked",
     "check_output_path",
     "collect_pages",
+    "NO_PARAGRAPHS",
     "discover_inputs",
     "document_rows",
     "driver_run",
@@ -55,6 +56,9 @@ __all__ = [
     "output_lock",
     "run_batch",
 ]
+
+# what every interface says of a page that reads as text but holds nothing a reader would call a paragraph
+NO_PARAGRAPHS = "no paragraphs found: the text is too short or not prose"
 
 DEFAULT_GLOBS = ("*.txt", "*.md", "*.markdown", "*.html", "*.htm", "*.xhtml", "*.pdf")
 STDIN = "-"
@@ -616,7 +620,7 @@ class _BatchRun:
                     policy = strip_boilerplate(policy)
                 paragraphs = segment_policy(policy)
             if not paragraphs:  # text, but nothing a reader would call a paragraph: say so, write no rows
-                raise PolicyInputError("no paragraphs found: the text is too short or not prose")
+                raise PolicyInputError(NO_PARAGRAPHS)
             if len(paragraphs) > self.max_paragraphs:
                 raise PolicyInputError(f"too many paragraphs: {len(paragraphs):,} (limit {self.max_paragraphs:,}, "
                                        "--max-paragraphs)")

@@ -92,7 +92,7 @@ def create_app(classifier: Any, *, model_name: str = "shipped model", max_bytes:
         fmt = options.get("format", "html")
         if fmt not in ("html", "md"):
             raise _BadInput(400, f"format must be html or md, got {str(fmt)[:40]!r}")
-        page = render(build_report(classifier.classify_document(policy), classifier, model_name=model_name), fmt)
+        page = render(build_report(_document(classifier, policy), classifier, model_name=model_name), fmt)
         return HTMLResponse(page) if fmt == "html" else PlainTextResponse(page, media_type="text/markdown")
 
     return app
@@ -143,6 +143,16 @@ async def _policy(request: Any, max_bytes: int) -> tuple[Any, dict[str, Any]]:
     return replace(policy, source=str(name)[:200] if name else None), fields
 
 
+def _document(classifier: Any, policy: Any) -> Any:
+    """The classified policy; a 400 for a text without paragraphs, as ``classify`` refuses it."""
+    from classifier.predict.batch import NO_PARAGRAPHS
+
+    document = classifier.classify_document(policy)
+    if not document.paragraphs:
+        raise _BadInput(400, f"cannot read the policy: {NO_PARAGRAPHS}")
+    return document
+
+
 def _classified(classifier: Any, policy: Any, scheme: str, detector: Any) -> dict[str, Any]:
     """The rows and summary of one policy, as ``classify`` writes them."""
     from dataclasses import asdict
@@ -150,7 +160,7 @@ def _classified(classifier: Any, policy: Any, scheme: str, detector: Any) -> dic
     from classifier.predict.batch import document_rows
     from classifier.predict.document import in_card_view
 
-    document = classifier.classify_document(policy)
+    document = _document(classifier, policy)
     page: dict[str, Any] = {"is_policy": None, "policy_probability": None}
     if detector is not None:
         probability = detector.probability(document)
