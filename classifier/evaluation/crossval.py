@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from classifier.training.config import TrainConfig
 
-__all__ = ["FoldMismatch", "Trainer", "cross_validate", "tfidf_trainer", "transformer_trainer"]
+__all__ = ["FoldMismatch", "Trainer", "cross_validate", "fold_models", "tfidf_trainer", "transformer_trainer"]
 
 Trainer = Callable[["Dataset", "Dataset"], Any]
 
@@ -142,7 +142,7 @@ def cross_validate(
             emit(f"fold {fold}/{k}: taken from {saved} ("
                  + ", ".join(f"{name} micro-F1 {summaries[name]['micro_f1']:.4f}" for name in entries) + ")")
             continue
-        split = split_by_policy(train_part, (1 - validation_fraction, validation_fraction, 0.0), seed=seed + fold)
+        split = _fold_split(train_part, validation_fraction, seed, fold)
         emit(f"fold {fold}/{k}: train {len(split['train'])}, validation {len(split['validation'])}, "
              f"test {len(test_part)} paragraphs ({len(set(test_part['policy']))} policies)")
         models = _train_fold(trainers, split["train"], split["validation"], ensemble, entries[-1], tune_on)
@@ -151,6 +151,29 @@ def cross_validate(
         if saved is not None:
             _save_fold(saved, fingerprint, rows, {name: out[name] for name in entries})
     return out
+
+
+def fold_models(dataset: Dataset, trainers: dict[str, Trainer], fold: int, *, k: int = 5, seed: int = 13,
+                validation_fraction: float = 0.1, groups: dict[str, str] | None = None,
+                ensemble: Sequence[str] | None = None, tune_on: Sequence[str] = ()) -> tuple[dict[str, Any], list[int]]:
+    """Train fold ``fold`` (from 1) of :func:`cross_validate` with the same arguments, alone: its models by entry
+    name (the ensemble's is ``"+".join(ensemble)``) and the indices of its test rows in ``dataset``.
+
+    What is learnt from a fold's models (a student distilled from a fold's teacher, say) is then scored on policies
+    neither has seen.
+    """
+    if not 1 <= fold <= k:
+        raise ValueError(f"fold must be in 1..{k}, got {fold}")
+    indexed = dataset.add_column("row_id", list(range(len(dataset))))
+    train_part, test_part = kfold_by_policy(indexed, k, seed=seed, groups=groups)[fold - 1]
+    split = _fold_split(train_part, validation_fraction, seed, fold)
+    name = "+".join(ensemble) if ensemble else ""
+    return _train_fold(trainers, split["train"], split["validation"], ensemble, name, tune_on), test_part["row_id"]
+
+
+def _fold_split(train_part: Dataset, validation_fraction: float, seed: int, fold: int) -> Any:
+    """A fold's training policies split into training and validation (early stopping, thresholds)."""
+    return split_by_policy(train_part, (1 - validation_fraction, validation_fraction, 0.0), seed=seed + fold)
 
 
 def _prepare_fold_dir(fold_dir: str | Path | None, fingerprint: dict[str, Any],

@@ -1,0 +1,98 @@
+"""Held-out figures of the distilled student and the cascade, from one fold's teacher (``fold_teacher.py``).
+
+Run: python benchmarks/student_heldout.py runs/fold1-teacher [--fidelity 0.97] [--json FILE]
+
+Distils a student from the fold teacher's scores (its unlabelled paragraphs and its training rows), with the base
+encoder's word-piece embeddings (the fold teacher's fine-tuned ones are not kept; the shipped student reads the
+shipped model's), tunes its thresholds and the cascade's margin on the validation paragraphs as
+``policy-classifier distill`` does, and scores on the fold's held-out OPP-115 policies: the fold teacher (the full
+model), the student alone, and the cascade at the chosen margin and at others (macro / micro-F1, share escalated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _f1(gold: np.ndarray, decisions: np.ndarray) -> tuple[float, float]:
+    from sklearn.metrics import f1_score
+
+    return (float(f1_score(gold, decisions, average="macro", zero_division=0)),
+            float(f1_score(gold, decisions, average="micro", zero_division=0)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("teacher_run", help="output folder of benchmarks/fold_teacher.py")
+    parser.add_argument("--fidelity", type=float, default=None, help="default: DistillConfig's")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--hidden", type=int, default=None)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+
+    from dataclasses import replace
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    from classifier.data.corpus import multi_hot
+    from classifier.models.cascade import cascade_predictions
+    from classifier.models.student import embedding_matrix
+    from classifier.training.config import TrainConfig, resolve_encoder
+    from classifier.training.data import build_dataset
+    from classifier.training.distill import DistillConfig, train_and_tune
+
+    run = Path(args.teacher_run)
+    scores = load_file(str(run / "scores.safetensors"))
+    with safe_open(str(run / "scores.safetensors"), framework="numpy") as handle:
+        meta = handle.metadata()
+    labels = json.loads(meta["labels"])
+    unlabelled = [json.loads(line) for line in (run / "unlabelled.jsonl").read_text().splitlines()]
+    unlabelled = unlabelled[:len(scores["unlabelled"])]
+    settings = TrainConfig.from_json(meta["config"])
+    dataset = build_dataset(settings)
+    config = DistillConfig(teacher="(fold teacher)", output_dir=str(run))
+    overrides = {k: v for k, v in (("fidelity", args.fidelity), ("epochs", args.epochs), ("hidden", args.hidden))
+                 if v is not None}
+    config = replace(config, **overrides)
+    train_rows = scores["train_rows"].tolist()
+    texts = unlabelled + [dataset[i]["text"] for i in train_rows]
+    targets = np.concatenate([scores["unlabelled"], scores["train"]])
+    tokenizer, embeddings = embedding_matrix(resolve_encoder(settings.encoder))
+    student, figures = train_and_tune(texts, targets, labels, scores["thresholds"].tolist(), tokenizer, embeddings,
+                                      config)
+
+    test_rows = scores["test_rows"].tolist()
+    test = dataset.select(test_rows)
+    keep = np.asarray([corpus == "opp115" for corpus in test["corpus"]])
+    gold = multi_hot(test)[keep]
+    full = scores["test"][keep]
+    full_cuts = scores["thresholds"]
+    fast = student.predict_proba([t for t, k in zip(test["text"], keep) if k])
+    table = {"paragraphs": int(keep.sum()), "policies": len(set(np.asarray(test["policy"])[keep])),
+             "full": _f1(gold, full >= full_cuts), "student": _f1(gold, fast >= np.asarray(student.thresholds)),
+             "validation": {k: v for k, v in figures.items() if k != "margin"} | {
+                 "margin": {k: v for k, v in figures["margin"].items() if k != "curve"}},
+             "cascade": {}}
+    chosen = figures["margin"]["margin"]
+    for margin in sorted({0.02, 0.05, 0.1, 0.15, 0.2, 0.3, chosen}):
+        cascade, up = cascade_predictions(fast, full, student.thresholds, full_cuts, margin)
+        table["cascade"][f"{margin:.3f}"] = {"escalated": float(up.mean()), "f1": _f1(gold, cascade >= full_cuts),
+                                            "chosen": margin == chosen}
+    print(f"held-out OPP-115: {table['paragraphs']} paragraphs, {table['policies']} policies")
+    print(f"full (fold teacher): macro {table['full'][0]:.4f}  micro {table['full'][1]:.4f}")
+    print(f"student alone:       macro {table['student'][0]:.4f}  micro {table['student'][1]:.4f}  "
+          f"(agreement with the teacher on validation {figures['student_agreement']:.4f})")
+    for margin, row in table["cascade"].items():
+        print(f"cascade margin {margin}{' (chosen)' if row['chosen'] else ''}: escalated {row['escalated']:.1%}  "
+              f"macro {row['f1'][0]:.4f}  micro {row['f1'][1]:.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
