@@ -5,8 +5,8 @@ Every probe is read-only: nothing here changes torch's settings or the environme
 
 from __future__ import annotations
 
-__all__ = ["amx_available", "bf16_is_fast", "cpu_flags", "cpu_name", "int8_available", "library_versions",
-           "resolve_device"]
+__all__ = ["amx_available", "bf16_is_fast", "cpu_flags", "cpu_name", "gpu_driver_present", "int8_available",
+           "library_versions", "resolve_device"]
 
 # Where the Linux kernel lists the CPU's model and features (read at each call; absent elsewhere).
 CPUINFO = "/proc/cpuinfo"
@@ -21,6 +21,14 @@ def resolve_device(device: str | None) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but no GPU is available")
     return device
+
+
+def gpu_driver_present() -> bool:
+    """Whether an NVIDIA or ROCm driver is loaded (checked without importing torch, which takes a second): where
+    none is, :func:`resolve_device` would say ``"cpu"``."""
+    from pathlib import Path
+
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/kfd").exists()
 
 
 def int8_available() -> bool:

@@ -69,3 +69,68 @@ def test_a_cascade_refuses_models_with_other_labels_and_a_margin_outside_0_1():
         CascadeModel(fast, other, 0.1)
     with pytest.raises(ValueError, match="margin"):
         CascadeModel(fast, TableModel(FULL, [0.5, 0.5]), 1.5)
+
+
+def _model_with_student(tiny_model_dir, tmp_path, margin: float):
+    """A copy of the tiny model with a random student attached (reading the model's tokenizer and embeddings)."""
+    import shutil
+
+    from tests.test_student import _random_student
+
+    home = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, home)
+    student = _random_student(home)
+    student.shared, student.margin = True, margin
+    student.save_pretrained(home / "student")
+    return home
+
+
+def test_a_model_with_a_student_loads_as_a_cascade_on_cpu_unless_the_full_model_is_asked(tiny_model_dir, tmp_path):
+    from classifier.models.base import load_paragraph_model
+    from classifier.models.cascade import DeferredModel
+    from classifier.models.transformer import PolicyClassifier
+
+    home = _model_with_student(tiny_model_dir, tmp_path, margin=1.0)
+    cascade = load_paragraph_model(home, device="cpu", precision="fp32")
+    assert isinstance(cascade, CascadeModel) and isinstance(cascade.full, DeferredModel)
+    assert not cascade.full.loaded and cascade.margin == 1.0
+    full = load_paragraph_model(home, device="cpu", precision="fp32", full=True)
+    assert isinstance(full, PolicyClassifier)
+    texts = ["We collect your email address.", "We share data with partners."]
+    # margin 1 escalates everything: the cascade's scores are the full model's
+    np.testing.assert_allclose(cascade.predict_proba(texts), full.predict_proba(texts), atol=1e-6)
+    assert cascade.full.loaded and cascade.escalated_rows == 2 and cascade.seen_rows == 2
+    assert cascade.thresholds == full.thresholds and cascade.labels == full.labels
+
+
+def test_a_cascade_that_escalates_nothing_never_imports_torch(tiny_model_dir, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    home = _model_with_student(tiny_model_dir, tmp_path, margin=0.0)
+    script = (
+        "import sys, json\n"
+        "from classifier.models.base import load_paragraph_model\n"
+        f"model = load_paragraph_model({str(home)!r})\n"
+        "labels = [p.labels for p in model.predict(['We collect your email address.'])]\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'kind': type(model).__name__, 'labels': labels}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["kind"] == "CascadeModel" and not result["torch"] and len(result["labels"]) == 1
+
+
+def test_a_student_without_a_margin_is_refused_as_a_cascade(tiny_model_dir, tmp_path):
+    import json
+
+    from classifier.models.base import ModelLoadError, load_paragraph_model
+
+    home = _model_with_student(tiny_model_dir, tmp_path, margin=0.1)
+    config = json.loads((home / "student" / "config.json").read_text())
+    (home / "student" / "config.json").write_text(json.dumps(config | {"cascade_margin": None}))
+    with pytest.raises(ModelLoadError, match="no cascade margin"):
+        load_paragraph_model(home, device="cpu")
+    (home / "student" / "config.json").write_text(json.dumps(config | {"cascade_margin": 3}))
+    with pytest.raises(ModelLoadError, match="cascade_margin"):
+        load_paragraph_model(home, device="cpu")

@@ -36,8 +36,8 @@ def test_embedding_matrix_reads_a_saved_model_without_torch_names(tiny_model_dir
 
 def test_rows_do_not_depend_on_the_batch(tiny_model_dir: Path) -> None:
     student = _random_student(tiny_model_dir)
-    together = student.predict_proba(TEXTS + ["", "x " * 500], batch_size=4)
-    alone = np.vstack([student.predict_proba([text]) for text in TEXTS + ["", "x " * 500]])
+    together = student.predict_proba([*TEXTS, "", "x " * 500], batch_size=4)
+    alone = np.vstack([student.predict_proba([text]) for text in [*TEXTS, "", "x " * 500]])
     np.testing.assert_allclose(together, alone, atol=1e-6)
     assert not np.allclose(together[0], together[1])  # the features differ by text
 
@@ -71,7 +71,7 @@ def test_broken_student_dirs_give_one_line(tiny_model_dir: Path, tmp_path: Path)
     student.save_pretrained(tmp_path / "s")
     config = json.loads((tmp_path / "s" / "config.json").read_text())
     (tmp_path / "s" / "config.json").write_text(json.dumps(config | {"hidden": 3, "labels": ["nope"]}))
-    with pytest.raises(ModelLoadError, match="nope|label"):
+    with pytest.raises(ModelLoadError, match=r"nope|label"):
         StudentModel.from_pretrained(tmp_path / "s")
     (tmp_path / "s" / "config.json").write_text(json.dumps(config))
     (tmp_path / "s" / "weights.safetensors").write_bytes(b"not safetensors")
@@ -126,10 +126,8 @@ def test_margin_is_the_smallest_that_reaches_the_fidelity() -> None:
 
 
 class _CountingTeacher:
-    labels = ["a", "b"]
-    thresholds = [0.5, 0.5]
-
     def __init__(self, fail_after: int | None = None) -> None:
+        self.labels, self.thresholds = ["a", "b"], [0.5, 0.5]
         self.seen: list[str] = []
         self.fail_after = fail_after
 
@@ -156,7 +154,7 @@ def test_teacher_scores_resume_without_rescoring(tmp_path: Path) -> None:
 
 
 def test_distill_config_names_every_bad_value() -> None:
-    with pytest.raises(ValueError, match="hidden=0.*fidelity=1.5"):
+    with pytest.raises(ValueError, match=r"hidden=0.*fidelity=1\.5"):
         DistillConfig(hidden=0, fidelity=1.5).validate()
     with pytest.raises(ValueError, match="no text"):
         DistillConfig(dmoz=[], mapp=[], c3pa=[], appsi139=[]).validate()

@@ -71,14 +71,20 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_model(model: Path | None, device: str | None, precision: str = "auto", streams: int | None = None) -> Any:
-    """The model in ``model`` (a transformer or a TF-IDF folder; the shipped model for ``None``), or exit 3."""
+def load_model(model: Path | None, device: str | None, precision: str = "auto", streams: int | None = None,
+               full: bool = False) -> Any:
+    """The model in ``model`` (a transformer or a TF-IDF folder; the shipped model for ``None``), or exit 3; on a
+    CPU a model with a distilled student runs as a cascade unless ``full``."""
     from classifier.models.base import ModelLoadError, load_paragraph_model
 
     try:
-        return load_paragraph_model(model, device=device, precision=precision, streams=streams)
+        return load_paragraph_model(model, device=device, precision=precision, streams=streams, full=full)
     except (ModelLoadError, ValueError) as exc:
         fail(str(exc), EXIT_MODEL)
+
+
+FULL_MODEL_HELP = ("Run the full model on every paragraph; by default, on a CPU, a model with a distilled student "
+                   "labels with the cascade (the student, and the full model only where the student is unsure).")
 
 
 def main() -> None:

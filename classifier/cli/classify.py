@@ -13,7 +13,17 @@ from typing import Annotated, Any
 
 import typer
 
-from classifier.cli.app import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_USAGE, EXIT_WRITE, app, fail, load_model, shown
+from classifier.cli.app import (
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    EXIT_WRITE,
+    FULL_MODEL_HELP,
+    app,
+    fail,
+    load_model,
+    shown,
+)
 from classifier.labels import Scheme
 from classifier.models.base import InferencePrecision
 from classifier.predict.batch import OutputFormat
@@ -113,6 +123,7 @@ def classify(
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default: start a local instance; "
                                                          "auto: the cluster this machine is in).")] = None,
     ray_actors: Annotated[int, typer.Option(min=1, help="Actors in the Ray pool (each loads the model once).")] = 1,
+    full_model: Annotated[bool, typer.Option("--full-model", help=FULL_MODEL_HELP)] = False,
 ) -> None:
     """Classify every paragraph of one or many policies (JSONL rows by default)."""
     from classifier.predict.batch import DEFAULT_GLOBS, discover_inputs
@@ -148,10 +159,10 @@ def classify(
             if engine is Engine.ray:
                 assert output is not None
                 result = _run_ray(inputs, output, settings, model, device, precision.value, detect,
-                                  RayChoice(ray_address, ray_actors))
+                                  RayChoice(ray_address, ray_actors), full_model)
             else:
                 result = _run_classify(inputs, output, settings, lambda: load_model(model, device, precision.value,
-                                                                                     streams))
+                                                                                     streams, full_model))
     except KeyboardInterrupt:
         where = "; run the same command with --resume to go on" if output is not None else ""
         fail(f"interrupted{where}", EXIT_INTERRUPTED)
@@ -178,7 +189,7 @@ def _closing_report(result: Any, problems: list[tuple[str, str]], output: Path |
 
 
 def _run_ray(inputs: list[str], output: Path, settings: dict[str, Any], model: Path | None, device: str | None,
-             precision: str, detect: bool, choice: RayChoice) -> Any:
+             precision: str, detect: bool, choice: RayChoice, full: bool) -> Any:
     """The run on Ray: the model folder goes to the actors, the driver writes (see classifier.predict.ray_engine)."""
     try:
         from classifier.predict.ray_engine import RayOptions, run_batch_ray
@@ -195,7 +206,8 @@ def _run_ray(inputs: list[str], output: Path, settings: dict[str, Any], model: P
     try:
         return run_batch_ray(model if model is not None else shipped_model_dir(), inputs, output=output,
                              options=RayOptions(address=choice.address, actors=choice.actors), device=device,
-                             precision=precision, detect=detect, on_error=on_error, lock=False, **settings)
+                             precision=precision, detect=detect, full=full, on_error=on_error, lock=False,
+                             **settings)
     except ImportError:
         fail("--engine ray needs the ray extra: pip install -c constraints.txt 'policy-clause-classifier[ray]'",
              EXIT_USAGE)

@@ -401,7 +401,7 @@ def calibrate(
         fail(f"{shown(str(cv))}: {exc.args[0]}", EXIT_USAGE)
     except (OSError, TypeError, ValueError) as exc:
         fail(f"{shown(str(cv))}: no cross-validation with out-of-fold predictions ({exc})", EXIT_USAGE)
-    classifier = load_model(model, "cpu")
+    classifier = load_model(model, "cpu", full=True)
     labels = label_names(dataset)
     if list(classifier.labels) != labels or len(chosen["probs"]) != len(dataset):
         fail(f"{shown(str(cv))}: its predictions are not of {shown(str(model))}'s labels and data", EXIT_USAGE)

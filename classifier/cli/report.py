@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from classifier.cli.app import EXIT_INPUT, EXIT_USAGE, EXIT_WRITE, app, fail, load_model, shown
+from classifier.cli.app import EXIT_INPUT, EXIT_USAGE, EXIT_WRITE, FULL_MODEL_HELP, app, fail, load_model, shown
 
 
 @app.command("corpus-report")
@@ -62,6 +62,7 @@ def report(
     compare: Annotated[bool, typer.Option("--compare", help="Compare two policies or two versions: OLD NEW.")] = False,
     model: Annotated[Path | None, typer.Option(help="Model directory (default: the shipped model).")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    full_model: Annotated[bool, typer.Option("--full-model", help=FULL_MODEL_HELP)] = False,
     glob: Annotated[list[str] | None, typer.Option(help="File pattern inside folders (repeatable).")] = None,
 ) -> None:
     """A report a person reads: each category covered, unsure or not found, with its confidence and evidence
@@ -84,7 +85,7 @@ def report(
         fail("a folder or several policies need -o/--output, the folder to write their pages to", EXIT_USAGE)
     if compare and len(inputs) != 2:
         fail("--compare takes two policy files: OLD NEW", EXIT_USAGE)
-    classifier = load_model(model, device)
+    classifier = load_model(model, device, full=full_model)
     if folder:
         assert output is not None
         failed = _report_folder(classifier, inputs, output, fmt.value, str(model or "shipped model"))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from classifier.cli.app import EXIT_USAGE, app, fail, load_model
+from classifier.cli.app import EXIT_USAGE, FULL_MODEL_HELP, app, fail, load_model
 
 
 @app.command()
@@ -17,6 +17,7 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     model: Annotated[Path | None, typer.Option(help="Model directory (default: the shipped model).")] = None,
     device: Annotated[str | None, typer.Option(help="cpu, cuda or auto.")] = None,
+    full_model: Annotated[bool, typer.Option("--full-model", help=FULL_MODEL_HELP)] = False,
     max_bytes: Annotated[int, typer.Option(min=1, help="Refuse policies larger than this.")] = 2_000_000,
 ) -> None:
     """Serve POST /classify (JSON rows and summary), POST /report (the report page) and GET / (a form to paste or
@@ -32,7 +33,7 @@ def serve(
 
     if max_bytes > DEFAULT_MAX_BYTES:
         fail(f"--max-bytes is at most {DEFAULT_MAX_BYTES:,} (what a policy may weigh when read)", EXIT_USAGE)
-    classifier = load_model(model, device)
+    classifier = load_model(model, device, full=full_model)
     from classifier.models.transformer import DEFAULT_MODEL_DIR
 
     try:

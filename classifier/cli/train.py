@@ -221,7 +221,7 @@ def fit_detector(
     if missing:
         fail(f"{crawl}: {len(missing)} labelled pages are missing there (first: {missing[0]}); give --crawl",
              EXIT_INPUT)
-    classifier = load_model(model, device)
+    classifier = load_model(model, device, full=True)
     detector = train_detector(classifier, crawl, rows, log=lambda line: typer.echo(line, err=True))
     test = detector.metrics["test"]
     typer.echo(f"held-out pages: {test['pages']}; not a policy: precision {test['not_policy_precision']:.3f}, "

@@ -275,16 +275,31 @@ def read_calibration(directory: Any, labels: list[str]) -> Calibration | None:
 
 
 def load_paragraph_model(path: Any = None, *, device: str | None = None, precision: str = "auto",
-                         streams: int | None = None) -> ParagraphModel:
-    """A saved model folder: a TF-IDF baseline (CPU numpy; device, precision and streams do not apply) or a
-    transformer (the shipped model for ``None``).
+                         streams: int | None = None, full: bool = False) -> ParagraphModel:
+    """A saved model folder: a TF-IDF baseline (CPU numpy; device, precision and streams do not apply), a
+    transformer (the shipped model for ``None``), or -- on a CPU, for a transformer folder with a distilled student
+    and unless ``full`` -- the cascade of the two (:func:`classifier.models.cascade.load_cascade`), whose encoder
+    loads only when a paragraph needs it.
 
     Raises:
         ModelLoadError, ValueError: the folder is not a loadable model.
     """
+    from classifier.models.cascade import has_student, load_cascade
     from classifier.models.tfidf import TfidfBaseline
-    from classifier.models.transformer import PolicyClassifier
+    from classifier.models.transformer import PolicyClassifier, shipped_model_dir
 
     if path is not None and TfidfBaseline.is_baseline_dir(path):
         return TfidfBaseline.from_pretrained(path)
+    directory = path if path is not None else shipped_model_dir()
+    if not full and has_student(directory) and _runs_on_cpu(device):
+        return load_cascade(directory, device="cpu", precision=precision, streams=streams)
     return PolicyClassifier.from_pretrained(path, device=device, precision=precision, streams=streams)
+
+
+def _runs_on_cpu(device: str | None) -> bool:
+    """Whether a model would run on the CPU, without importing torch where no GPU driver is present."""
+    from classifier import hardware
+
+    if device in (None, "auto") and not hardware.gpu_driver_present():
+        return True
+    return hardware.resolve_device(device) == "cpu"

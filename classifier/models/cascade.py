@@ -6,18 +6,34 @@ piecewise-linear map that sends 0, the fast threshold and 1 to 0, the full model
 cascade's one set of thresholds (the full model's) gives exactly the fast model's labels, and a score keeps its
 order. Escalation depends on a paragraph's own fast scores only, so in fp32 a paragraph's result does not depend on
 the batch it came in.
+
+A saved model with a distilled student (``student/``, :mod:`classifier.training.distill`) is loaded as a cascade by
+:func:`load_cascade`: the student is the fast model, the saved model the full one, and its encoder (torch,
+transformers) is loaded only when a paragraph is escalated (:class:`DeferredModel`), so a run that escalates nothing
+never imports torch.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from classifier.models.base import DEFAULT_BATCH_SIZE, ParagraphModel, check_batch_size, check_texts
+from classifier.models.base import (
+    DEFAULT_BATCH_SIZE,
+    ModelLoadError,
+    ParagraphModel,
+    check_batch_size,
+    check_texts,
+    read_calibration,
+)
 
-__all__ = ["CascadeModel", "cascade_predictions", "escalated"]
+__all__ = ["CascadeModel", "DeferredModel", "cascade_predictions", "escalated", "has_student", "load_cascade"]
+
+STUDENT_DIR = "student"
 
 
 def escalated(fast_probs: np.ndarray, fast_thresholds: np.ndarray, margin: float) -> np.ndarray:
@@ -48,18 +64,24 @@ def cascade_predictions(fast_probs: np.ndarray, full_probs: np.ndarray, fast_thr
 class CascadeModel(ParagraphModel):
     """``fast`` on every paragraph, ``full`` on the ones ``fast`` is unsure of (see the module's rule).
 
-    ``labels``, ``thresholds`` and the attribute outputs are the full model's; ``last_escalated`` holds the share of
-    paragraphs the last call sent to the full model.
+    ``labels``, ``thresholds`` and calibration are the full model's. The attribute outputs come from ``attributes``
+    (a model run on every paragraph: the full model's TF-IDF member in a shipped model, see #29), else from the fast
+    model when it has the full model's outputs, else there are none. ``last_escalated`` holds the share of
+    paragraphs the last call sent to the full model, ``escalated_rows`` and ``seen_rows`` the running totals.
     """
 
-    def __init__(self, fast: ParagraphModel, full: ParagraphModel, margin: float) -> None:
+    def __init__(self, fast: ParagraphModel, full: ParagraphModel, margin: float, *,
+                 attributes: ParagraphModel | None = None) -> None:
         if list(fast.labels) != list(full.labels):
             raise ValueError("the cascade's two models must predict the same labels in the same order")
         if not 0.0 <= margin <= 1.0:
             raise ValueError(f"margin must be in [0, 1], got {margin}")
         self.fast, self.full, self.margin = fast, full, float(margin)
         self.labels = list(full.labels)
+        same = list(getattr(fast, "attribute_keys", ()) or ()) == list(getattr(full, "attribute_keys", ()) or ())
+        self.attributes = attributes if attributes is not None else (fast if same else None)
         self.last_escalated = 0.0
+        self.escalated_rows = self.seen_rows = 0
 
     @property
     def thresholds(self) -> list[float]:  # type: ignore[override]
@@ -67,14 +89,11 @@ class CascadeModel(ParagraphModel):
 
     @property
     def attribute_keys(self) -> Any:  # type: ignore[override]
-        """The fast model's attribute outputs when the full model has the same ones (the shipped model's come from
-        its TF-IDF member, which is also the fast model), else none: a cascade runs the full model on few rows."""
-        keys = list(getattr(self.fast, "attribute_keys", ()) or ())
-        return keys if keys == list(getattr(self.full, "attribute_keys", ()) or ()) else []
+        return list(getattr(self.attributes, "attribute_keys", ()) or ())
 
     @property
     def attribute_thresholds(self) -> Any:  # type: ignore[override]
-        return self.fast.attribute_thresholds if self.attribute_keys else []
+        return list(getattr(self.attributes, "attribute_thresholds", ()) or ()) if self.attribute_keys else []
 
     @property
     def calibration(self) -> Any:  # type: ignore[override]
@@ -85,14 +104,100 @@ class CascadeModel(ParagraphModel):
 
     def predict_scores(self, texts: list[str], *,
                        batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray | None]:
-        """The cascade's category scores, and the fast model's attribute scores (see :attr:`attribute_keys`)."""
+        """The cascade's category scores, and the attribute scores (see the class's notes)."""
         check_batch_size(batch_size)
         texts = check_texts(texts)
-        fast_probs, fast_attributes = self.fast.predict_scores(texts, batch_size=batch_size)
+        # the fast models are numpy models whose batch size bounds memory only: larger batches are faster
+        fast_probs, fast_attributes = self.fast.predict_scores(texts, batch_size=max(batch_size, 1024))
         fast_cuts = np.asarray(self.fast.thresholds)
         up = np.flatnonzero(escalated(fast_probs, fast_cuts, self.margin))
         scores = mapped(fast_probs, fast_cuts, np.asarray(self.thresholds)).astype(np.float32)
         if len(up):
             scores[up] = self.full.predict_proba([texts[i] for i in up], batch_size=batch_size)
         self.last_escalated = len(up) / len(texts) if texts else 0.0
-        return scores, fast_attributes if self.attribute_keys else None
+        self.escalated_rows += len(up)
+        self.seen_rows += len(texts)
+        attribute_probs = None
+        if self.attribute_keys and texts:
+            attribute_probs = (fast_attributes if self.attributes is self.fast
+                               else self.attributes.predict_scores(texts, batch_size=max(batch_size, 1024))[1])
+        return scores, attribute_probs
+
+
+class DeferredModel(ParagraphModel):
+    """A saved transformer model whose encoder is loaded on first use.
+
+    Labels, thresholds, calibration and the TF-IDF member (numpy) are read at once; torch and transformers are
+    imported, and the weights loaded, by the first :meth:`predict_proba` (thread-safe).
+    """
+
+    def __init__(self, directory: str | Path, **load_options: Any) -> None:
+        from classifier.models.config import ModelConfigError, read_transformer_config
+
+        self.directory, self.load_options = Path(directory), load_options
+        try:
+            settings = read_transformer_config(self.directory, check_architecture=False)
+        except ModelConfigError as exc:
+            raise ModelLoadError(str(exc)) from None
+        self.labels = [label for label in settings["labels"] if "/" not in label]
+        self.thresholds = list(settings["thresholds"][:len(self.labels)])
+        self.head_has_attributes = len(settings["labels"]) > len(self.labels)
+        self.calibration = read_calibration(self.directory, self.labels)
+        self.tfidf = None
+        if (self.directory / "tfidf").is_dir():
+            from classifier.models.tfidf import TfidfBaseline
+
+            self.tfidf = TfidfBaseline.from_pretrained(self.directory / "tfidf")
+        self._model: ParagraphModel | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def attribute_model(self) -> ParagraphModel | None:
+        """The TF-IDF member when it gives the model's attribute outputs (the head has none)."""
+        member = self.tfidf
+        return member if member is not None and member.attribute_keys and not self.head_has_attributes else None
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def model(self) -> ParagraphModel:
+        with self._lock:
+            if self._model is None:
+                from classifier.models.transformer import PolicyClassifier
+
+                self._model = PolicyClassifier.from_pretrained(self.directory, **self.load_options)
+            return self._model
+
+    def predict_proba(self, texts: Iterable[str], *, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        return self.model.predict_proba(texts, batch_size=batch_size)
+
+
+def has_student(directory: str | Path | None) -> bool:
+    """Whether a saved model directory holds a distilled student (and so loads as a cascade)."""
+    if directory is None:
+        return False
+    from classifier.models.student import StudentModel
+
+    return StudentModel.is_student_dir(Path(directory) / STUDENT_DIR)
+
+
+def load_cascade(directory: str | Path, *, margin: float | None = None, **load_options: Any) -> CascadeModel:
+    """A saved model with a student, as a cascade (the student's saved margin unless ``margin`` is given).
+
+    Raises:
+        ModelLoadError: the model, its student or the student's margin cannot be read.
+    """
+    from classifier.models.student import StudentModel
+
+    directory = Path(directory)
+    student = StudentModel.from_pretrained(directory / STUDENT_DIR)
+    full = DeferredModel(directory, **load_options)
+    margin = student.margin if margin is None else margin
+    if margin is None:
+        raise ModelLoadError(f"{directory / STUDENT_DIR}: the student has no cascade margin")
+    try:
+        return CascadeModel(student, full, margin, attributes=full.attribute_model)
+    except ValueError as exc:
+        raise ModelLoadError(f"{directory}: {exc}") from None

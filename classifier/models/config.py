@@ -89,8 +89,12 @@ def check_scheme(labels: Sequence[str], scheme: Scheme | str) -> Scheme:
     return view
 
 
-def read_transformer_config(directory: Path, *, custom_labels: bool = False) -> dict[str, Any]:
+def read_transformer_config(directory: Path, *, custom_labels: bool = False,
+                            check_architecture: bool = True) -> dict[str, Any]:
     """Read and check ``config.json`` (and ``tokenizer_config.json``) of a saved :class:`PolicyClassifier`.
+
+    ``check_architecture=False`` skips the ``model_type`` check, which imports transformers (and torch): for a
+    cascade that loads the encoder only when needed, and checks it then.
 
     Returns:
         The project's settings: ``labels``, ``thresholds``, ``max_length``, ``tfidf_weight``.
@@ -102,7 +106,8 @@ def read_transformer_config(directory: Path, *, custom_labels: bool = False) -> 
     where = f"{directory}/config.json"
     config = _json_object(directory / "config.json")
     refuse_remote_code(directory)
-    _check_model_type(config.get("model_type"), where)
+    if check_architecture:
+        _check_model_type(config.get("model_type"), where)
     id2label = config.get("id2label")
     if not isinstance(id2label, dict) or not id2label:
         raise ModelConfigError(f"{where}: no id2label label list")

@@ -57,6 +57,8 @@ class StudentModel(ParagraphModel):
         self.tokenizer, self.embeddings = tokenizer, np.asarray(embeddings, dtype=np.float32)
         self.weights = {name: np.asarray(weights[name], dtype=np.float32) for name in _WEIGHTS}
         self.max_tokens, self.shared = int(max_tokens), bool(shared)
+        # the cascade's escalation margin chosen when it was distilled (classifier.training.distill)
+        self.margin: float | None = None
         self._check_shapes()
         # the per-piece weights are folded into the embedding matrix once: a paragraph's sum is then one product
         self._piece_weight = softplus(self.weights["token_weight"]).astype(np.float32)
@@ -119,8 +121,8 @@ class StudentModel(ParagraphModel):
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
         config = {"kind": self.kind, "labels": self.labels, "thresholds": self.thresholds,
-                  "max_tokens": self.max_tokens, "shared": self.shared,
-                  "hidden": int(len(self.weights["hidden_bias"])), "dim": int(self.embeddings.shape[1])}
+                  "max_tokens": self.max_tokens, "shared": self.shared, "cascade_margin": self.margin,
+                  "hidden": len(self.weights["hidden_bias"]), "dim": int(self.embeddings.shape[1])}
         (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         save_file({name: self.weights[name].astype(np.float16 if name == "token_weight" else np.float32)
                    for name in _WEIGHTS}, str(directory / "weights.safetensors"))
@@ -174,6 +176,10 @@ class StudentModel(ParagraphModel):
                         shared=bool(config.get("shared")))
         except (ModelConfigError, ValueError) as exc:
             raise ModelLoadError(f"{directory}: {str(exc).splitlines()[0]}") from None
+        margin = config.get("cascade_margin")
+        if margin is not None and not (isinstance(margin, (int, float)) and 0 <= margin <= 1):
+            raise ModelLoadError(f"{directory}/config.json: cascade_margin must be in [0, 1], got {margin!r}")
+        model.margin = None if margin is None else float(margin)
         model.calibration = read_calibration(directory, model.labels)
         return model
 
@@ -201,7 +207,8 @@ def embedding_matrix(model_dir: str | os.PathLike[str]) -> tuple[Any, np.ndarray
     try:
         tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         with safe_open(str(directory / "model.safetensors"), framework="numpy") as handle:
-            name = next((key for key in handle.keys() if key.endswith("embeddings.word_embeddings.weight")), None)
+            keys = handle.keys()  # safe_open is not iterable
+            name = next((key for key in keys if key.endswith("embeddings.word_embeddings.weight")), None)
             if name is None:
                 raise ModelLoadError(f"{directory}/model.safetensors: no word-piece embeddings")
             return tokenizer, handle.get_tensor(name).astype(np.float32)

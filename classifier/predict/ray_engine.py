@@ -43,14 +43,14 @@ class _PageLabeller:
     """A Ray actor: loads the model once, then turns batches of page paths into rows (JSON) or failure reasons."""
 
     def __init__(self, model_dir: str, device: str | None, precision: str, settings: dict[str, Any],
-                 threads: int) -> None:
+                 threads: int, full: bool = False) -> None:
         import torch
 
         from classifier.models.base import load_paragraph_model
         from classifier.predict.detector import load_detector
 
         torch.set_num_threads(threads)
-        self.model = load_paragraph_model(Path(model_dir), device=device, precision=precision)
+        self.model = load_paragraph_model(Path(model_dir), device=device, precision=precision, full=full)
         self.detector = load_detector(model_dir) if settings.pop("detect") else None
         self.settings = settings
 
@@ -66,11 +66,12 @@ class _PageLabeller:
 
 
 def run_batch_ray(model_dir: Path, inputs: list[str], *, output: Path, options: RayOptions,
-                  device: str | None = None, precision: str = "auto", detect: bool = True,
+                  device: str | None = None, precision: str = "auto", detect: bool = True, full: bool = False,
                   on_error: Callable[[str, str], None] | None = None,
                   on_progress: Callable[[str, int], None] | None = None, **settings: Any) -> BatchResult:
     """Classify ``inputs`` on Ray (see the module docstring); ``settings`` are :func:`run_batch`'s (format,
-    scheme, threshold, batch_size, resume, max_bytes, max_paragraphs, policies_only)."""
+    scheme, threshold, batch_size, resume, max_bytes, max_paragraphs, policies_only); ``full`` as for
+    :func:`classifier.models.base.load_paragraph_model`."""
     import ray
 
     from classifier.predict.batch import driver_run
@@ -98,7 +99,8 @@ def run_batch_ray(model_dir: Path, inputs: list[str], *, output: Path, options: 
                 _PageLabeller, batch_size=options.pages_per_batch, concurrency=options.actors,
                 num_cpus=options.cpus_per_actor, batch_format="numpy",
                 fn_constructor_kwargs={"model_dir": str(model_dir), "device": device, "precision": precision,
-                                       "settings": worker, "threads": max(1, int(options.cpus_per_actor))})
+                                       "settings": worker, "threads": max(1, int(options.cpus_per_actor)),
+                                       "full": full})
             for done, item in enumerate(pages.iter_rows(), 1):
                 _write_page(run, sink, item)
                 if done % options.pages_per_batch == 0:

@@ -261,7 +261,7 @@ def distill(config: DistillConfig, *, attach: bool = False, log: Log | None = No
     tokenizer, embeddings = embedding_matrix(config.teacher)
     student, figures = train_and_tune(texts, scores, list(teacher.labels), teacher.thresholds, tokenizer, embeddings,
                                       config, log=emit)
-    student.shared = attach
+    student.shared, student.margin = attach, figures["margin"]["margin"]
     where = Path(config.teacher) / "student" if attach else out / "student"
     metrics = {"config": asdict(config), "teacher": str(config.teacher), **figures}
     student.save_pretrained(where, metrics=metrics)
@@ -277,7 +277,7 @@ def train_and_tune(texts: Sequence[str], scores: np.ndarray, labels: list[str], 
     """Steps 3 and 4 on texts the teacher scored: the student (thresholds set) and its validation figures."""
     from classifier.evaluation.metrics import tune_thresholds
 
-    n_val = max(1, int(round(len(texts) * config.validation_fraction)))
+    n_val = max(1, round(len(texts) * config.validation_fraction))
     val, train = slice(0, n_val), slice(n_val, None)  # the texts come shuffled
     student = fit_student(texts[train], scores[train], labels, tokenizer, embeddings, config,
                           validation=(texts[val], scores[val]), log=log)
