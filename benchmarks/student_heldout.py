@@ -25,12 +25,30 @@ def _f1(gold: np.ndarray, decisions: np.ndarray) -> tuple[float, float]:
             float(f1_score(gold, decisions, average="micro", zero_division=0)))
 
 
+def _fold_members(path: Path, test_rows: list[int], keep: np.ndarray, gold: np.ndarray) -> dict[str, tuple]:
+    """The cross-validation's transformer and TF-IDF member on the same rows (their fold thresholds)."""
+    from safetensors.numpy import load_file
+
+    if not path.is_file():
+        return {}
+    saved = load_file(str(path))
+    where = {row: i for i, row in enumerate(saved["rows"].tolist())}
+    if sorted(where) != sorted(test_rows):
+        raise SystemExit(f"{path}: its rows are not this fold's test rows")
+    order = [where[row] for row, k in zip(test_rows, keep) if k]
+    return {name: _f1(gold, saved[f"{name}.probs"][order] >= saved[f"{name}.thresholds"])
+            for name in ("transformer", "tfidf")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("teacher_run", help="output folder of benchmarks/fold_teacher.py")
     parser.add_argument("--fidelity", type=float, default=None, help="default: DistillConfig's")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--hidden", type=int, default=None)
+    parser.add_argument("--cv-folds", default="training/results/cv-shipped/folds",
+                        help="the shipped recipe's saved folds: the transformer alone and the TF-IDF member alone "
+                             "on the same held-out rows")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
@@ -82,7 +100,7 @@ def main() -> None:
     for margin in sorted({0.02, 0.05, 0.1, 0.15, 0.2, 0.3, chosen}):
         cascade, up = cascade_predictions(fast, full, student.thresholds, full_cuts, margin)
         table["cascade"][f"{margin:.3f}"] = {"escalated": float(up.mean()), "f1": _f1(gold, cascade >= full_cuts),
-                                            "chosen": margin == chosen}
+                                            "chosen": bool(margin == chosen)}
     print(f"held-out OPP-115: {table['paragraphs']} paragraphs, {table['policies']} policies")
     print(f"full (fold teacher): macro {table['full'][0]:.4f}  micro {table['full'][1]:.4f}")
     print(f"student alone:       macro {table['student'][0]:.4f}  micro {table['student'][1]:.4f}  "
@@ -90,6 +108,11 @@ def main() -> None:
     for margin, row in table["cascade"].items():
         print(f"cascade margin {margin}{' (chosen)' if row['chosen'] else ''}: escalated {row['escalated']:.1%}  "
               f"macro {row['f1'][0]:.4f}  micro {row['f1'][1]:.4f}")
+    members = _fold_members(Path(args.cv_folds) / f"fold{meta['fold']}.safetensors", test_rows, keep, gold)
+    table.update(members)
+    table["cascade_chosen"] = table["cascade"][f"{chosen:.3f}"]["f1"]
+    for name, f1 in members.items():
+        print(f"{name} alone (cv-shipped fold {meta['fold']}): macro {f1[0]:.4f}  micro {f1[1]:.4f}")
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
 

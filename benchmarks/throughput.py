@@ -1,6 +1,14 @@
 """Inference speed of the shipped model on OPP-115 segments, against the plain transformers pipeline.
 
 Run: python benchmarks/throughput.py [--model DIR] [--n 1000] [--opp115 ../shared/opp115]
+     python benchmarks/throughput.py --compare [--heldout FILE ...] [--n 1000]
+
+``--compare`` times the five ways to label a paragraph side by side on the same paragraphs, each in its own process
+(so that its load time and peak memory are its own): the plain transformers pipeline, the full model
+(``--full-model``), the distilled student alone, the cascade (the default CPU path of a model with a student) and the
+TF-IDF member alone; with the share the cascade escalated, and the held-out macro / micro-F1 of each from
+``--heldout`` files (``benchmarks/student_heldout.py --json``: fold models scored on policies they never saw; the
+shipped model has seen every OPP-115 policy, so figures on them would flatter it).
 
 Prints paragraphs/s for each path and batch size, the speed-up over the plain ``text-classification`` pipeline
 measured in the same run, peak resident memory, the TF-IDF baseline's speed, and the macro-F1 of each precision on
@@ -42,6 +50,11 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--baseline", default=None, help="TF-IDF baseline directory to time as well")
     parser.add_argument("--repeats", type=int, default=8, help="back-to-back timings of the default path")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--compare", action="store_true", help="pipeline, full model, student, cascade and TF-IDF "
+                                                                  "side by side (see the module's notes)")
+    parser.add_argument("--heldout", nargs="*", default=[], help="student_heldout.py --json files (with --compare)")
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # one --compare path, in a child process
+    parser.add_argument("--texts-file", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--precisions", default="fp32,bf16-autocast,bf16,int8,onnx-int8",
                         help="comma-separated precisions to time, each with one and two streams (a CPU without "
                              "bf16 hardware runs the bf16 paths slowly: leave them out there)")
@@ -127,9 +140,104 @@ def _time_default(model_dir: str, texts: list[str], repeats: int, reference: flo
     return figures
 
 
+_COMPARED = ("pipeline", "full", "student", "cascade", "tfidf")
+
+
+def _load_compared(name: str, model_dir: str) -> tuple[object, object]:
+    """The model of one compared path and the call that labels a list of texts with it (attributes included where
+    the path gives them, as ``classify`` does)."""
+    from classifier.models.base import load_paragraph_model
+
+    if name == "pipeline":
+        from transformers import pipeline
+
+        pipe = pipeline("text-classification", model=model_dir, top_k=None, function_to_apply="sigmoid",
+                        device=-1, truncation=True, max_length=256)
+        return pipe, lambda texts: pipe(texts, batch_size=1)
+    if name == "student":
+        from classifier.models.student import StudentModel
+
+        model = StudentModel.from_pretrained(Path(model_dir) / "student")
+        return model, lambda texts: model.predict_proba(texts)
+    if name == "tfidf":
+        from classifier.models.tfidf import TfidfBaseline
+
+        model = TfidfBaseline.from_pretrained(Path(model_dir) / "tfidf")
+        return model, lambda texts: model.predict_scores(texts)
+    model = load_paragraph_model(model_dir, device="cpu", full=name == "full")
+    return model, lambda texts: model.predict_scores(texts, batch_size=16)
+
+
+def _run_one(name: str, model_dir: str, texts_file: str) -> None:
+    """A child process: load one path, time it on the texts, print one JSON line."""
+    started = time.perf_counter()
+    texts = json.loads(Path(texts_file).read_text())
+    model, label = _load_compared(name, model_dir)
+    loaded = time.perf_counter() - started
+    sample = texts[:200] if name == "pipeline" else texts  # the pipeline runs at ~16 paragraphs/s
+    label(sample[:8])  # warm-up (the cascade's escalations load its encoder here)
+    rate = _rate(lambda: label(sample), len(sample), repeats=1 if name in ("pipeline", "full") else 3)
+    out = {"name": name, "rate": rate, "load_s": loaded, "n": len(sample),
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if name == "cascade":
+        out["escalated"] = model.escalated_rows / max(1, model.seen_rows)
+    print(json.dumps(out))
+
+
+def _compare(args: argparse.Namespace, model_dir: str) -> dict:
+    """Every path of :data:`_COMPARED` in its own process on the same paragraphs; the table, printed."""
+    import subprocess
+    import sys
+    import tempfile
+
+    texts, _, _ = _sample(args.opp115, args.n)
+    heldout = [json.loads(Path(f).read_text()) for f in args.heldout]
+    with tempfile.TemporaryDirectory() as scratch:
+        texts_file = Path(scratch) / "texts.json"
+        texts_file.write_text(json.dumps(texts))
+        rows = {}
+        for name in _COMPARED:
+            done = subprocess.run([sys.executable, __file__, "--one", name, "--texts-file", str(texts_file),
+                                   "--model", model_dir], capture_output=True, text=True, check=True)
+            rows[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    reference = rows["pipeline"]["rate"]
+    print(f"{len(texts)} OPP-115 segments, model {model_dir}; each path in its own process")
+    print("| path | paragraphs/s | x pipeline | load s | peak MB | escalated | held-out macro-F1 | held-out micro-F1 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, row in rows.items():
+        f1 = _heldout_f1(heldout, name)
+        print(f"| {name} | {row['rate']:.1f} | {row['rate'] / reference:.1f} | {row['load_s']:.2f} | "
+              f"{row['peak_rss_mb']:.0f} | {row.get('escalated', 1.0 if name in ('full', 'pipeline') else 0.0):.1%} | "
+              f"{f1[0]} | {f1[1]} |")
+    return {"n": len(texts), "paths": rows, "heldout": heldout}
+
+
+def _heldout_f1(heldout: list[dict], name: str) -> tuple[str, str]:
+    """A path's held-out macro / micro-F1 pooled over the ``--heldout`` folds (paragraph-weighted), as text."""
+    key = {"pipeline": "transformer", "full": "full", "student": "student", "cascade": "cascade_chosen",
+           "tfidf": "tfidf"}[name]
+    pairs = [(fold[key], fold["paragraphs"]) for fold in heldout if key in fold]
+    if not pairs:
+        return "-", "-"
+    total = sum(n for _, n in pairs)
+    return tuple(f"{sum(f1[i] * n for f1, n in pairs) / total:.4f}" for i in (0, 1))  # type: ignore[return-value]
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = _parse_args()
+    if args.one:
+        from classifier.models.transformer import DEFAULT_MODEL_DIR
+
+        _run_one(args.one, args.model or str(DEFAULT_MODEL_DIR), args.texts_file)
+        return
+    if args.compare:
+        from classifier.models.transformer import DEFAULT_MODEL_DIR
+
+        figures = _compare(args, args.model or str(DEFAULT_MODEL_DIR))
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
+        return
 
     import torch
 

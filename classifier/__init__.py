@@ -33,6 +33,7 @@ _EXPORTS = {
     "load_seed_corpus": "classifier.data.seed_corpus",
     "validate_seed_corpus": "classifier.data.seed_corpus",
     "PolicyClassifier": "classifier.models.transformer",
+    "load_paragraph_model": "classifier.models.base",
     "Prediction": "classifier.models.transformer",
 }
 

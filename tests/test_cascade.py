@@ -134,3 +134,18 @@ def test_a_student_without_a_margin_is_refused_as_a_cascade(tiny_model_dir, tmp_
     (home / "student" / "config.json").write_text(json.dumps(config | {"cascade_margin": 3}))
     with pytest.raises(ModelLoadError, match="cascade_margin"):
         load_paragraph_model(home, device="cpu")
+
+
+def test_a_loaded_cascade_in_fp32_gives_each_paragraph_the_same_result_in_any_batch(tiny_model_dir, tmp_path):
+    from classifier.models.base import load_paragraph_model
+    from tests.conftest import TOY_ROWS
+
+    home = _model_with_student(tiny_model_dir, tmp_path, margin=0.3)
+    cascade = load_paragraph_model(home, device="cpu", precision="fp32")
+    texts = [text for text, _ in TOY_ROWS]
+    together = cascade.predict_proba(texts, batch_size=4)
+    assert 0 < cascade.last_escalated < 1  # some rows each way, so both paths are compared
+    alone = np.vstack([cascade.predict_proba([text]) for text in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+    reordered = cascade.predict_proba(texts[::-1], batch_size=3)[::-1]
+    np.testing.assert_allclose(together, reordered, atol=1e-6)

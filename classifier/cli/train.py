@@ -196,6 +196,45 @@ def pretrain(
     typer.echo(f"train with: policy-classifier train --encoder {encoder_dir} ...", err=True)
 
 
+@app.command()
+def distill(
+    teacher: Annotated[Path | None, typer.Option(help="The model to distil (default: the shipped model).")] = None,
+    dmoz: Annotated[list[Path] | None, typer.Option(help="Directory of crawled pages (repeatable; default "
+                                                         "../shared/dmoz).")] = None,
+    mapp: MappDirs = None,
+    c3pa: C3paDirs = None,
+    appsi139: Appsi139Dirs = None,
+    texts: Annotated[int, typer.Option(min=0, help="Distinct paragraphs the teacher scores (0: all).")] = 80_000,
+    hidden: Annotated[int, typer.Option(min=1, help="The student's hidden units.")] = 512,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the paragraphs.")] = 12,
+    fidelity: Annotated[float, typer.Option(min=0.0, max=1.0, help="Agreement (macro-F1) with the teacher's labels "
+                                                                  "that the cascade's margin must reach on the "
+                                                                  "validation paragraphs.")] = 0.97,
+    seed: Annotated[int, typer.Option(help="Random seed (text order, initialisation, batches).")] = 13,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run directory (cached teacher scores, the student "
+                                                                "unless --attach).")] = Path("runs/student"),
+    attach: Annotated[bool, typer.Option(help="Save the student inside the teacher's directory (student/), where it "
+                                              "becomes the model's fast path on a CPU.")] = False,
+) -> None:
+    """Distil a model into a fast student and set the cascade's escalation margin; resumable (the teacher's
+    scores are cached in --output)."""
+    from dataclasses import replace
+
+    from classifier.models.base import ModelLoadError
+    from classifier.models.transformer import shipped_model_dir
+    from classifier.training.distill import DistillConfig
+    from classifier.training.distill import distill as run_distillation
+
+    given = {name: [str(p) for p in paths] for name, paths in
+             (("dmoz", dmoz), ("mapp", mapp), ("c3pa", c3pa), ("appsi139", appsi139)) if paths}
+    settings = replace(DistillConfig(), teacher=str(teacher or shipped_model_dir()), texts=texts, hidden=hidden,
+                       epochs=epochs, fidelity=fidelity, seed=seed, output_dir=str(output), **given)
+    try:
+        run_distillation(settings, attach=attach)
+    except (ValueError, OSError, ModelLoadError) as exc:
+        fail(str(exc).splitlines()[0], EXIT_USAGE)
+
+
 @app.command("fit-detector")
 def fit_detector(
     model: Annotated[Path | None, typer.Option(help="Model directory whose detector to fit (default: the shipped "

@@ -59,7 +59,7 @@ class DistillConfig:
     mapp: list[str] = field(default_factory=lambda: ["../shared/corpora/mapp"])
     c3pa: list[str] = field(default_factory=lambda: ["../shared/corpora/c3pa"])
     appsi139: list[str] = field(default_factory=lambda: ["../shared/corpora/appsi139"])
-    texts: int = 100_000
+    texts: int = 80_000
     hidden: int = 512
     max_tokens: int = 256
     epochs: int = 12
@@ -256,7 +256,7 @@ def distill(config: DistillConfig, *, attach: bool = False, log: Log | None = No
     texts = pretraining_texts(PretrainConfig(dmoz=config.dmoz, mapp=config.mapp, c3pa=config.c3pa,
                                              appsi139=config.appsi139, seed=config.seed, max_texts=config.texts))
     emit(f"{len(texts)} distinct paragraphs")
-    teacher = load_paragraph_model(config.teacher)
+    teacher = load_paragraph_model(config.teacher, full=True)  # a teacher with a student is still the teacher
     scores = teacher_scores(teacher, texts, out / "teacher_scores.safetensors", log=emit)
     tokenizer, embeddings = embedding_matrix(config.teacher)
     student, figures = train_and_tune(texts, scores, list(teacher.labels), teacher.thresholds, tokenizer, embeddings,
