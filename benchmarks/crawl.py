@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--out", default="runs/crawl-bench")
     parser.add_argument("--engine", default="local", choices=["local", "ray"])
     parser.add_argument("--actors", type=int, default=1, help="Ray actors (--engine ray)")
+    parser.add_argument("--full-model", action="store_true", help="the full model on every paragraph, not the "
+                                                                  "cascade of a model with a student")
     args = parser.parse_args()
 
     inputs, problems = discover_inputs([args.crawl])
@@ -54,9 +56,9 @@ def main() -> None:
 
         loaded = started  # the actors load the model: part of the run
         result = run_batch_ray(model_dir, inputs, output=output, fmt=args.format, precision=args.precision,
-                               options=RayOptions(actors=args.actors))
+                               options=RayOptions(actors=args.actors), full=args.full_model)
     else:
-        model = load_model(model_dir, None, args.precision)
+        model = load_model(model_dir, None, args.precision, full=args.full_model)
         detector = load_detector(model_dir)
         loaded = time.perf_counter()
         result = run_batch(model, inputs, output=output, fmt=args.format, detector=detector)
@@ -71,7 +73,10 @@ def main() -> None:
         "recovered_by_kind": dict(Counter(what for _, what in result.recovered).most_common()),
         "not_policies": len(result.not_policies), "model": args.model or "shipped", "precision": args.precision,
         "format": args.format, "engine": args.engine, "actors": args.actors if args.engine == "ray" else None,
+        "path": type(model).__name__ if args.engine == "local" else None,
     }
+    if args.engine == "local" and hasattr(model, "escalated_rows"):  # a cascade: the share the full model saw
+        figures["escalated"] = round(model.escalated_rows / max(1, model.seen_rows), 4)
     print(f"{figures['pages']:,} pages in {wall / 60:.1f} min ({figures['model_load_s']} s loading): "
           f"{figures['paragraphs']:,} paragraphs, {figures['paragraphs_per_s']} paragraphs/s, "
           f"{figures['pages_per_s']} pages/s, peak {figures['peak_rss_mb']:.0f} MB")

@@ -4,7 +4,8 @@ Run: python benchmarks/student_heldout.py runs/fold1-teacher [--fidelity 0.97] [
 
 Distils a student from the fold teacher's scores (its unlabelled paragraphs and its training rows), with the base
 encoder's word-piece embeddings (the fold teacher's fine-tuned ones are not kept; the shipped student reads the
-shipped model's), tunes its thresholds and the cascade's margin on the validation paragraphs as
+shipped model's) and the fold's TF-IDF member as its companion (refitted here: the same rows and seed give the same
+member as the fold teacher's), tunes its thresholds and the cascade's margin on the validation paragraphs as
 ``policy-classifier distill`` does, and scores on the fold's held-out OPP-115 policies: the fold teacher (the full
 model), the student alone, and the cascade at the chosen margin and at others (macro / micro-F1, share escalated).
 """
@@ -38,6 +39,17 @@ def _fold_members(path: Path, test_rows: list[int], keep: np.ndarray, gold: np.n
     order = [where[row] for row, k in zip(test_rows, keep) if k]
     return {name: _f1(gold, saved[f"{name}.probs"][order] >= saved[f"{name}.thresholds"])
             for name in ("transformer", "tfidf")}
+
+
+def _fold_tfidf(dataset: object, settings: object, fold: int) -> object:
+    """The fold's TF-IDF member, as cross-validation trains it."""
+    from classifier.data.seed_corpus import policy_ids
+    from classifier.evaluation.crossval import fold_models, tfidf_trainer
+
+    trainer = tfidf_trainer(seed=settings.seed, corpus_weights=settings.corpus_weights, tune_on=settings.tune_on)
+    models, _ = fold_models(dataset, {"tfidf": trainer}, fold, k=5, seed=13,
+                            groups={p: "seed" for p in policy_ids(settings.seed_corpus)})
+    return models["tfidf"]
 
 
 def main() -> None:
@@ -81,8 +93,9 @@ def main() -> None:
     texts = unlabelled + [dataset[i]["text"] for i in train_rows]
     targets = np.concatenate([scores["unlabelled"], scores["train"]])
     tokenizer, embeddings = embedding_matrix(resolve_encoder(settings.encoder))
+    companion = _fold_tfidf(dataset, settings, int(meta["fold"]))
     student, figures = train_and_tune(texts, targets, labels, scores["thresholds"].tolist(), tokenizer, embeddings,
-                                      config)
+                                      config, companion=companion)
 
     test_rows = scores["test_rows"].tolist()
     test = dataset.select(test_rows)

@@ -101,6 +101,9 @@ def test_a_model_with_a_student_loads_as_a_cascade_on_cpu_unless_the_full_model_
     np.testing.assert_allclose(cascade.predict_proba(texts), full.predict_proba(texts), atol=1e-6)
     assert cascade.full.loaded and cascade.escalated_rows == 2 and cascade.seen_rows == 2
     assert cascade.thresholds == full.thresholds and cascade.labels == full.labels
+    from classifier.models.student import StudentModel
+
+    assert isinstance(load_paragraph_model(home / "student"), StudentModel)  # a student folder alone
 
 
 def test_a_cascade_that_escalates_nothing_never_imports_torch(tiny_model_dir, tmp_path):
@@ -149,3 +152,24 @@ def test_a_loaded_cascade_in_fp32_gives_each_paragraph_the_same_result_in_any_ba
     np.testing.assert_allclose(together, alone, atol=1e-6)
     reordered = cascade.predict_proba(texts[::-1], batch_size=3)[::-1]
     np.testing.assert_allclose(together, reordered, atol=1e-6)
+
+
+def test_classify_runs_the_cascade_by_default_and_the_full_model_on_request(tiny_model_dir, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from classifier.cli.app import app
+
+    home = _model_with_student(tiny_model_dir, tmp_path, margin=0.0)  # the student decides every paragraph
+    policy = tmp_path / "policy.txt"
+    policy.write_text("We collect your email address and name when you register.\n\n"
+                      "We share your device data with advertising partners for advertising.\n")
+    runs = {}
+    for name, extra in (("cascade", []), ("full", ["--full-model"])):
+        out = tmp_path / f"{name}.jsonl"
+        result = CliRunner().invoke(app, ["classify", str(policy), "--model", str(home), "-o", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        runs[name] = [json.loads(line)["scores"] for line in out.read_text().splitlines()]
+    assert len(runs["cascade"]) == len(runs["full"]) == 2
+    assert runs["cascade"] != runs["full"]  # a random student and a random encoder disagree

@@ -62,7 +62,7 @@ def test_save_and_load_round_trip(tiny_model_dir: Path, tmp_path: Path, shared: 
     assert (home / "student" / "embeddings.safetensors").exists() is not shared
     loaded = StudentModel.from_pretrained(home / "student")
     assert loaded.thresholds == [0.3] * len(LABEL_IDS) and StudentModel.is_student_dir(home / "student")
-    # the per-piece weights are stored in fp16
+    # the weights are stored in fp16
     np.testing.assert_allclose(loaded.predict_proba(TEXTS), student.predict_proba(TEXTS), atol=2e-3)
 
 
@@ -81,29 +81,62 @@ def test_broken_student_dirs_give_one_line(tiny_model_dir: Path, tmp_path: Path)
         StudentModel.from_pretrained(tiny_model_dir)
 
 
-def test_numpy_student_equals_its_torch_twin(tiny_model_dir: Path) -> None:
+@pytest.fixture(scope="module")
+def toy_tfidf():
+    from classifier.models.tfidf import TfidfBaseline
+
+    return TfidfBaseline.fit(TEXTS * 3, np.tile(GOLD, (3, 1)).astype(int), LABEL_IDS)
+
+
+@pytest.mark.parametrize("with_companion", [False, True])
+def test_numpy_student_equals_its_torch_twin(tiny_model_dir: Path, toy_tfidf, with_companion: bool) -> None:
     import torch
 
+    from classifier.models.student import companion_features
     from classifier.training.distill import _bag_net, _bags
 
     tokenizer, embeddings = embedding_matrix(tiny_model_dir)
+    companion = toy_tfidf if with_companion else None
     torch.manual_seed(0)
-    net = _bag_net(embeddings, len(LABEL_IDS), 8)
+    net = _bag_net(embeddings, len(LABEL_IDS), 8, len(LABEL_IDS) if with_companion else 0)
     with torch.no_grad():
         net.token_weight.normal_()
     net.eval()
-    student = StudentModel(LABEL_IDS, [0.5] * len(LABEL_IDS), tokenizer, embeddings, net.arrays(), max_tokens=16)
+    student = StudentModel(LABEL_IDS, [0.5] * len(LABEL_IDS), tokenizer, embeddings, net.arrays(), max_tokens=16,
+                           companion=companion)
+    extra = (torch.from_numpy(companion_features(toy_tfidf.predict_proba(TEXTS))) if with_companion
+             else torch.zeros((len(TEXTS), 0)))
     with torch.no_grad():
-        expected = torch.sigmoid(net(*_bags(student.piece_ids(TEXTS)))).numpy()
+        expected = torch.sigmoid(net(*_bags(student.piece_ids(TEXTS)), extra)).numpy()
     np.testing.assert_allclose(student.predict_proba(TEXTS), expected, atol=1e-5)
 
 
-def test_fit_student_learns_its_targets(tiny_model_dir: Path) -> None:
+def test_a_student_with_a_companion_saves_it_and_gives_its_attributes(tiny_model_dir: Path, toy_tfidf,
+                                                                        tmp_path: Path) -> None:
+    tokenizer, embeddings = embedding_matrix(tiny_model_dir)
+    base = _random_student(tiny_model_dir)
+    weights = dict(base.weights)
+    weights["hidden_weight"] = np.hstack([weights["hidden_weight"], np.ones((8, len(LABEL_IDS)))])
+    student = StudentModel(LABEL_IDS, [0.5] * len(LABEL_IDS), tokenizer, embeddings, weights, max_tokens=16,
+                           companion=toy_tfidf)
+    without = StudentModel(LABEL_IDS, [0.5] * len(LABEL_IDS), tokenizer, embeddings, base.weights, max_tokens=16)
+    assert not np.allclose(student.predict_proba(TEXTS), without.predict_proba(TEXTS))  # the companion counts
+    student.save_pretrained(tmp_path / "s")
+    loaded = StudentModel.from_pretrained(tmp_path / "s")
+    assert loaded.companion is not None and (tmp_path / "s" / "tfidf" / "config.json").exists()
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), student.predict_proba(TEXTS), atol=2e-3)
+    with pytest.raises(ValueError, match="companion"):
+        StudentModel(["first_party_collection"], [0.5], tokenizer, embeddings, weights, companion=toy_tfidf)
+
+
+@pytest.mark.parametrize("with_companion", [False, True])
+def test_fit_student_learns_its_targets(tiny_model_dir: Path, toy_tfidf, with_companion: bool) -> None:
     tokenizer, embeddings = embedding_matrix(tiny_model_dir)
     texts, targets = TEXTS * 20, np.tile(GOLD, (20, 1))
     config = DistillConfig(hidden=32, epochs=40, batch_size=16, learning_rate=1e-2)
     student = fit_student(texts, targets, LABEL_IDS, tokenizer, embeddings, config, validation=(TEXTS, GOLD),
-                          log=lambda line: None)
+                          companion=toy_tfidf if with_companion else None, log=lambda line: None)
+    assert (student.companion is not None) == with_companion
     agreement, _ = label_agreement(GOLD > 0.5, student.predict_proba(TEXTS) >= 0.5)
     assert agreement > 0.9
 

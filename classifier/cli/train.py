@@ -209,7 +209,7 @@ def distill(
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the paragraphs.")] = 12,
     fidelity: Annotated[float, typer.Option(min=0.0, max=1.0, help="Agreement (macro-F1) with the teacher's labels "
                                                                   "that the cascade's margin must reach on the "
-                                                                  "validation paragraphs.")] = 0.97,
+                                                                  "validation paragraphs.")] = 0.90,
     seed: Annotated[int, typer.Option(help="Random seed (text order, initialisation, batches).")] = 13,
     output: Annotated[Path, typer.Option("--output", "-o", help="Run directory (cached teacher scores, the student "
                                                                 "unless --attach).")] = Path("runs/student"),

@@ -276,20 +276,23 @@ def read_calibration(directory: Any, labels: list[str]) -> Calibration | None:
 
 def load_paragraph_model(path: Any = None, *, device: str | None = None, precision: str = "auto",
                          streams: int | None = None, full: bool = False) -> ParagraphModel:
-    """A saved model folder: a TF-IDF baseline (CPU numpy; device, precision and streams do not apply), a
-    transformer (the shipped model for ``None``), or -- on a CPU, for a transformer folder with a distilled student
-    and unless ``full`` -- the cascade of the two (:func:`classifier.models.cascade.load_cascade`), whose encoder
-    loads only when a paragraph needs it.
+    """A saved model folder: a TF-IDF baseline or a distilled student (CPU numpy; device, precision and streams do
+    not apply), a transformer (the shipped model for ``None``), or -- on a CPU, for a transformer folder with a
+    distilled student and unless ``full`` -- the cascade of the two (:func:`classifier.models.cascade.load_cascade`),
+    whose encoder loads only when a paragraph needs it.
 
     Raises:
         ModelLoadError, ValueError: the folder is not a loadable model.
     """
     from classifier.models.cascade import has_student, load_cascade
+    from classifier.models.student import StudentModel
     from classifier.models.tfidf import TfidfBaseline
     from classifier.models.transformer import PolicyClassifier, shipped_model_dir
 
     if path is not None and TfidfBaseline.is_baseline_dir(path):
         return TfidfBaseline.from_pretrained(path)
+    if path is not None and StudentModel.is_student_dir(path):
+        return StudentModel.from_pretrained(path)
     directory = path if path is not None else shipped_model_dir()
     if not full and has_student(directory) and _runs_on_cpu(device):
         return load_cascade(directory, device="cpu", precision=precision, streams=streams)

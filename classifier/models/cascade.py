@@ -142,6 +142,8 @@ class DeferredModel(ParagraphModel):
         self.labels = [label for label in settings["labels"] if "/" not in label]
         self.thresholds = list(settings["thresholds"][:len(self.labels)])
         self.head_has_attributes = len(settings["labels"]) > len(self.labels)
+        self._head_attributes = (list(settings["labels"][len(self.labels):]),
+                                 list(settings["thresholds"][len(self.labels):]))
         self.calibration = read_calibration(self.directory, self.labels)
         self.tfidf = None
         if (self.directory / "tfidf").is_dir():
@@ -156,6 +158,16 @@ class DeferredModel(ParagraphModel):
         """The TF-IDF member when it gives the model's attribute outputs (the head has none)."""
         member = self.tfidf
         return member if member is not None and member.attribute_keys and not self.head_has_attributes else None
+
+    @property
+    def attribute_keys(self) -> Any:  # type: ignore[override]
+        member = self.attribute_model
+        return list(member.attribute_keys) if member is not None else self._head_attributes[0]
+
+    @property
+    def attribute_thresholds(self) -> Any:  # type: ignore[override]
+        member = self.attribute_model
+        return list(member.attribute_thresholds) if member is not None else self._head_attributes[1]
 
     @property
     def loaded(self) -> bool:
@@ -192,12 +204,14 @@ def load_cascade(directory: str | Path, *, margin: float | None = None, **load_o
     from classifier.models.student import StudentModel
 
     directory = Path(directory)
-    student = StudentModel.from_pretrained(directory / STUDENT_DIR)
     full = DeferredModel(directory, **load_options)
+    # the student's companion is the full model's TF-IDF member: loaded once, run once per paragraph
+    student = StudentModel.from_pretrained(directory / STUDENT_DIR, companion=full.tfidf)
     margin = student.margin if margin is None else margin
     if margin is None:
         raise ModelLoadError(f"{directory / STUDENT_DIR}: the student has no cascade margin")
     try:
-        return CascadeModel(student, full, margin, attributes=full.attribute_model)
+        return CascadeModel(student, full, margin,
+                            attributes=None if student.attribute_keys else full.attribute_model)
     except ValueError as exc:
         raise ModelLoadError(f"{directory}: {exc}") from None

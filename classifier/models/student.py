@@ -1,9 +1,12 @@
 """A distilled student: the teacher's own token embeddings, averaged with learnt per-token weights, and a small MLP.
 
 A paragraph's features are the weighted mean of the (frozen) input embeddings of its word pieces, each piece
-weighted by ``softplus(w[piece])`` (learnt: "cookies" counts, "the" barely does), layer-normalised; one hidden
-ReLU layer gives the labels' logits. It is trained on the teacher's probabilities over hundreds of thousands of
-crawled paragraphs (:mod:`classifier.training.distill`), so it learns to say what the teacher says.
+weighted by ``softplus(w[piece])`` (learnt: "cookies" counts, "the" barely does), layer-normalised, and -- when the
+teacher has a TF-IDF member, its *companion* -- that member's category logits (divided by
+:data:`COMPANION_SCALE`): word and character n-grams the bag of pieces cannot see. One hidden ReLU layer gives the
+labels' logits. It is trained on the teacher's probabilities over tens of thousands of crawled paragraphs
+(:mod:`classifier.training.distill`), so it learns to say what the teacher says. The companion also gives the
+student the teacher's attribute outputs (the shipped model's come from its TF-IDF member, #29), computed once.
 
 Why this shape: it needs no attention, so it costs one sparse-dense product per batch (thousands of paragraphs a
 second on two cores) and imports neither torch nor transformers (a fast start); and inside a shipped model it reads
@@ -25,16 +28,24 @@ import numpy as np
 from classifier.files import umask_mode
 from classifier.models.base import ModelLoadError, ParagraphModel, check_batch_size, check_texts, read_calibration
 
-__all__ = ["EMBEDDING_TENSOR", "StudentModel", "embedding_matrix"]
+__all__ = ["COMPANION_SCALE", "EMBEDDING_TENSOR", "StudentModel", "companion_features", "embedding_matrix"]
 
 # where a BERT checkpoint (the teacher's model.safetensors) keeps its input word-piece embeddings
 EMBEDDING_TENSOR = "bert.embeddings.word_embeddings.weight"
 _WEIGHTS = ("token_weight", "norm_weight", "norm_bias", "hidden_weight", "hidden_bias", "out_weight", "out_bias")
 LAYER_NORM_EPS = 1e-5
+# the companion's logits are divided by this to sit near the layer-normalised embedding features' scale
+COMPANION_SCALE = 4.0
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
+
+
+def companion_features(probs: np.ndarray) -> np.ndarray:
+    """The companion's probabilities as the student reads them: logits (clipped at 1e-4) / :data:`COMPANION_SCALE`."""
+    p = np.clip(np.asarray(probs, dtype=np.float32), 1e-4, 1 - 1e-4)
+    return (np.log(p / (1 - p)) / COMPANION_SCALE).astype(np.float32)
 
 
 class StudentModel(ParagraphModel):
@@ -46,17 +57,22 @@ class StudentModel(ParagraphModel):
         embeddings: ``(vocabulary, dim)`` word-piece embeddings (the teacher's input embeddings).
         weights: the learnt arrays, :data:`_WEIGHTS` by name.
         max_tokens: word pieces read per paragraph (the rest is ignored, as the teacher truncates).
-        shared: whether the tokenizer and embeddings are the enclosing model directory's (saved as a reference).
+        shared: whether the tokenizer, embeddings and companion are the enclosing model directory's (saved as a
+            reference: ``tokenizer.json``, ``model.safetensors``, ``tfidf/``).
+        companion: the TF-IDF model whose category logits are features too (same labels), or ``None``.
     """
 
     kind = "bag-of-embeddings-student"
 
     def __init__(self, labels: Sequence[str], thresholds: Sequence[float], tokenizer: Any, embeddings: np.ndarray,
-                 weights: dict[str, np.ndarray], *, max_tokens: int = 256, shared: bool = False) -> None:
+                 weights: dict[str, np.ndarray], *, max_tokens: int = 256, shared: bool = False,
+                 companion: ParagraphModel | None = None) -> None:
         self.labels, self.thresholds = list(labels), [float(t) for t in thresholds]
         self.tokenizer, self.embeddings = tokenizer, np.asarray(embeddings, dtype=np.float32)
         self.weights = {name: np.asarray(weights[name], dtype=np.float32) for name in _WEIGHTS}
-        self.max_tokens, self.shared = int(max_tokens), bool(shared)
+        self.max_tokens, self.shared, self.companion = int(max_tokens), bool(shared), companion
+        if companion is not None and list(companion.labels) != self.labels:
+            raise ValueError("the student's companion must predict the same labels in the same order")
         # the cascade's escalation margin chosen when it was distilled (classifier.training.distill)
         self.margin: float | None = None
         self._check_shapes()
@@ -66,11 +82,24 @@ class StudentModel(ParagraphModel):
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
 
+    @property
+    def n_companion(self) -> int:
+        return len(self.labels) if self.companion is not None else 0
+
+    @property
+    def attribute_keys(self) -> Any:  # type: ignore[override]
+        """The companion's attribute outputs (none without a companion)."""
+        return list(getattr(self.companion, "attribute_keys", ()) or ())
+
+    @property
+    def attribute_thresholds(self) -> Any:  # type: ignore[override]
+        return list(getattr(self.companion, "attribute_thresholds", ()) or ())
+
     def _check_shapes(self) -> None:
         vocab, dim = self.embeddings.shape
         hidden = len(self.weights["hidden_bias"])
         expected = {"token_weight": (vocab,), "norm_weight": (dim,), "norm_bias": (dim,),
-                    "hidden_weight": (hidden, dim), "hidden_bias": (hidden,),
+                    "hidden_weight": (hidden, dim + self.n_companion), "hidden_bias": (hidden,),
                     "out_weight": (len(self.labels), hidden), "out_bias": (len(self.labels),)}
         wrong = [name for name, shape in expected.items() if self.weights[name].shape != shape]
         if wrong or len(self.thresholds) != len(self.labels) or self.max_tokens < 1:
@@ -81,8 +110,9 @@ class StudentModel(ParagraphModel):
         return [encoding.ids[:self.max_tokens]
                 for encoding in self.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
 
-    def features(self, texts: Sequence[str]) -> np.ndarray:
-        """``(n, dim)`` layer-normalised weighted means of the texts' word-piece embeddings."""
+    def features(self, texts: Sequence[str], companion_probs: np.ndarray | None = None) -> np.ndarray:
+        """``(n, dim [+ labels])``: layer-normalised weighted means of the texts' word-piece embeddings, then the
+        companion's features (:func:`companion_features` of ``companion_probs``, computed when not given)."""
         from scipy.sparse import csr_matrix
 
         ids = self.piece_ids(texts)
@@ -96,7 +126,12 @@ class StudentModel(ParagraphModel):
         mean = summed / np.maximum(total, 1e-6)  # an empty text (no pieces) gets the zero vector
         centred = mean - mean.mean(axis=1, keepdims=True)
         normed = centred / np.sqrt((centred ** 2).mean(axis=1, keepdims=True) + LAYER_NORM_EPS)
-        return normed * self.weights["norm_weight"] + self.weights["norm_bias"]
+        bag_features = normed * self.weights["norm_weight"] + self.weights["norm_bias"]
+        if self.companion is None:
+            return bag_features
+        if companion_probs is None:
+            companion_probs = self.companion.predict_proba(list(texts))
+        return np.hstack([bag_features, companion_features(companion_probs)])
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         w = self.weights
@@ -105,13 +140,24 @@ class StudentModel(ParagraphModel):
 
     def predict_proba(self, texts: Iterable[str], *, batch_size: int = 1024) -> np.ndarray:
         """``(n, labels)`` probabilities; ``batch_size`` bounds memory only: rows never depend on each other."""
+        return self.predict_scores(check_texts(texts), batch_size=batch_size)[0]
+
+    def predict_scores(self, texts: list[str], *, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray | None]:
+        """The categories' probabilities and the companion's attribute scores (``None`` without any)."""
         check_batch_size(batch_size)
         texts = check_texts(texts)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        attributes = np.zeros((len(texts), len(self.attribute_keys)), dtype=np.float32) if self.attribute_keys else None
         for start in range(0, len(texts), batch_size):
-            logits = self.logits(self.features(texts[start:start + batch_size]))
-            out[start:start + batch_size] = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
-        return out
+            part = texts[start:start + batch_size]
+            companion_probs = None
+            if self.companion is not None:
+                companion_probs, companion_attributes = self.companion.predict_scores(part, batch_size=batch_size)
+                if attributes is not None:
+                    attributes[start:start + len(part)] = companion_attributes
+            logits = self.logits(self.features(part, companion_probs))
+            out[start:start + len(part)] = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+        return out, attributes
 
     def save_pretrained(self, path: str | os.PathLike[str], *, metrics: dict[str, Any] | None = None) -> Path:
         """Write ``config.json`` and ``weights.safetensors`` (and, unless ``shared``, ``embeddings.safetensors``
@@ -122,15 +168,19 @@ class StudentModel(ParagraphModel):
         directory.mkdir(parents=True, exist_ok=True)
         config = {"kind": self.kind, "labels": self.labels, "thresholds": self.thresholds,
                   "max_tokens": self.max_tokens, "shared": self.shared, "cascade_margin": self.margin,
-                  "hidden": len(self.weights["hidden_bias"]), "dim": int(self.embeddings.shape[1])}
+                  "hidden": len(self.weights["hidden_bias"]), "dim": int(self.embeddings.shape[1]),
+                  "companion": self.companion is not None}
         (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        save_file({name: self.weights[name].astype(np.float16 if name == "token_weight" else np.float32)
-                   for name in _WEIGHTS}, str(directory / "weights.safetensors"))
+        # fp16 halves the student (0.5 MB at 512 hidden units) inside a shipped model's 50 MB; scores move by <1e-3
+        save_file({name: self.weights[name].astype(np.float16) for name in _WEIGHTS},
+                  str(directory / "weights.safetensors"))
         umask_mode(directory / "weights.safetensors")
         if not self.shared:
             save_file({EMBEDDING_TENSOR: self.embeddings.astype(np.float16)},
                       str(directory / "embeddings.safetensors"))
             self.tokenizer.save(str(directory / "tokenizer.json"))
+            if self.companion is not None:
+                self.companion.save_pretrained(directory / "tfidf")
         if self.calibration is not None:
             self.calibration.save(directory)
         if metrics is not None:
@@ -138,9 +188,11 @@ class StudentModel(ParagraphModel):
         return directory
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str], *, custom_labels: bool = False) -> StudentModel:
-        """Load a directory written by :meth:`save_pretrained`; a ``shared`` student reads the tokenizer and the
-        embeddings of the model directory that holds it.
+    def from_pretrained(cls, path: str | os.PathLike[str], *, custom_labels: bool = False,
+                        companion: ParagraphModel | None = None) -> StudentModel:
+        """Load a directory written by :meth:`save_pretrained`; a ``shared`` student reads the tokenizer, the
+        embeddings and the companion (``tfidf/``) of the model directory that holds it. ``companion`` passes one
+        already loaded (the cascade's full model has it) instead of reading it again.
 
         Raises:
             ModelLoadError: missing or corrupt files, unknown labels, thresholds not in [0, 1], mismatched shapes.
@@ -162,6 +214,10 @@ class StudentModel(ParagraphModel):
             with safe_open(str(source), framework="numpy") as handle:
                 embeddings = handle.get_tensor(EMBEDDING_TENSOR)
             tokenizer = Tokenizer.from_file(str(home / "tokenizer.json"))
+            if config.get("companion") and companion is None:
+                from classifier.models.tfidf import TfidfBaseline
+
+                companion = TfidfBaseline.from_pretrained(home / "tfidf", custom_labels=custom_labels)
         except ModelLoadError:
             raise
         except Exception as exc:  # missing file, bad JSON, bad safetensors header or tensor name: one line
@@ -173,7 +229,7 @@ class StudentModel(ParagraphModel):
             if missing:
                 raise ModelLoadError(f"{directory}: student weights lack {', '.join(missing)}")
             model = cls(labels, thresholds, tokenizer, embeddings, weights, max_tokens=config.get("max_tokens", 256),
-                        shared=bool(config.get("shared")))
+                        shared=bool(config.get("shared")), companion=companion if config.get("companion") else None)
         except (ModelConfigError, ValueError) as exc:
             raise ModelLoadError(f"{directory}: {str(exc).splitlines()[0]}") from None
         margin = config.get("cascade_margin")

@@ -67,7 +67,7 @@ class DistillConfig:
     learning_rate: float = 2e-3
     seed: int = 13
     validation_fraction: float = 0.1
-    fidelity: float = 0.97
+    fidelity: float = 0.90
     output_dir: str = "runs/student"
 
     def validate(self) -> None:
@@ -140,18 +140,24 @@ def cascade_margin(fast_probs: np.ndarray, fast_thresholds: Sequence[float], ful
 
 def fit_student(texts: Sequence[str], targets: np.ndarray, labels: Sequence[str], tokenizer: Any,
                 embeddings: np.ndarray, config: DistillConfig, *, validation: tuple[Sequence[str], np.ndarray],
-                log: Log | None = None) -> Any:
-    """Train a :class:`~classifier.models.student.StudentModel` on soft ``targets``; the epoch with the lowest
-    validation loss is kept. Its thresholds are left at 0.5 (see :func:`distill`)."""
+                companion: Any = None, log: Log | None = None) -> Any:
+    """Train a :class:`~classifier.models.student.StudentModel` (with ``companion``'s features when given) on
+    soft ``targets``; the epoch with the lowest validation loss is kept. Its thresholds are left at 0.5 (see
+    :func:`distill`)."""
     import torch
 
-    from classifier.models.student import StudentModel
+    from classifier.models.student import StudentModel, companion_features
 
     emit = log or _stderr
     torch.manual_seed(config.seed)
-    net = _bag_net(embeddings, len(labels), config.hidden)
-    probe = StudentModel(labels, [0.5] * len(labels), tokenizer, embeddings, net.arrays(), max_tokens=config.max_tokens)
+    n_extra = len(labels) if companion is not None else 0
+    net = _bag_net(embeddings, len(labels), config.hidden, n_extra)
+    probe = StudentModel(labels, [0.5] * len(labels), tokenizer, embeddings, net.arrays(), max_tokens=config.max_tokens,
+                         companion=companion)
     train_ids, val_ids = probe.piece_ids(texts), probe.piece_ids(validation[0])
+    extra_train, extra_val = (torch.from_numpy(companion_features(companion.predict_proba(list(part))))
+                              if companion is not None else torch.zeros((len(part), 0))
+                              for part in (texts, validation[0]))
     y_train = torch.from_numpy(np.asarray(targets, dtype=np.float32))
     y_val = torch.from_numpy(np.asarray(validation[1], dtype=np.float32))
     optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=config.learning_rate,
@@ -164,15 +170,16 @@ def fit_student(texts: Sequence[str], targets: np.ndarray, labels: Sequence[str]
         net.train()
         for rows in np.array_split(order_rng.permutation(len(train_ids)), max(1, len(train_ids) // config.batch_size)):
             optimizer.zero_grad()
-            loss = loss_fn(net(*_bags([train_ids[i] for i in rows])), y_train[rows])
+            loss = loss_fn(net(*_bags([train_ids[i] for i in rows]), extra_train[rows]), y_train[rows])
             loss.backward()
             optimizer.step()
-        val_loss = _evaluate_loss(net, val_ids, y_val, loss_fn)
+        val_loss = _evaluate_loss(net, val_ids, extra_val, y_val, loss_fn)
         emit(f"student epoch {epoch}/{config.epochs}: validation loss {val_loss:.4f} "
              f"({time.perf_counter() - started:.0f}s)")
         if val_loss < best_loss:
             best, best_loss = net.arrays(), val_loss
-    return StudentModel(labels, [0.5] * len(labels), tokenizer, embeddings, best, max_tokens=config.max_tokens)
+    return StudentModel(labels, [0.5] * len(labels), tokenizer, embeddings, best, max_tokens=config.max_tokens,
+                        companion=companion)
 
 
 def _bags(ids: list[list[int]]) -> tuple[Any, Any, Any]:
@@ -185,7 +192,7 @@ def _bags(ids: list[list[int]]) -> tuple[Any, Any, Any]:
     return flat, offsets, torch.repeat_interleave(torch.arange(len(ids)), lengths)
 
 
-def _evaluate_loss(net: Any, ids: list[list[int]], y: Any, loss_fn: Any) -> float:
+def _evaluate_loss(net: Any, ids: list[list[int]], extra: Any, y: Any, loss_fn: Any) -> float:
     import torch
 
     net.eval()
@@ -193,7 +200,8 @@ def _evaluate_loss(net: Any, ids: list[list[int]], y: Any, loss_fn: Any) -> floa
     with torch.no_grad():
         for start in range(0, len(ids), 2048):
             part = ids[start:start + 2048]
-            total += float(loss_fn(net(*_bags(part)), y[start:start + len(part)])) * len(part)
+            rows = slice(start, start + len(part))
+            total += float(loss_fn(net(*_bags(part), extra[rows]), y[rows])) * len(part)
     return total / max(1, len(ids))
 
 
@@ -206,22 +214,22 @@ def _bag_net_class() -> Any:
     class BagNet(torch.nn.Module):
         """The student in torch, for training; :meth:`arrays` gives the weights the numpy student predicts with."""
 
-        def __init__(self, embeddings: np.ndarray, n_labels: int, hidden: int) -> None:
+        def __init__(self, embeddings: np.ndarray, n_labels: int, hidden: int, n_extra: int) -> None:
             super().__init__()
             vocab, dim = embeddings.shape
             self.embeddings = torch.nn.Parameter(torch.from_numpy(np.asarray(embeddings, np.float32)),
                                                  requires_grad=False)
             self.token_weight = torch.nn.Parameter(torch.zeros(vocab))
             self.norm = torch.nn.LayerNorm(dim, eps=LAYER_NORM_EPS)
-            self.hidden = torch.nn.Linear(dim, hidden)
+            self.hidden = torch.nn.Linear(dim + n_extra, hidden)
             self.out = torch.nn.Linear(hidden, n_labels)
             self.dropout = torch.nn.Dropout(0.1)
 
-        def forward(self, flat: Any, offsets: Any, bag: Any) -> Any:
+        def forward(self, flat: Any, offsets: Any, bag: Any, extra: Any) -> Any:
             weight = functional.softplus(self.token_weight[flat])
             summed = functional.embedding_bag(flat, self.embeddings, offsets, mode="sum", per_sample_weights=weight)
             total = torch.zeros(len(offsets)).index_add_(0, bag, weight).clamp_min(1e-6)
-            features = self.norm(summed / total[:, None])
+            features = torch.cat([self.norm(summed / total[:, None]), extra], dim=1)
             return self.out(self.dropout(torch.relu(self.hidden(features))))
 
         def arrays(self) -> dict[str, np.ndarray]:
@@ -233,8 +241,8 @@ def _bag_net_class() -> Any:
     return BagNet
 
 
-def _bag_net(embeddings: np.ndarray, n_labels: int, hidden: int) -> Any:
-    return _bag_net_class()(embeddings, n_labels, hidden)
+def _bag_net(embeddings: np.ndarray, n_labels: int, hidden: int, n_extra: int = 0) -> Any:
+    return _bag_net_class()(embeddings, n_labels, hidden, n_extra)
 
 
 def distill(config: DistillConfig, *, attach: bool = False, log: Log | None = None) -> Path:
@@ -259,8 +267,10 @@ def distill(config: DistillConfig, *, attach: bool = False, log: Log | None = No
     teacher = load_paragraph_model(config.teacher, full=True)  # a teacher with a student is still the teacher
     scores = teacher_scores(teacher, texts, out / "teacher_scores.safetensors", log=emit)
     tokenizer, embeddings = embedding_matrix(config.teacher)
+    # the teacher's TF-IDF member, when it has one, becomes the student's companion (see classifier.models.student)
+    companion = getattr(teacher, "tfidf", None)
     student, figures = train_and_tune(texts, scores, list(teacher.labels), teacher.thresholds, tokenizer, embeddings,
-                                      config, log=emit)
+                                      config, companion=companion, log=emit)
     student.shared, student.margin = attach, figures["margin"]["margin"]
     where = Path(config.teacher) / "student" if attach else out / "student"
     metrics = {"config": asdict(config), "teacher": str(config.teacher), **figures}
@@ -272,7 +282,7 @@ def distill(config: DistillConfig, *, attach: bool = False, log: Log | None = No
 
 
 def train_and_tune(texts: Sequence[str], scores: np.ndarray, labels: list[str], teacher_thresholds: Sequence[float],
-                   tokenizer: Any, embeddings: np.ndarray, config: DistillConfig, *,
+                   tokenizer: Any, embeddings: np.ndarray, config: DistillConfig, *, companion: Any = None,
                    log: Log | None = None) -> tuple[Any, dict[str, Any]]:
     """Steps 3 and 4 on texts the teacher scored: the student (thresholds set) and its validation figures."""
     from classifier.evaluation.metrics import tune_thresholds
@@ -280,7 +290,7 @@ def train_and_tune(texts: Sequence[str], scores: np.ndarray, labels: list[str], 
     n_val = max(1, round(len(texts) * config.validation_fraction))
     val, train = slice(0, n_val), slice(n_val, None)  # the texts come shuffled
     student = fit_student(texts[train], scores[train], labels, tokenizer, embeddings, config,
-                          validation=(texts[val], scores[val]), log=log)
+                          validation=(texts[val], scores[val]), companion=companion, log=log)
     teacher_labels = scores[val] >= np.asarray(teacher_thresholds)
     student_probs = student.predict_proba(texts[val])
     student.thresholds = tune_thresholds(teacher_labels.astype(np.int8), student_probs)
