@@ -275,6 +275,13 @@ def distill(config: DistillConfig, *, attach: bool = False, log: Log | None = No
     where = Path(config.teacher) / "student" if attach else out / "student"
     metrics = {"config": asdict(config), "teacher": str(config.teacher), **figures}
     student.save_pretrained(where, metrics=metrics)
+    card = Path(config.teacher) / "README.md"
+    if attach and card.is_file():
+        from classifier.files import atomic_write
+        from classifier.training.modelcard import set_card_section, student_section
+
+        atomic_write(card, set_card_section(card.read_text(encoding="utf-8"), "Distilled student",
+                                            student_section(figures)))
     emit(f"student saved to {where}: margin {figures['margin']['margin']}, escalates "
          f"{figures['margin']['escalated']:.1%} of validation paragraphs at agreement "
          f"{figures['margin']['agreement']:.4f}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["cv_reference", "detector_section", "render_card", "set_card_section"]
+__all__ = ["cv_reference", "detector_section", "render_card", "set_card_section", "student_section"]
 
 
 def cv_reference(name: str, run: str, record: dict[str, Any], entry: str, against: dict[str, Any],
@@ -282,3 +282,18 @@ def detector_section(metrics: dict[str, Any], threshold: float) -> str:
             f"{test['not_policy_precision']:.3f}, recall {test['not_policy_recall']:.3f}, F1 "
             f"{test['not_policy_f1']:.3f} (the share-of-practice-paragraphs rule: F1 {rule['not_policy_f1']:.3f}). "
             "Refit it after retraining the model: its features are this model's outputs.")
+
+
+def student_section(figures: dict[str, Any]) -> str:
+    """The card's account of the distilled student in ``student/`` and the cascade it runs in."""
+    margin = figures["margin"]
+    return (f"`student/` is a distilled student (`policy-classifier distill --attach`): a weighted bag of this model's "
+            f"word-piece embeddings and its TF-IDF member's logits, one hidden layer, trained on this model's "
+            f"probabilities over {figures['training_paragraphs']:,} unlabelled crawled paragraphs. On "
+            f"{figures['validation_paragraphs']:,} held-out unlabelled paragraphs it reproduces this model's labels "
+            f"with macro-F1 {figures['student_agreement']:.3f}. On a CPU the model runs as a cascade by default: "
+            f"the student labels every paragraph and this model only those with a score within "
+            f"{margin['margin']:.3f} of a student threshold ({margin['escalated']:.1%} of the validation paragraphs; "
+            f"agreement with this model's labels {margin['agreement']:.3f}, the rule asks "
+            f"{margin['fidelity']:.2f}); `--full-model` runs this model alone. Held-out accuracy of the same recipe: "
+            "docs/results.md, *The student and the cascade*.")
