@@ -191,3 +191,36 @@ def test_distill_config_names_every_bad_value() -> None:
         DistillConfig(hidden=0, fidelity=1.5).validate()
     with pytest.raises(ValueError, match="no text"):
         DistillConfig(dmoz=[], mapp=[], c3pa=[], appsi139=[]).validate()
+
+
+def test_distill_attaches_a_student_that_loads_as_the_models_cascade(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from classifier.models.base import load_paragraph_model
+    from classifier.models.cascade import CascadeModel
+    from classifier.training.distill import distill
+
+    teacher = tmp_path / "teacher"
+    shutil.copytree(tiny_model_dir, teacher)
+    (teacher / "README.md").write_text("# card\n")
+    crawl = tmp_path / "crawl"
+    crawl.mkdir()
+    for i in range(12):
+        body = "\n\n".join(f"{text} Page {i} paragraph {j} says more about it here." for j, text in enumerate(TEXTS))
+        (crawl / f"page{i}.txt").write_text(f"https://example.com/{i}\n{body}\n")
+    config = DistillConfig(teacher=str(teacher), dmoz=[str(crawl)], mapp=[], c3pa=[], appsi139=[], hidden=8,
+                           epochs=2, output_dir=str(tmp_path / "run"))
+    lines: list[str] = []
+    where = distill(config, attach=True, log=lines.append)
+    assert where == teacher / "student" and StudentModel.is_student_dir(where)
+    assert any(line.startswith("teacher: 120/120") for line in lines)
+    assert "## Distilled student" in (teacher / "README.md").read_text()
+    metrics = json.loads((where / "metrics.json").read_text())
+    assert metrics["validation_paragraphs"] == 12 and 0 <= metrics["margin"]["escalated"] <= 1
+    cascade = load_paragraph_model(teacher, device="cpu", precision="fp32")
+    assert isinstance(cascade, CascadeModel) and cascade.margin == metrics["margin"]["margin"]
+    assert len(cascade.predict(TEXTS[:3])) == 3
+    # a second run takes the teacher's scores from the cache
+    again: list[str] = []
+    distill(config, log=again.append)
+    assert not any(line.startswith("teacher:") for line in again)
