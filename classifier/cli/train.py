@@ -225,10 +225,11 @@ def distill(
     from classifier.training.distill import DistillConfig
     from classifier.training.distill import distill as run_distillation
 
-    given = {name: [str(p) for p in paths] for name, paths in
-             (("dmoz", dmoz), ("mapp", mapp), ("c3pa", c3pa), ("appsi139", appsi139)) if paths}
     settings = replace(DistillConfig(), teacher=str(teacher or shipped_model_dir()), texts=texts, hidden=hidden,
-                       epochs=epochs, fidelity=fidelity, seed=seed, output_dir=str(output), **given)
+                       epochs=epochs, fidelity=fidelity, seed=seed, output_dir=str(output))
+    for name, paths in (("dmoz", dmoz), ("mapp", mapp), ("c3pa", c3pa), ("appsi139", appsi139)):
+        if paths:  # given on the command line: replaces the default ../shared folder
+            setattr(settings, name, [str(p) for p in paths])
     try:
         run_distillation(settings, attach=attach)
     except (ValueError, OSError, ModelLoadError) as exc:

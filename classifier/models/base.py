@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from classifier.labels import Scheme, card_label_ids, card_scores, to_card
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
     from classifier.models.calibration import Calibration
@@ -272,6 +274,17 @@ def read_calibration(directory: Any, labels: list[str]) -> Calibration | None:
         return load_calibration(directory, labels)
     except CalibrationError as exc:
         raise ModelLoadError(str(exc)) from None
+
+
+def save_extras(directory: Path, calibration: Calibration | None, metrics: dict[str, Any] | None) -> None:
+    """What every saved numpy model writes beside its weights: ``calibration.json`` and ``metrics.json``, when
+    it has them."""
+    import json
+
+    if calibration is not None:
+        calibration.save(directory)
+    if metrics is not None:
+        (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
 def load_paragraph_model(path: Any = None, *, device: str | None = None, precision: str = "auto",

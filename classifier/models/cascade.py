@@ -123,7 +123,7 @@ class CascadeModel(ParagraphModel):
         self.escalated_rows += len(up)
         self.seen_rows += len(texts)
         attribute_probs = None
-        if self.attribute_keys and texts:
+        if self.attributes is not None and self.attribute_keys and texts:
             attribute_probs = (fast_attributes if self.attributes is self.fast
                                else self.attributes.predict_scores(texts, batch_size=max(batch_size, 1024))[1])
         return scores, attribute_probs

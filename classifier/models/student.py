@@ -26,7 +26,14 @@ from typing import Any
 import numpy as np
 
 from classifier.files import umask_mode
-from classifier.models.base import ModelLoadError, ParagraphModel, check_batch_size, check_texts, read_calibration
+from classifier.models.base import (
+    ModelLoadError,
+    ParagraphModel,
+    check_batch_size,
+    check_texts,
+    read_calibration,
+    save_extras,
+)
 
 __all__ = ["COMPANION_SCALE", "EMBEDDING_TENSOR", "StudentModel", "companion_features", "embedding_matrix"]
 
@@ -180,11 +187,8 @@ class StudentModel(ParagraphModel):
                       str(directory / "embeddings.safetensors"))
             self.tokenizer.save(str(directory / "tokenizer.json"))
             if self.companion is not None:
-                self.companion.save_pretrained(directory / "tfidf")
-        if self.calibration is not None:
-            self.calibration.save(directory)
-        if metrics is not None:
-            (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+                self.companion.save_pretrained(directory / "tfidf")  # type: ignore[attr-defined]
+        save_extras(directory, self.calibration, metrics)
         return directory
 
     @classmethod

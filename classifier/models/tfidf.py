@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from classifier.files import umask_mode
-from classifier.models.base import ModelLoadError, ParagraphModel, check_batch_size, check_texts, read_calibration
+from classifier.models.base import (
+    ModelLoadError,
+    ParagraphModel,
+    check_batch_size,
+    check_texts,
+    read_calibration,
+    save_extras,
+)
 from classifier.text.reading import normalize_text
 
 __all__ = ["TfidfBaseline"]
@@ -395,10 +402,7 @@ class TfidfBaseline(ParagraphModel):
                         "attribute_intercept": self.attribute_intercept.astype(np.float32)}
         save_file(tensors, str(directory / "weights.safetensors"))
         umask_mode(directory / "weights.safetensors")
-        if self.calibration is not None:
-            self.calibration.save(directory)
-        if metrics is not None:
-            (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        save_extras(directory, self.calibration, metrics)
         return directory
 
     @classmethod
