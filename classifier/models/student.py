@@ -83,9 +83,7 @@ class StudentModel(ParagraphModel):
         # the cascade's escalation margin chosen when it was distilled (classifier.training.distill)
         self.margin: float | None = None
         self._check_shapes()
-        # the per-piece weights are folded into the embedding matrix once: a paragraph's sum is then one product
         self._piece_weight = softplus(self.weights["token_weight"]).astype(np.float32)
-        self._weighted = self.embeddings * self._piece_weight[:, None]
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
 
@@ -119,17 +117,17 @@ class StudentModel(ParagraphModel):
 
     def features(self, texts: Sequence[str], companion_probs: np.ndarray | None = None) -> np.ndarray:
         """``(n, dim [+ labels])``: layer-normalised weighted means of the texts' word-piece embeddings, then the
-        companion's features (:func:`companion_features` of ``companion_probs``, computed when not given)."""
+        companion's features (:func:`companion_features` of ``companion_probs``, its probabilities on the texts)."""
         from scipy.sparse import csr_matrix
 
         ids = self.piece_ids(texts)
         lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=int(lengths.sum()))
         indptr = np.concatenate([[0], np.cumsum(lengths)])
-        bag = csr_matrix((np.ones(len(flat), dtype=np.float32), flat, indptr),
-                         shape=(len(ids), len(self.embeddings)))
-        summed = np.asarray(bag @ self._weighted, dtype=np.float32)
-        total = np.asarray(bag @ self._piece_weight, dtype=np.float32).reshape(-1, 1)
+        # each row holds its pieces' weights: the weighted sum is then one sparse-dense product
+        bag = csr_matrix((self._piece_weight[flat], flat, indptr), shape=(len(ids), len(self.embeddings)))
+        summed = np.asarray(bag @ self.embeddings, dtype=np.float32)
+        total = np.asarray(bag.sum(axis=1), dtype=np.float32)
         mean = summed / np.maximum(total, 1e-6)  # an empty text (no pieces) gets the zero vector
         centred = mean - mean.mean(axis=1, keepdims=True)
         normed = centred / np.sqrt((centred ** 2).mean(axis=1, keepdims=True) + LAYER_NORM_EPS)
@@ -137,7 +135,7 @@ class StudentModel(ParagraphModel):
         if self.companion is None:
             return bag_features
         if companion_probs is None:
-            companion_probs = self.companion.predict_proba(list(texts))
+            raise ValueError("a student with a companion needs the companion's probabilities")
         return np.hstack([bag_features, companion_features(companion_probs)])
 
     def logits(self, features: np.ndarray) -> np.ndarray:

@@ -183,7 +183,7 @@ def fit_student(texts: Sequence[str], targets: np.ndarray, labels: Sequence[str]
 
 
 def _bags(ids: list[list[int]]) -> tuple[Any, Any, Any]:
-    """Flat piece ids, bag offsets and each piece's bag, as ``the net takes them."""
+    """Flat piece ids, bag offsets and each piece's bag, as the torch student takes them."""
     import torch
 
     lengths = torch.tensor([len(row) for row in ids], dtype=torch.long)
