@@ -316,6 +316,6 @@ def _runs_on_cpu(device: str | None) -> bool:
     """Whether a model would run on the CPU, without importing torch where no GPU driver is present."""
     from classifier import hardware
 
-    if device in (None, "auto") and not hardware.gpu_driver_present():
+    if device == "cpu" or (device in (None, "auto") and not hardware.gpu_driver_present()):
         return True
     return hardware.resolve_device(device) == "cpu"
